@@ -1,0 +1,37 @@
+# poolbench — common tasks. `make demo` runs the main job; `make test` runs the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PB     := $(VENV)/bin/poolbench
+
+.PHONY: install dataset demo test test-fast bench sweep clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Reproducible install: versions pinned by constraints.txt (pyproject.toml itself only states ranges).
+install: $(PY)
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[launchers,test]'
+
+$(PB):
+	$(MAKE) install
+
+# Real FashionMNIST for offline machines (Debian/Ubuntu); poolbench also finds files in data_dir or downloads.
+dataset:
+	@test -d /usr/share/datasets/fashion-mnist || test -d data/FashionMNIST/raw || \
+	  { apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; } || \
+	  echo "could not install dataset-fashion-mnist; poolbench will try data_dir or a download"
+
+# The main job: small CNN x {gap, gmp, gem, flatten} on real FashionMNIST, run records under results/demo/.
+demo: $(PB) dataset
+	$(PB) experiment=demo
+
+test: $(PB)
+	$(PY) -m pytest -q
+
+test-fast: $(PB)
+	$(PY) -m pytest -q -m "not slow"
+
+clean:
+	rm -rf .pytest_cache build dist *.egg-info

@@ -1,0 +1,169 @@
+"""The run record: the only contract between training and reporting.
+
+One directory per run holds ``config.yaml`` (the resolved config), ``result.json`` (the fields of
+``RunRecord``), ``epochs.csv`` (one row per epoch) and ``checkpoint.pt``. Every file is written atomically; a
+run is *done* only when ``result.json`` exists with ``status == "ok"``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from poolbench.atomic import atomic_write_json, atomic_write_text
+from poolbench.errors import RecordError
+
+SCHEMA_VERSION = 1
+RESULT_FILE = "result.json"
+EPOCHS_FILE = "epochs.csv"
+CONFIG_FILE = "config.yaml"
+CHECKPOINT_FILE = "checkpoint.pt"
+STATUSES = ("ok", "diverged", "failed")
+EPOCH_COLUMNS = [
+    "epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "seconds",
+]  # fmt: skip
+# Config keys that name where things go, not what is computed: they do not change the run key.
+NON_SEMANTIC_KEYS = ("paths", "data_dir", "hydra", "name", "progress", "skip_done", "force")
+
+
+@dataclass
+class RunRecord:
+    status: str
+    run_key: str
+    dataset: str
+    backbone: str
+    head: str
+    seed: int
+    epochs: int
+    schema_version: int = SCHEMA_VERSION
+    error: str | None = None
+    test_acc: float | None = None
+    test_loss: float | None = None
+    val_acc: float | None = None
+    best_val_acc: float | None = None
+    train_acc: float | None = None
+    train_loss: float | None = None
+    gap_acc: float | None = None
+    gap_loss: float | None = None
+    params_total: int | None = None
+    params_backbone: int | None = None
+    params_head: int | None = None
+    flops_per_image: int | None = None
+    train_seconds: float | None = None
+    images_per_second: float | None = None
+    pool_params: dict[str, Any] = field(default_factory=dict)
+    device: str | None = None
+    torch_version: str | None = None
+    poolbench_version: str | None = None
+    git_sha: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    epochs_completed: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {key: _json_safe(value) for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], origin: str = "result.json") -> "RunRecord":
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise RecordError(f"{origin}: unknown schema_version {version!r} (this poolbench reads {SCHEMA_VERSION}).")
+        known = {f.name for f in fields(cls)}
+        missing = [name for name in ("status", "run_key", "dataset", "backbone", "head", "seed") if name not in data]
+        if missing:
+            raise RecordError(f"{origin}: missing field(s) {', '.join(missing)}; the record is incomplete.")
+        if data["status"] not in STATUSES:
+            raise RecordError(f"{origin}: status {data['status']!r} is not one of {', '.join(STATUSES)}.")
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN/inf are not JSON: store them as null (a diverged run's loss, say)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    return value
+
+
+def compute_run_key(resolved_cfg: Mapping[str, Any]) -> str:
+    """Hash of the resolved config minus output paths: equal keys mean the same computation."""
+    semantic = {key: value for key, value in resolved_cfg.items() if key not in NON_SEMANTIC_KEYS}
+    canonical = json.dumps(semantic, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def write_config(run_dir: Path, config_yaml: str) -> None:
+    atomic_write_text(run_dir / CONFIG_FILE, config_yaml)
+
+
+def write_result(run_dir: Path, record: RunRecord) -> None:
+    atomic_write_json(run_dir / RESULT_FILE, record.to_json())
+
+
+def write_epochs(run_dir: Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    rows = list(rows)
+    extra = sorted({key for row in rows for key in row} - set(EPOCH_COLUMNS))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EPOCH_COLUMNS + extra, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _csv_value(row.get(key)) for key in EPOCH_COLUMNS + extra})
+    atomic_write_text(run_dir / EPOCHS_FILE, buffer.getvalue())
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, float):
+        return repr(value)  # shortest round-trip text: a resumed run's CSV compares byte for byte
+    return "" if value is None else value
+
+
+def read_result(path: Path) -> RunRecord:
+    """Read ``result.json`` (or the run dir holding it); RecordError names the file if it is unusable."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESULT_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RecordError(f"{path}: no such run record.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RecordError(f"{path}: unreadable run record ({error}). Delete it to rerun that run.") from None
+    if not isinstance(data, dict):
+        raise RecordError(f"{path}: not a JSON object. Delete it to rerun that run.")
+    return RunRecord.from_json(data, origin=str(path))
+
+
+def read_epochs(path: Path) -> list[dict[str, Any]]:
+    path = Path(path)
+    if path.is_dir():
+        path = path / EPOCHS_FILE
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [{k: _parse_number(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+def _parse_number(text: str) -> Any:
+    if text == "":
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+
+
+def find_run_dirs(*roots: Path) -> list[Path]:
+    """Every directory under ``roots`` holding a result.json (a single run, a multirun, or nested sweeps)."""
+    found: set[Path] = set()
+    for root in roots:
+        root = Path(root)
+        if (root / RESULT_FILE).is_file():
+            found.add(root)
+        found.update(p.parent for p in root.rglob(RESULT_FILE))
+    return sorted(found)
