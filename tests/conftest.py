@@ -1,0 +1,65 @@
+"""Shared test helpers: compose configs with Hydra's compose API, and run the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = REPO_ROOT / "conf"
+
+# A run that takes about a second on 2 CPU cores: tiny synthetic images, a narrow CNN, two short epochs.
+TINY = [
+    "dataset=synthetic",
+    "dataset.train_size=400",
+    "dataset.test_size=200",
+    "dataset.image_size=12",
+    "backbone.widths=[8,16]",
+    "trainer.epochs=2",
+    "trainer.batch_size=32",
+    "trainer.threads=1",
+    "progress=false",
+]
+
+
+def compose_cfg(overrides: Sequence[str] = (), output_dir: Path | None = None) -> DictConfig:
+    """The composed config, as the CLI would see it; ``output_dir`` replaces the Hydra-only interpolation."""
+    extra = [f"paths.output_dir={output_dir}"] if output_dir is not None else []
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="config", overrides=[*overrides, *extra])
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """Environment for a subprocess that must import *this* checkout's poolbench."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.pop("POOLBENCH_TRACEBACK", None)
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    args: Sequence[str], cwd: Path, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m poolbench ARGS`` in ``cwd``; returns the finished process (stdout, stderr, returncode)."""
+    return subprocess.run(
+        [sys.executable, "-m", "poolbench", *args],
+        cwd=cwd,
+        env=env or cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def tiny_overrides(tmp_path: Path) -> list[str]:
+    """TINY plus results and data dirs inside the test's tmp_path."""
+    return [*TINY, f"paths.results_dir={tmp_path / 'results'}", f"data_dir={tmp_path / 'data'}"]
