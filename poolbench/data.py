@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import pickle
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,6 +175,12 @@ def _cifar10_class(verify_checksums: bool):
             base = Path(self.root) / self.base_folder
             return all((base / name).is_file() for name, _ in self.train_list + self.test_list)
 
+        def _load_meta(self) -> None:
+            meta = Path(self.root) / self.base_folder / self.meta["filename"]
+            with open(meta, "rb") as handle:
+                self.classes = pickle.load(handle, encoding="latin1")[self.meta["key"]]
+            self.class_to_idx = {name: index for index, name in enumerate(self.classes)}
+
     return UnverifiedCIFAR10
 
 
@@ -183,7 +190,7 @@ def _cifar_checksum_problem(data_dir: Path) -> str | None:
     from torchvision.datasets.utils import check_integrity
 
     base = data_dir / CIFAR10.base_folder
-    for name, md5 in CIFAR10.train_list + CIFAR10.test_list:
+    for name, md5 in CIFAR10.train_list + CIFAR10.test_list + [(CIFAR10.meta["filename"], CIFAR10.meta["md5"])]:
         if not (base / name).is_file():
             return f"{base / name} is missing"
         if not check_integrity(str(base / name), md5):
