@@ -1,0 +1,54 @@
+"""``poolbench-report PATH... [--out DIR] [--baseline HEAD] [--group-by KEY ...]``: parsing and printing only."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from poolbench.errors import PoolbenchError
+
+USAGE_ERROR = 2
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="poolbench-report",
+        description="Tables (CSV, Markdown, LaTeX), figures (PNG, PDF) and report.md from poolbench run records.",
+        epilog="Example: poolbench-report results/demo   (writes results/demo/report/)",
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="run dirs, sweep dirs or trees of them")
+    parser.add_argument("--out", type=Path, default=None, help="output dir (default: PATH/report)")
+    parser.add_argument("--baseline", default="gap", help="head the others are compared with, paired on seed (default: gap)")
+    parser.add_argument(
+        "--group-by", nargs="+", default=[], metavar="KEY",
+        help="extra keys that split rows beyond dataset/backbone/head: a result field or a dotted config key "
+             "(e.g. trainer.lr epochs)",
+    )  # fmt: skip
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from poolbench.report.build import write_report
+
+    args = parse_args(argv)
+    try:
+        result = write_report(args.paths, args.out, baseline=args.baseline, group_by=args.group_by)
+    except PoolbenchError as error:
+        if os.environ.get("POOLBENCH_TRACEBACK", "") not in ("", "0"):
+            raise
+        print(f"poolbench-report: {error}", file=sys.stderr)
+        return error.exit_code
+    for message in result.problems:
+        print(f"poolbench-report: skipped {message}", file=sys.stderr)
+    print(
+        f"poolbench-report: {result.n_records} record(s) ({result.n_ok} ok), {len(result.problems)} unreadable, "
+        f"{result.n_missing} missing, {len(result.figures)} figure(s) -> {result.report_md}"
+    )
+    return 0
+
+
+def console_main() -> None:
+    sys.exit(main())
