@@ -57,6 +57,16 @@ def runs_frame(collection: Collection, extra_keys: Sequence[str] = ()) -> pd.Dat
     return frame.sort_values([*row_keys(extra_keys), "seed"], kind="stable").reset_index(drop=True)
 
 
+def select_panel(frame: pd.DataFrame, keys: Sequence[str], values: Sequence[object]) -> pd.DataFrame:
+    """The rows of ``frame`` whose ``keys`` equal ``values`` (one panel of a table)."""
+    if frame.empty:
+        return frame
+    mask = pd.Series(True, index=frame.index)
+    for key, value in zip(keys, values):
+        mask &= frame[key] == value
+    return frame[mask]
+
+
 def ok_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[runs["status"] == "ok"] if not runs.empty else runs
 

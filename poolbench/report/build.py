@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -10,25 +9,17 @@ from typing import Sequence
 import pandas as pd
 
 from poolbench.atomic import atomic_write_text
-from poolbench.errors import PoolbenchError
 from poolbench.report.aggregate import failed_table, learning_curves, paired_comparison, runs_frame, summary_table
-from poolbench.report.collect import REPORT_DIR_NAME, collect_runs
+from poolbench.report.collect import ReportInputError, check_paths, collect_runs, default_out_dir
 from poolbench.report.figures import FigureFile, write_figures
 from poolbench.report.markdown import render_report
 from poolbench.report.missing import missing_table
 from poolbench.report.references import attach_references, load_references, references_for_datasets
 from poolbench.report.tables import display_paired, display_summary, write_table
 
-log = logging.getLogger("poolbench.report")
 DEFAULT_BASELINE = "gap"
 FIGURES_DIR = "figures"
 REPORT_FILE = "report.md"
-
-
-class ReportInputError(PoolbenchError):
-    """Bad report input (a path that does not exist, nothing to report): a usage error, exit code 2."""
-
-    exit_code = 2
 
 
 @dataclass
@@ -45,29 +36,15 @@ class ReportResult:
         return self.out_dir / REPORT_FILE
 
 
-def default_out_dir(paths: Sequence[Path]) -> Path:
-    if len(paths) != 1:
-        raise ReportInputError(f"{len(paths)} paths given: say where the report goes with --out DIR.")
-    path = Path(paths[0])
-    return (path.parent if path.is_file() else path) / REPORT_DIR_NAME
-
-
-def check_paths(paths: Sequence[Path]) -> list[Path]:
-    if not paths:
-        raise ReportInputError("no path given: pass a run or sweep directory, e.g. poolbench-report results/demo.")
-    missing = [str(p) for p in paths if not Path(p).exists()]
-    if missing:
-        raise ReportInputError(f"no such path: {', '.join(missing)}. Pass a run or sweep directory.")
-    return [Path(p).parent if Path(p).is_file() else Path(p) for p in paths]
-
-
 def write_report(
     paths: Sequence[Path | str],
     out_dir: Path | str | None = None,
     baseline: str = DEFAULT_BASELINE,
     group_by: Sequence[str] = (),
+    figures: bool = True,
 ) -> ReportResult:
-    """Everything the report holds, written into ``out_dir`` (default ``PATH/report``)."""
+    """Everything the report holds, written into ``out_dir`` (default ``PATH/report``); ``figures=False``
+    writes the tables and report.md only (figures take most of the time, mostly PDF font embedding)."""
     roots = check_paths([Path(p) for p in paths])
     out = Path(out_dir) if out_dir is not None else default_out_dir(roots)
     extra = [key for key in group_by if key not in ("dataset", "backbone", "head")]
@@ -92,12 +69,13 @@ def write_report(
     write_table(failed, failed, out, "failed")
     for name, frame in (("missing", missing), ("problems", problems), ("runs", runs)):
         atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
-    figures = write_figures(summary, runs, curves, out / FIGURES_DIR, extra)
+    written = write_figures(summary, runs, curves, out / FIGURES_DIR, extra) if figures else []
     text = render_report(
         roots=roots, out_dir=out, n_records=len(collection.runs), summary=summary, paired=paired, failed=failed,
         missing=missing, problems=problems, references=references_for_datasets(references, datasets),
-        figures=figures, baseline=baseline, extra_keys=extra,
+        figures=written, baseline=baseline, extra_keys=extra,
     )  # fmt: skip
     atomic_write_text(out / REPORT_FILE, text)
     n_ok = int((runs["status"] == "ok").sum()) if not runs.empty else 0
-    return ReportResult(out, len(collection.runs), n_ok, [p.message for p in collection.problems], len(missing), figures)
+    problem_messages = [p.message for p in collection.problems]
+    return ReportResult(out, len(collection.runs), n_ok, problem_messages, len(missing), written)

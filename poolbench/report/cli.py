@@ -21,21 +21,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="run dirs, sweep dirs or trees of them")
     parser.add_argument("--out", type=Path, default=None, help="output dir (default: PATH/report)")
-    parser.add_argument("--baseline", default="gap", help="head the others are compared with, paired on seed (default: gap)")
+    parser.add_argument("--baseline", default="gap", help="head compared with the others, paired on seed (default: gap)")
     parser.add_argument(
         "--group-by", nargs="+", default=[], metavar="KEY",
         help="extra keys that split rows beyond dataset/backbone/head: a result field or a dotted config key "
              "(e.g. trainer.lr epochs)",
     )  # fmt: skip
+    parser.add_argument("--no-figures", action="store_true", help="tables and report.md only (faster)")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from poolbench.report.build import write_report
+    from poolbench.report.collect import check_paths
 
     args = parse_args(argv)
     try:
-        result = write_report(args.paths, args.out, baseline=args.baseline, group_by=args.group_by)
+        check_paths(args.paths)  # before the heavy imports: a typo in a path answers at once
+        from poolbench.report.build import write_report
+
+        result = write_report(args.paths, args.out, baseline=args.baseline, group_by=args.group_by,
+                              figures=not args.no_figures)  # fmt: skip
     except PoolbenchError as error:
         if os.environ.get("POOLBENCH_TRACEBACK", "") not in ("", "0"):
             raise

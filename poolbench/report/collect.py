@@ -9,14 +9,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-from poolbench.errors import RecordError
+from poolbench.errors import PoolbenchError, RecordError
 from poolbench.record import CONFIG_FILE, EPOCHS_FILE, RESULT_FILE, RunRecord, find_run_dirs, read_epochs, read_result
 
 REPORT_DIR_NAME = "report"
 # Files a run writes before its result.json: their presence without a result marks an unfinished run.
 STARTED_MARKERS = (CONFIG_FILE, EPOCHS_FILE, "checkpoint.pt")
+
+
+class ReportInputError(PoolbenchError):
+    """Bad report input (a path that does not exist, nothing to report): a usage error, exit code 2."""
+
+    exit_code = 2
+
+
+def default_out_dir(paths: Sequence[Path]) -> Path:
+    if len(paths) != 1:
+        raise ReportInputError(f"{len(paths)} paths given: say where the report goes with --out DIR.")
+    path = Path(paths[0])
+    return (path.parent if path.is_file() else path) / REPORT_DIR_NAME
+
+
+def check_paths(paths: Sequence[Path]) -> list[Path]:
+    if not paths:
+        raise ReportInputError("no path given: pass a run or sweep directory, e.g. poolbench-report results/demo.")
+    missing = [str(p) for p in paths if not Path(p).exists()]
+    if missing:
+        raise ReportInputError(f"no such path: {', '.join(missing)}. Pass a run or sweep directory.")
+    return [Path(p).parent if Path(p).is_file() else Path(p) for p in paths]
 
 
 @dataclass(frozen=True)

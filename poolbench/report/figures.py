@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from poolbench.atomic import atomic_write_bytes
-from poolbench.report.aggregate import curve_band, ok_runs, panel_keys
+from poolbench.report.aggregate import curve_band, ok_runs, panel_keys, select_panel
 
 STYLE_FILE = "poolbench.mplstyle"
 FORMATS = ("png", "pdf")
@@ -126,7 +126,8 @@ def accuracy_vs_params(summary: pd.DataFrame, title: str, colors: dict[str, str]
     axes.set_title(title)
     handles = [axes.plot([], [], "o", color=colors[h], label=h)[0] for h in sorted(summary["head"].unique())]
     if len(backbones) > 1:
-        handles += [axes.plot([], [], MARKERS[i % len(MARKERS)], color="0.3", label=b)[0] for i, b in enumerate(backbones)]
+        for index, backbone in enumerate(backbones):
+            handles.append(axes.plot([], [], MARKERS[index % len(MARKERS)], color="0.3", label=backbone)[0])
     axes.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return figure
 
@@ -136,7 +137,8 @@ def learning_curves(curves: pd.DataFrame, title: str, colors: dict[str, str]) ->
     figure, axes = new_figure(width_scale=1.25)
     for head, group in curves.groupby("head", sort=True):
         for column, style in (("train_acc", "--"), ("test_acc", "-")):
-            _band(axes, curve_band(group, column), colors[head], style, label=f"{head} {column.split('_')[0]}", scale=100)
+            label = f"{head} {column.split('_')[0]}"
+            _band(axes, curve_band(group, column), colors[head], style, label=label, scale=100)
     axes.set_xlabel("epoch")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_ylabel("accuracy (%)")
@@ -180,10 +182,10 @@ def write_figures(summary: pd.DataFrame, runs: pd.DataFrame, curves: pd.DataFram
     with matplotlib.style.context(style_path()):
         for values, panel in summary.groupby(keys, sort=True, dropna=False):
             title = panel_title(keys, values)
-            panel_runs = ok[(ok[keys] == pd.Series(dict(zip(keys, values)))).all(axis=1)]
+            panel_runs = select_panel(ok, keys, values)
             emit("accuracy_per_head", title, accuracy_per_head(panel, panel_runs, title, colors), values)
             emit("gap_per_head", title, gap_per_head(panel, panel_runs, title, colors), values)
-            panel_curves = curves[(curves[keys] == pd.Series(dict(zip(keys, values)))).all(axis=1)] if not curves.empty else curves
+            panel_curves = select_panel(curves, keys, values)
             if not panel_curves.empty and {"train_acc", "test_acc"} <= set(panel_curves.columns):
                 emit("learning_curves", title, learning_curves(panel_curves, title, colors), values)
             if "gem_p" in panel_curves.columns and panel_curves["gem_p"].notna().any():

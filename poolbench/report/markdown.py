@@ -8,7 +8,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from poolbench.report.aggregate import MIN_SEEDS_FOR_TEST, NOT_ENOUGH_SEEDS, panel_keys
+from poolbench.report.aggregate import MIN_SEEDS_FOR_TEST, NOT_ENOUGH_SEEDS, panel_keys, select_panel
 from poolbench.report.figures import FigureFile, panel_title
 from poolbench.report.tables import count, display_paired, display_summary, pct, pct_pm, to_markdown
 
@@ -18,6 +18,15 @@ CONVENTIONS = (
     "95% CI from Student's t; train accuracy measured in eval mode on the train split, so the gap "
     "(train − test) is not inflated by augmentation or dropout; only runs with status `ok` are averaged; "
     f"paired t-test (scipy.stats.ttest_rel) on seeds present for both heads, reported from n ≥ {MIN_SEEDS_FOR_TEST}."
+)
+
+REFERENCES_NOTE = (
+    "From `poolbench/report/references.csv`; their settings differ from these runs (epochs, augmentation), "
+    "so they are context, not a target."
+)
+FILES_NOTE = (
+    "`summary.{csv,md,tex}`, `paired.{csv,md,tex}`, `failed.{csv,md,tex}`, `missing.csv`, `problems.csv`, "
+    "`runs.csv` (one row per record), `figures/` (PNG and PDF)."
 )
 
 
@@ -59,15 +68,6 @@ def _comparison_text(row) -> str:
     return f"{diff} ({ci}, p={row.p_value:.2g}, n={row.n_pairs}, {verdict} at α={ALPHA})"
 
 
-def _select(frame: pd.DataFrame, keys: list[str], values: Sequence[object]) -> pd.DataFrame:
-    if frame.empty:
-        return frame
-    mask = pd.Series(True, index=frame.index)
-    for key, value in zip(keys, values):
-        mask &= frame[key] == value
-    return frame[mask]
-
-
 def render_report(
     *,
     roots: Sequence[Path],
@@ -93,7 +93,7 @@ def render_report(
         lines += ["## Missing runs (partial sweep)", "", f"{len(missing)} expected run(s) have no usable record yet:",
                   "", to_markdown(missing), ""]  # fmt: skip
     for values, panel in summary.groupby(keys, sort=True, dropna=False) if not summary.empty else []:
-        panel_paired = _select(paired, keys, values)
+        panel_paired = select_panel(paired, keys, values)
         lines += [f"## {panel_title(keys, values)}", "", panel_paragraph(panel, panel_paired, baseline), ""]
         lines += [to_markdown(display_summary(panel, ["head"])), ""]
         if not panel_paired.empty:
@@ -105,16 +105,16 @@ def render_report(
         lines += ["## Results", "", "No run finished with status ok, so there is nothing to average.", ""]
     for figure in figures:
         if figure.kind == "accuracy_vs_params":
-            lines += [f"## Accuracy vs parameters: {figure.title}", "", f"![accuracy vs parameters]({_relative(figure.png, out_dir)})", ""]
+            image = f"![accuracy vs parameters]({_relative(figure.png, out_dir)})"
+            lines += [f"## Accuracy vs parameters: {figure.title}", "", image, ""]
     lines += ["## Failed and diverged runs", "", "Listed, never averaged in." if not failed.empty else "None.", ""]
     if not failed.empty:
         lines += [to_markdown(failed), ""]
     if not references.empty:
-        shown = references.assign(test_error=references["test_error"].map(pct)).rename(columns={"test_error": "test error %"})
-        lines += ["## Published reference values", "", "From `poolbench/report/references.csv`; settings differ from "
-                  "these runs (epochs, augmentation), so they are context, not a target.", "", to_markdown(shown), ""]  # fmt: skip
-    lines += ["## Files", "", "`summary.{csv,md,tex}`, `paired.{csv,md,tex}`, `failed.{csv,md,tex}`, "
-              "`missing.csv`, `problems.csv`, `runs.csv` (one row per record), figures as PNG and PDF.", ""]  # fmt: skip
+        shown = references.assign(test_error=references["test_error"].map(pct))
+        shown = shown.rename(columns={"test_error": "test error %"})
+        lines += ["## Published reference values", "", REFERENCES_NOTE, "", to_markdown(shown), ""]
+    lines += ["## Files", "", FILES_NOTE, ""]
     return "\n".join(lines)
 
 

@@ -34,6 +34,10 @@ def num_pm(mean: Any, std: Any, digits: int = 3) -> str:
     return f"{float(mean):.{digits}f}" if _missing(std) else f"{float(mean):.{digits}f} ± {float(std):.{digits}f}"
 
 
+def ci_text(low: Any, high: Any) -> str:
+    return EMPTY if _missing(low) else f"[{pct(low)}, {pct(high)}]"
+
+
 def count(value: Any) -> str:
     return EMPTY if _missing(value) else f"{int(value):,}"
 
@@ -63,9 +67,7 @@ def display_summary(summary: pd.DataFrame, key_columns: list[str]) -> pd.DataFra
     if summary.empty:
         return out
     out["test acc %"] = _map_rows(summary, lambda r: pct_pm(r["test_acc_mean"], r["test_acc_std"]))
-    out["95% CI"] = _map_rows(
-        summary, lambda r: EMPTY if _missing(r["test_acc_ci_low"]) else f"[{pct(r['test_acc_ci_low'])}, {pct(r['test_acc_ci_high'])}]"
-    )
+    out["95% CI"] = [ci_text(low, high) for low, high in zip(summary["test_acc_ci_low"], summary["test_acc_ci_high"])]
     out["gap acc pp"] = _map_rows(summary, lambda r: pct_pm(r["gap_acc_mean"], r["gap_acc_std"]))
     out["gap loss"] = _map_rows(summary, lambda r: num_pm(r["gap_loss_mean"], r["gap_loss_std"]))
     out["params"] = summary["params_total"].map(count)
@@ -87,9 +89,7 @@ def display_paired(paired: pd.DataFrame, key_columns: list[str]) -> pd.DataFrame
     if paired.empty:
         return out
     out["Δ test acc pp"] = _map_rows(paired, lambda r: pct_pm(r["diff_mean"], r["diff_std"], signed=True))
-    out["95% CI pp"] = _map_rows(
-        paired, lambda r: EMPTY if _missing(r["diff_ci_low"]) else f"[{pct(r['diff_ci_low'])}, {pct(r['diff_ci_high'])}]"
-    )
+    out["95% CI pp"] = [ci_text(low, high) for low, high in zip(paired["diff_ci_low"], paired["diff_ci_high"])]
     out["p (paired t)"] = _map_rows(paired, lambda r: p_value_text(r["p_value"], r["test"]))
     return out
 
