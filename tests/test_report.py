@@ -34,7 +34,8 @@ GEM_P = {0: 2.5, 1: 3.0, 2: 3.5}
 
 def write_run(root: Path, head: str, seed: int, test_acc: float | None, *, status: str = "ok", error: str | None = None,
               dataset: str = "fashion_mnist", backbone: str = "small_cnn", train_acc: float | None = None,
-              pool_params: dict | None = None, epochs: int = 2, config: dict | None = None) -> Path:  # fmt: skip
+              pool_params: dict | None = None, epochs: int = 2, config: dict | None = None,
+              finished_at: str | None = None) -> Path:  # fmt: skip
     """A run record as poolbench writes it, under root/DATASET/BACKBONE/HEAD/seedK."""
     run_dir = root / dataset / backbone / head / f"seed{seed}"
     params_backbone, params_head = PARAMS.get(head, (1000, 10))
@@ -45,7 +46,7 @@ def write_run(root: Path, head: str, seed: int, test_acc: float | None, *, statu
         gap_acc=None if test_acc is None else train_acc - test_acc, gap_loss=0.2,
         params_backbone=params_backbone, params_head=params_head, params_total=params_backbone + params_head,
         flops_per_image=1_000_000, train_seconds=10.0, images_per_second=5000.0, pool_params=pool_params or {},
-        epochs_completed=epochs if status == "ok" else 1,
+        epochs_completed=epochs if status == "ok" else 1, finished_at=finished_at,
     )  # fmt: skip
     rows = []
     for epoch in range(1, epochs + 1):
@@ -299,3 +300,17 @@ def test_sweep_end_callback_writes_the_report(tmp_path: Path) -> None:
     assert sorted(summary["head"]) == ["gap", "gem"] and set(summary["n_seeds"]) == {1}
     assert (report_dir / "report.md").is_file()
     assert pd.read_csv(report_dir / "missing.csv").empty
+
+
+def test_duplicate_records_of_one_seed_are_counted_once_and_listed(tmp_path: Path) -> None:
+    write_run(tmp_path / "a", "gap", 0, 0.80)
+    write_run(tmp_path / "a", "gap", 1, 0.90, finished_at="2026-01-01T10:00:00+00:00")
+    # found first (path order) but finished later: the record of seed 1 that counts
+    rerun = write_run(tmp_path / "0", "gap", 1, 0.70, finished_at="2026-01-02T10:00:00+00:00")
+    result = write_report([tmp_path], tmp_path / "out", figures=False)
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert summary.loc[0, "n_seeds"] == 2 and summary.loc[0, "test_acc_mean"] == pytest.approx(0.75)
+    duplicates = pd.read_csv(tmp_path / "out" / "duplicates.csv")
+    assert list(duplicates["run_dir"]) == [str(tmp_path / "a" / "fashion_mnist" / "small_cnn" / "gap" / "seed1")]
+    assert "rerun" in duplicates.loc[0, "reason"] and str(rerun) not in set(duplicates["run_dir"])
+    assert "Duplicate records" in result.report_md.read_text()

@@ -67,6 +67,27 @@ def select_panel(frame: pd.DataFrame, keys: Sequence[str], values: Sequence[obje
     return frame[mask]
 
 
+def deduplicate(runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One record per (row keys, seed): the latest finished. The others are returned to be listed, because
+    averaging two records of one seed would count it twice (a rerun with the same run_key) or mix configs
+    (a different run_key: split them with --group-by)."""
+    if runs.empty:
+        return runs, runs
+    identity = [*row_keys(extra_keys), "seed"]
+    ordered = runs.assign(_finished=runs["finished_at"].fillna("")).sort_values("_finished", kind="stable")
+    duplicated = ordered.duplicated(identity, keep="last")
+    kept = ordered[~duplicated].drop(columns="_finished").sort_values(identity, kind="stable")
+    dropped = ordered[duplicated].drop(columns="_finished")
+    latest_key = kept.set_index(identity)["run_key"]
+    reasons = [
+        "same run_key as the kept record (a rerun)" if latest_key.loc[tuple(row[identity])] == row["run_key"]
+        else "different run_key: another config (separate them with --group-by KEY)"
+        for _, row in dropped.iterrows()
+    ]  # fmt: skip
+    dropped = dropped[[*identity, "status", "run_key", "run_dir"]].assign(reason=reasons)
+    return kept.reset_index(drop=True), dropped.reset_index(drop=True)
+
+
 def ok_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[runs["status"] == "ok"] if not runs.empty else runs
 

@@ -9,7 +9,7 @@ from typing import Sequence
 import pandas as pd
 
 from poolbench.atomic import atomic_write_text
-from poolbench.report.aggregate import failed_table, learning_curves, paired_comparison, runs_frame, summary_table
+from poolbench.report.aggregate import deduplicate, failed_table, learning_curves, paired_comparison, runs_frame, summary_table
 from poolbench.report.collect import ReportInputError, check_paths, collect_runs, default_out_dir
 from poolbench.report.figures import FigureFile, write_figures
 from poolbench.report.markdown import render_report
@@ -53,7 +53,7 @@ def write_report(
         raise ReportInputError(
             f"no run records (result.json) under {', '.join(map(str, roots))}. Run poolbench first, e.g. make demo."
         )
-    runs = runs_frame(collection, extra)
+    runs, duplicates = deduplicate(runs_frame(collection, extra), extra)
     references = load_references()
     summary = attach_references(summary_table(runs, extra), references)
     paired = paired_comparison(runs, baseline, extra)
@@ -67,12 +67,12 @@ def write_report(
     write_table(summary, display_summary(summary, key_columns), out, "summary")
     write_table(paired, display_paired(paired, key_columns), out, "paired")
     write_table(failed, failed, out, "failed")
-    for name, frame in (("missing", missing), ("problems", problems), ("runs", runs)):
+    for name, frame in (("missing", missing), ("problems", problems), ("runs", runs), ("duplicates", duplicates)):
         atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
     written = write_figures(summary, runs, curves, out / FIGURES_DIR, extra) if figures else []
     text = render_report(
         roots=roots, out_dir=out, n_records=len(collection.runs), summary=summary, paired=paired, failed=failed,
-        missing=missing, problems=problems, references=references_for_datasets(references, datasets),
+        missing=missing, problems=problems, duplicates=duplicates, references=references_for_datasets(references, datasets),
         figures=written, baseline=baseline, extra_keys=extra,
     )  # fmt: skip
     atomic_write_text(out / REPORT_FILE, text)

@@ -26,7 +26,7 @@ REFERENCES_NOTE = (
 )
 FILES_NOTE = (
     "`summary.{csv,md,tex}`, `paired.{csv,md,tex}`, `failed.{csv,md,tex}`, `missing.csv`, `problems.csv`, "
-    "`runs.csv` (one row per record), `figures/` (PNG and PDF)."
+    "`duplicates.csv`, `runs.csv` (one row per record), `figures/` (PNG and PDF)."
 )
 
 
@@ -78,6 +78,7 @@ def render_report(
     failed: pd.DataFrame,
     missing: pd.DataFrame,
     problems: pd.DataFrame,
+    duplicates: pd.DataFrame,
     references: pd.DataFrame,
     figures: list[FigureFile],
     baseline: str,
@@ -92,6 +93,9 @@ def render_report(
     if not missing.empty:
         lines += ["## Missing runs (partial sweep)", "", f"{len(missing)} expected run(s) have no usable record yet:",
                   "", to_markdown(missing), ""]  # fmt: skip
+    if not duplicates.empty:
+        lines += ["## Duplicate records", "", f"{len(duplicates)} record(s) repeat a (row, seed) and are left out; "
+                  "the latest finished one is used:", "", to_markdown(duplicates), ""]  # fmt: skip
     for values, panel in summary.groupby(keys, sort=True, dropna=False) if not summary.empty else []:
         panel_paired = select_panel(paired, keys, values)
         lines += [f"## {panel_title(keys, values)}", "", panel_paragraph(panel, panel_paired, baseline), ""]
