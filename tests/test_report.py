@@ -292,7 +292,7 @@ def test_callback_switched_off_or_failing_never_raises(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_sweep_end_callback_writes_the_report(tmp_path: Path) -> None:
     overrides = [*TINY, "trainer.epochs=1", "seed=0", "head=gap,gem", f"paths.results_dir={tmp_path / 'results'}",
-                 f"data_dir={tmp_path / 'data'}", "name=sweep"]  # fmt: skip
+                 f"data_dir={tmp_path / 'data'}", "name=sweep", "report_on_sweep_end=true"]  # fmt: skip
     done = run_cli(["-m", *overrides], cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     report_dir = tmp_path / "results" / "sweep" / "report"
@@ -314,3 +314,12 @@ def test_duplicate_records_of_one_seed_are_counted_once_and_listed(tmp_path: Pat
     assert list(duplicates["run_dir"]) == [str(tmp_path / "a" / "fashion_mnist" / "small_cnn" / "gap" / "seed1")]
     assert "rerun" in duplicates.loc[0, "reason"] and str(rerun) not in set(duplicates["run_dir"])
     assert "Duplicate records" in result.report_md.read_text()
+
+
+def test_single_seed_paragraph_says_no_conclusion(tmp_path: Path) -> None:
+    write_run(tmp_path, "gap", 0, 0.80)
+    write_run(tmp_path, "gem", 0, 0.85)
+    text = write_report([tmp_path], figures=False).report_md.read_text()
+    assert "1 seed(s) each (one seed: no spread, so no conclusion)." in text
+    assert "Highest mean test accuracy: gem 85.00 %" in text
+    assert "gem +5.00 pp (n=1, not enough seeds for a test)" in text

@@ -8,6 +8,7 @@ Error bars and bands are ± one sample standard deviation (ddof=1) over seeds.
 from __future__ import annotations
 
 import io
+import logging
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -20,11 +21,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import EngFormatter, MaxNLocator
 
 from poolbench.atomic import atomic_write_bytes
 from poolbench.report.aggregate import curve_band, ok_runs, panel_keys, select_panel
 
+# PDF font subsetting logs every table it touches at INFO; under Hydra's root logger that floods a sweep's log.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 STYLE_FILE = "poolbench.mplstyle"
 FORMATS = ("png", "pdf")
 SEED_DOT_COLOR = "0.55"
@@ -121,6 +124,9 @@ def accuracy_vs_params(summary: pd.DataFrame, title: str, colors: dict[str, str]
         axes.errorbar(row.params_total, row.test_acc_mean * 100, yerr=np.nan_to_num(row.test_acc_std * 100),
                       fmt=marker, color=colors[row.head], zorder=3)  # fmt: skip
     axes.set_xscale("log")
+    axes.xaxis.set_major_formatter(EngFormatter(sep=""))
+    if summary["params_total"].max() < 10 * summary["params_total"].min():  # within a decade: label minor ticks
+        axes.xaxis.set_minor_formatter(EngFormatter(sep=""))
     axes.set_xlabel("parameters (total, log scale)")
     axes.set_ylabel("test accuracy (%)")
     axes.set_title(title)

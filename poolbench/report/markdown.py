@@ -36,7 +36,8 @@ def panel_paragraph(summary: pd.DataFrame, paired: pd.DataFrame, baseline: str) 
     best, worst = ranked.iloc[0], ranked.iloc[-1]
     seeds = sorted(set(int(n) for n in summary["n_seeds"]))
     parts = [
-        f"{len(summary)} head(s), {'/'.join(map(str, seeds))} seed(s) each.",
+        f"{len(summary)} head(s), {'/'.join(map(str, seeds))} seed(s) each"
+        + (" (one seed: no spread, so no conclusion)." if seeds == [1] else "."),
         f"Highest mean test accuracy: {best['head']} {pct_pm(best['test_acc_mean'], best['test_acc_std'])} %"
         + (f"; lowest: {worst['head']} {pct_pm(worst['test_acc_mean'], worst['test_acc_std'])} %"
            f" ({pct(best['test_acc_mean'] - worst['test_acc_mean'])} pp apart)." if len(ranked) > 1 else "."),
