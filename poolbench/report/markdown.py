@@ -30,6 +30,22 @@ FILES_NOTE = (
 )
 
 
+def provenance_line(runs: pd.DataFrame) -> str:
+    """Where and when the numbers came from, straight from the records (device, torch, poolbench, git)."""
+    if runs.empty:
+        return ""
+    parts = []
+    for column, label in (("device", "device"), ("torch_version", "torch"), ("poolbench_version", "poolbench"),
+                          ("git_sha", "git")):  # fmt: skip
+        values = sorted(str(v)[:12] if column == "git_sha" else str(v) for v in runs[column].dropna().unique())
+        if values:
+            parts.append(f"{label} {', '.join(values)}")
+    started, finished = runs["started_at"].dropna(), runs["finished_at"].dropna()
+    if not started.empty and not finished.empty:
+        parts.append(f"runs from {started.min()} to {finished.max()}")
+    return "Provenance: " + "; ".join(parts) + "."
+
+
 def panel_paragraph(summary: pd.DataFrame, paired: pd.DataFrame, baseline: str) -> str:
     """Which head is best, by how much, whether it is significant, what each head costs: numbers only."""
     ranked = summary.sort_values("test_acc_mean", ascending=False)
@@ -80,6 +96,7 @@ def render_report(
     missing: pd.DataFrame,
     problems: pd.DataFrame,
     duplicates: pd.DataFrame,
+    runs: pd.DataFrame,
     references: pd.DataFrame,
     figures: list[FigureFile],
     baseline: str,
@@ -87,7 +104,7 @@ def render_report(
 ) -> str:
     keys = panel_keys(extra_keys)
     lines = ["# poolbench report", "", f"{n_records} run record(s) read from: " + ", ".join(f"`{r}`" for r in roots)]
-    lines += ["", CONVENTIONS, ""]
+    lines += ["", provenance_line(runs), "", CONVENTIONS, ""]
     if not problems.empty:
         lines += ["## Unreadable records", "", f"{len(problems)} record(s) could not be used and are left out:", "",
                   to_markdown(problems), ""]  # fmt: skip
