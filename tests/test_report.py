@@ -21,6 +21,7 @@ from poolbench.report.collect import ReportInputError
 from poolbench.report.callback import ReportOnSweepEnd
 from poolbench.report.cli import main as report_main
 from poolbench.report.collect import collect_runs
+from poolbench.report.curves import curve_band, learning_curves
 from poolbench.report.references import attach_references, load_references
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -323,3 +324,16 @@ def test_single_seed_paragraph_says_no_conclusion(tmp_path: Path) -> None:
     assert "1 seed(s) each (one seed: no spread, so no conclusion)." in text
     assert "Highest mean test accuracy: gem 85.00 %" in text
     assert "gem +5.00 pp (n=1, not enough seeds for a test)" in text
+
+
+def test_learning_curve_band_over_seeds(sweep: Path) -> None:
+    collection = collect_runs([sweep])
+    runs = runs_frame(collection)
+    curves = learning_curves(collection, runs)
+    assert "train_batch_loss" in curves.columns and "gem_p" in curves.columns  # extra epochs.csv columns kept
+    band = curve_band(curves[curves["head"] == "gap"], "test_acc").set_index("epoch")
+    assert band.loc[2, "mean"] == pytest.approx(0.82) and band.loc[2, "std"] == pytest.approx(0.02)
+    assert band.loc[1, "mean"] == pytest.approx(0.41) and band.loc[2, "n"] == 3
+    gem_p = curve_band(curves[curves["head"] == "gem"], "gem_p").set_index("epoch")
+    assert gem_p.loc[2, "mean"] == pytest.approx(3.0) and gem_p.loc[2, "std"] == pytest.approx(0.5)
+    assert set(curves["seed"]) == {0, 1, 2}  # the diverged gem seed 3 is not in the curves

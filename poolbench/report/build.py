@@ -9,8 +9,9 @@ from typing import Sequence
 import pandas as pd
 
 from poolbench.atomic import atomic_write_text
-from poolbench.report.aggregate import deduplicate, failed_table, learning_curves, paired_comparison, runs_frame, summary_table
+from poolbench.report.aggregate import deduplicate, failed_table, paired_comparison, runs_frame, summary_table
 from poolbench.report.collect import ReportInputError, check_paths, collect_runs, default_out_dir
+from poolbench.report.curves import learning_curves
 from poolbench.report.figures import FigureFile, write_figures
 from poolbench.report.markdown import render_report
 from poolbench.report.missing import missing_table

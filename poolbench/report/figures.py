@@ -24,7 +24,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter, MaxNLocator
 
 from poolbench.atomic import atomic_write_bytes
-from poolbench.report.aggregate import curve_band, ok_runs, panel_keys, select_panel
+from poolbench.report.aggregate import ok_runs, panel_keys, select_panel
+from poolbench.report.curves import curve_band
 
 # PDF font subsetting logs every table it touches at INFO; under Hydra's root logger that floods a sweep's log.
 logging.getLogger("fontTools").setLevel(logging.WARNING)
