@@ -227,7 +227,7 @@ def test_group_by_config_key_splits_rows(tmp_path: Path) -> None:
     for lr in (0.1, 0.01):
         for seed in (0, 1):
             write_run(tmp_path / f"lr{lr}", "gap", seed, 0.8 + lr, config={"seed": seed, "trainer": {"lr": lr}})
-    write_report([tmp_path], tmp_path / "out", group_by=["trainer.lr"], figures=False)
+    assert report_main(["--group-by", "trainer.lr", str(tmp_path), "--out", str(tmp_path / "out"), "--no-figures"]) == 0
     summary = pd.read_csv(tmp_path / "out" / "summary.csv")
     assert sorted(summary["trainer.lr"]) == [0.01, 0.1]
     assert sorted(summary["test_acc_mean"]) == [pytest.approx(0.81), pytest.approx(0.9)]

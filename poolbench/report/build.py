@@ -73,7 +73,8 @@ def write_report(
     written = write_figures(summary, runs, curves, out / FIGURES_DIR, extra) if figures else []
     text = render_report(
         roots=roots, out_dir=out, n_records=len(collection.runs), summary=summary, paired=paired, failed=failed,
-        missing=missing, problems=problems, duplicates=duplicates, runs=runs, references=references_for_datasets(references, datasets),
+        missing=missing, problems=problems, duplicates=duplicates, runs=runs,
+        references=references_for_datasets(references, datasets),
         figures=written, baseline=baseline, extra_keys=extra,
     )  # fmt: skip
     atomic_write_text(out / REPORT_FILE, text)

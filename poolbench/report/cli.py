@@ -20,15 +20,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         epilog="Example: poolbench-report results/demo   (writes results/demo/report/)",
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="run dirs, sweep dirs or trees of them")
-    parser.add_argument("--out", type=Path, default=None, help="output dir (default: PATH/report)")
-    parser.add_argument("--baseline", default="gap", help="head compared with the others, paired on seed (default: gap)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="output dir (default: PATH/report)")
     parser.add_argument(
-        "--group-by", nargs="+", default=[], metavar="KEY",
-        help="extra keys that split rows beyond dataset/backbone/head: a result field or a dotted config key "
-             "(e.g. trainer.lr epochs)",
+        "--baseline", default="gap", metavar="HEAD", help="head compared with the others, paired on seed (default: gap)"
+    )
+    parser.add_argument(
+        "--group-by", action="append", default=[], metavar="KEY[,KEY]",
+        help="extra keys that split rows beyond dataset/backbone/head: a result field or a dotted config key, "
+             "repeatable or comma-separated (e.g. --group-by trainer.lr,epochs)",
     )  # fmt: skip
     parser.add_argument("--no-figures", action="store_true", help="tables and report.md only (faster)")
     return parser.parse_args(argv)
+
+
+def split_keys(values: Sequence[str]) -> list[str]:
+    return [key.strip() for value in values for key in value.split(",") if key.strip()]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_paths(args.paths)  # before the heavy imports: a typo in a path answers at once
         from poolbench.report.build import write_report
 
-        result = write_report(args.paths, args.out, baseline=args.baseline, group_by=args.group_by,
+        result = write_report(args.paths, args.out, baseline=args.baseline, group_by=split_keys(args.group_by),
                               figures=not args.no_figures)  # fmt: skip
     except PoolbenchError as error:
         if os.environ.get("POOLBENCH_TRACEBACK", "") not in ("", "0"):
