@@ -104,7 +104,8 @@ def render_report(
 ) -> str:
     keys = panel_keys(extra_keys)
     lines = ["# poolbench report", "", f"{n_records} run record(s) read from: " + ", ".join(f"`{r}`" for r in roots)]
-    lines += ["", provenance_line(runs), "", CONVENTIONS, ""]
+    provenance = provenance_line(runs)
+    lines += ["", *([provenance, ""] if provenance else []), CONVENTIONS, ""]
     if not problems.empty:
         lines += ["## Unreadable records", "", f"{len(problems)} record(s) could not be used and are left out:", "",
                   to_markdown(problems), ""]  # fmt: skip
