@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PB     := $(VENV)/bin/poolbench
 
-.PHONY: install dataset demo test test-fast bench sweep clean
+.PHONY: install dataset demo report test test-fast bench sweep clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ dataset:
 # The main job: small CNN x {gap, gmp, gem, flatten} on real FashionMNIST, run records under results/demo/.
 demo: $(PB) dataset
 	$(PB) experiment=demo
+
+# Tables, figures and report.md for the demo (a `-m` sweep also writes its report when it ends).
+report: $(PB)
+	$(VENV)/bin/poolbench-report results/demo
 
 test: $(PB)
 	$(PY) -m pytest -q

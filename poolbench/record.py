@@ -29,7 +29,7 @@ EPOCH_COLUMNS = [
     "epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "seconds",
 ]  # fmt: skip
 # Config keys that name where things go, not what is computed: they do not change the run key.
-NON_SEMANTIC_KEYS = ("paths", "data_dir", "hydra", "name", "progress", "skip_done", "force")
+NON_SEMANTIC_KEYS = ("paths", "data_dir", "hydra", "name", "progress", "skip_done", "force", "report_on_sweep_end")
 
 
 @dataclass
@@ -160,10 +160,15 @@ def _parse_number(text: str) -> Any:
 
 def find_run_dirs(*roots: Path) -> list[Path]:
     """Every directory under ``roots`` holding a result.json (a single run, a multirun, or nested sweeps)."""
+    return dirs_holding(RESULT_FILE, *roots)
+
+
+def dirs_holding(file_name: str, *roots: Path) -> list[Path]:
+    """Every directory at or under ``roots`` that holds a file called ``file_name``."""
     found: set[Path] = set()
     for root in roots:
         root = Path(root)
-        if (root / RESULT_FILE).is_file():
+        if (root / file_name).is_file():
             found.add(root)
-        found.update(p.parent for p in root.rglob(RESULT_FILE))
+        found.update(p.parent for p in root.rglob(file_name))
     return sorted(found)

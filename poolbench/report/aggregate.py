@@ -1,0 +1,194 @@
+"""Aggregate run records into the tables a paper prints.
+
+Conventions, used everywhere in the report:
+- std is the *sample* standard deviation (ddof=1); it is NaN for a single seed.
+- a 95% confidence interval of a mean is ``mean ± t(0.975, n-1) · std / sqrt(n)`` (Student's t); NaN for n < 2.
+- only runs with status ``ok`` enter means; failed and diverged runs go to their own table.
+- the paired comparison pairs a head with the baseline head on the same seed within the same panel
+  (dataset, backbone and any extra --group-by keys), and uses scipy.stats.ttest_rel when n >= 3.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from poolbench.report.collect import Collection, config_value
+
+IDENTITY = ("dataset", "backbone", "head")
+MIN_SEEDS_FOR_TEST = 3
+NOT_ENOUGH_SEEDS = "not enough seeds"
+CONFIDENCE = 0.95
+SPREAD_METRICS = ("test_acc", "gap_acc", "gap_loss", "train_acc", "val_acc", "best_val_acc", "train_seconds",
+                  "images_per_second")  # fmt: skip
+PARAM_COLUMNS = ("params_total", "params_backbone", "params_head", "flops_per_image")
+
+
+def panel_keys(extra: Sequence[str] = ()) -> list[str]:
+    """The columns that define one comparison panel: everything in a row key except the head."""
+    return ["dataset", "backbone", *extra]
+
+
+def row_keys(extra: Sequence[str] = ()) -> list[str]:
+    return [*panel_keys(extra), "head"]
+
+
+def runs_frame(collection: Collection, extra_keys: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per run record: every RunRecord field, pool params as columns, extra keys from config.yaml."""
+    rows = []
+    for run in collection.runs:
+        row: dict[str, Any] = asdict(run.record)
+        pool = row.pop("pool_params") or {}
+        row.update({key: value for key, value in pool.items() if isinstance(value, (int, float))})
+        for key in extra_keys:
+            row[key] = row[key] if key in row else config_value(run.run_dir, key)
+            row[key] = "—" if row[key] is None else str(row[key])
+        row["run_dir"] = str(run.run_dir)
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    return frame.sort_values([*row_keys(extra_keys), "seed"], kind="stable").reset_index(drop=True)
+
+
+def select_panel(frame: pd.DataFrame, keys: Sequence[str], values: Sequence[object]) -> pd.DataFrame:
+    """The rows of ``frame`` whose ``keys`` equal ``values`` (one panel of a table)."""
+    if frame.empty:
+        return frame
+    mask = pd.Series(True, index=frame.index)
+    for key, value in zip(keys, values):
+        mask &= frame[key] == value
+    return frame[mask]
+
+
+def deduplicate(runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One record per (row keys, seed): the latest finished. The others are returned to be listed, because
+    averaging two records of one seed would count it twice (a rerun with the same run_key) or mix configs
+    (a different run_key: split them with --group-by)."""
+    if runs.empty:
+        return runs, runs
+    identity = [*row_keys(extra_keys), "seed"]
+    ordered = runs.assign(_finished=runs["finished_at"].fillna("")).sort_values("_finished", kind="stable")
+    duplicated = ordered.duplicated(identity, keep="last")
+    kept = ordered[~duplicated].drop(columns="_finished").sort_values(identity, kind="stable")
+    dropped = ordered[duplicated].drop(columns="_finished")
+    latest_key = kept.set_index(identity)["run_key"]
+    reasons = [
+        "same run_key as the kept record (a rerun)" if latest_key.loc[tuple(row[identity])] == row["run_key"]
+        else "different run_key: another config (separate them with --group-by KEY)"
+        for _, row in dropped.iterrows()
+    ]  # fmt: skip
+    dropped = dropped[[*identity, "status", "run_key", "run_dir"]].assign(reason=reasons)
+    return kept.reset_index(drop=True), dropped.reset_index(drop=True)
+
+
+def ok_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    return runs[runs["status"] == "ok"] if not runs.empty else runs
+
+
+def mean_std_ci(values: Sequence[float]) -> tuple[float, float, float, float]:
+    """(mean, sample std (ddof=1), ci_low, ci_high) of the finite values; NaN where undefined."""
+    data = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    n = data.size
+    if n == 0:
+        return (math.nan,) * 4
+    mean = float(data.mean())
+    if n < 2:
+        return mean, math.nan, math.nan, math.nan
+    std = float(data.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * std / math.sqrt(n)
+    return mean, std, mean - half, mean + half
+
+
+def summary_table(runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per (dataset, backbone, [extra keys], head) over the ok runs; numbers stay numbers."""
+    ok = ok_runs(runs)
+    keys = row_keys(extra_keys)
+    if ok.empty:
+        return pd.DataFrame(columns=[*keys, "n_seeds"])
+    rows = []
+    for key_values, group in ok.groupby(keys, sort=True, dropna=False):
+        row = dict(zip(keys, key_values))
+        row["n_seeds"] = int(group["seed"].nunique())
+        row["seeds"] = ",".join(str(s) for s in sorted(group["seed"].unique()))
+        for metric in SPREAD_METRICS:
+            mean, std, low, high = mean_std_ci(group[metric].tolist())
+            row[f"{metric}_mean"], row[f"{metric}_std"] = mean, std
+            if metric == "test_acc":
+                row["test_acc_ci_low"], row["test_acc_ci_high"] = low, high
+        for column in PARAM_COLUMNS:
+            row[column] = _first_number(group[column])
+        row["head_share"] = (
+            row["params_head"] / row["params_total"] if row["params_total"] else math.nan
+        )  # the head's fraction of all parameters
+        for pool_column in _pool_columns(ok):
+            if group[pool_column].notna().any():
+                mean, std, _, _ = mean_std_ci(group[pool_column].dropna().tolist())
+                row[f"{pool_column}_mean"], row[f"{pool_column}_std"] = mean, std
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _first_number(column: pd.Series) -> float:
+    """Parameter counts and FLOPs are the same for every seed of a config; take the first recorded one."""
+    values = column.dropna()
+    return float(values.iloc[0]) if not values.empty else math.nan
+
+
+def _pool_columns(runs: pd.DataFrame) -> list[str]:
+    """Learned pooling parameters found in the records (e.g. gem_p), in a stable order."""
+    return sorted(column for column in runs.columns if column.startswith("gem_p"))
+
+
+def paired_comparison(runs: pd.DataFrame, baseline: str, extra_keys: Sequence[str] = ()) -> pd.DataFrame:
+    """Each head minus ``baseline`` in test accuracy, paired on seed within a panel, with CI and p-value."""
+    ok = ok_runs(runs)
+    columns = [*row_keys(extra_keys), "baseline", "n_pairs", "diff_mean", "diff_std", "diff_ci_low",
+               "diff_ci_high", "t_statistic", "p_value", "test"]  # fmt: skip
+    if ok.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for panel_values, panel in ok.groupby(panel_keys(extra_keys), sort=True, dropna=False):
+        base = _acc_by_seed(panel[panel["head"] == baseline])
+        if base.empty:
+            continue
+        for head, group in panel[panel["head"] != baseline].groupby("head", sort=True):
+            pairs = pd.concat({"head": _acc_by_seed(group), "base": base}, axis=1, join="inner").dropna()
+            row = dict(zip(panel_keys(extra_keys), panel_values), head=head, baseline=baseline)
+            rows.append({**row, **_paired_stats(pairs["head"].to_numpy(), pairs["base"].to_numpy())})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _acc_by_seed(group: pd.DataFrame) -> pd.Series:
+    """Test accuracy indexed by seed; with duplicate seeds (the same run recorded twice) keep the last."""
+    return group.drop_duplicates("seed", keep="last").set_index("seed")["test_acc"].astype(float)
+
+
+def _paired_stats(head: np.ndarray, base: np.ndarray) -> dict[str, Any]:
+    diffs = head - base
+    n = int(diffs.size)
+    mean, std, low, high = mean_std_ci(diffs.tolist())
+    result: dict[str, Any] = dict(n_pairs=n, diff_mean=mean, diff_std=std, diff_ci_low=low, diff_ci_high=high)
+    if n < MIN_SEEDS_FOR_TEST:
+        return {**result, "t_statistic": math.nan, "p_value": math.nan, "test": NOT_ENOUGH_SEEDS}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # identical differences: scipy returns NaN, we say so
+        test = stats.ttest_rel(head, base)
+    statistic, p_value = float(test.statistic), float(test.pvalue)
+    label = "paired t-test" if math.isfinite(p_value) else "paired t-test undefined (all differences equal)"
+    return {**result, "t_statistic": statistic, "p_value": p_value, "test": label}
+
+
+def failed_table(runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> pd.DataFrame:
+    """Failed and diverged runs with their error: listed, never averaged in."""
+    columns = [*row_keys(extra_keys), "seed", "status", "epochs_completed", "error", "run_dir"]
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    bad = runs[runs["status"] != "ok"]
+    return bad[columns].reset_index(drop=True)

@@ -1,0 +1,83 @@
+"""``write_report(paths, out_dir)``: read run records, aggregate, write tables, figures and report.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from poolbench.atomic import atomic_write_text
+from poolbench.report.aggregate import deduplicate, failed_table, paired_comparison, runs_frame, summary_table
+from poolbench.report.collect import ReportInputError, check_paths, collect_runs, default_out_dir
+from poolbench.report.curves import learning_curves
+from poolbench.report.figures import FigureFile, write_figures
+from poolbench.report.markdown import render_report
+from poolbench.report.missing import missing_table
+from poolbench.report.references import attach_references, load_references, references_for_datasets
+from poolbench.report.tables import display_paired, display_summary, write_table
+
+DEFAULT_BASELINE = "gap"
+FIGURES_DIR = "figures"
+REPORT_FILE = "report.md"
+
+
+@dataclass
+class ReportResult:
+    out_dir: Path
+    n_records: int
+    n_ok: int
+    problems: list[str] = field(default_factory=list)
+    n_missing: int = 0
+    figures: list[FigureFile] = field(default_factory=list)
+
+    @property
+    def report_md(self) -> Path:
+        return self.out_dir / REPORT_FILE
+
+
+def write_report(
+    paths: Sequence[Path | str],
+    out_dir: Path | str | None = None,
+    baseline: str = DEFAULT_BASELINE,
+    group_by: Sequence[str] = (),
+    figures: bool = True,
+) -> ReportResult:
+    """Everything the report holds, written into ``out_dir`` (default ``PATH/report``); ``figures=False``
+    writes the tables and report.md only (figures take most of the time, mostly PDF font embedding)."""
+    roots = check_paths([Path(p) for p in paths])
+    out = Path(out_dir) if out_dir is not None else default_out_dir(roots)
+    extra = [key for key in group_by if key not in ("dataset", "backbone", "head")]
+    collection = collect_runs(roots)
+    if not collection.runs and not collection.problems:
+        raise ReportInputError(
+            f"no run records (result.json) under {', '.join(map(str, roots))}. Run poolbench first, e.g. make demo."
+        )
+    runs, duplicates = deduplicate(runs_frame(collection, extra), extra)
+    references = load_references()
+    summary = attach_references(summary_table(runs, extra), references)
+    paired = paired_comparison(runs, baseline, extra)
+    failed = failed_table(runs, extra)
+    missing = missing_table(collection, runs, extra)
+    problems = pd.DataFrame([(str(p.path), p.message) for p in collection.problems], columns=["path", "problem"])
+    curves = learning_curves(collection, runs, extra)
+    datasets = sorted(runs["dataset"].unique()) if not runs.empty else []
+
+    key_columns = ["dataset", "backbone", *extra, "head"]
+    write_table(summary, display_summary(summary, key_columns), out, "summary")
+    write_table(paired, display_paired(paired, key_columns), out, "paired")
+    write_table(failed, failed, out, "failed")
+    for name, frame in (("missing", missing), ("problems", problems), ("runs", runs), ("duplicates", duplicates)):
+        atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
+    written = write_figures(summary, runs, curves, out / FIGURES_DIR, extra) if figures else []
+    text = render_report(
+        roots=roots, out_dir=out, n_records=len(collection.runs), summary=summary, paired=paired, failed=failed,
+        missing=missing, problems=problems, duplicates=duplicates, runs=runs,
+        references=references_for_datasets(references, datasets),
+        figures=written, baseline=baseline, extra_keys=extra,
+    )  # fmt: skip
+    atomic_write_text(out / REPORT_FILE, text)
+    n_ok = int((runs["status"] == "ok").sum()) if not runs.empty else 0
+    problem_messages = [p.message for p in collection.problems]
+    return ReportResult(out, len(collection.runs), n_ok, problem_messages, len(missing), written)

@@ -1,0 +1,148 @@
+"""``report.md``: the tables and figures together, with a numbers-only paragraph per panel."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from poolbench.report.aggregate import MIN_SEEDS_FOR_TEST, NOT_ENOUGH_SEEDS, panel_keys, select_panel
+from poolbench.report.figures import FigureFile, panel_title
+from poolbench.report.tables import count, display_paired, display_summary, pct, pct_pm, to_markdown
+
+ALPHA = 0.05
+CONVENTIONS = (
+    "Conventions: accuracies in %, differences in percentage points (pp); mean ± sample std (ddof=1) over seeds; "
+    "95% CI from Student's t; train accuracy measured in eval mode on the train split, so the gap "
+    "(train − test) is not inflated by augmentation or dropout; only runs with status `ok` are averaged; "
+    f"paired t-test (scipy.stats.ttest_rel) on seeds present for both heads, reported from n ≥ {MIN_SEEDS_FOR_TEST}."
+)
+
+REFERENCES_NOTE = (
+    "From `poolbench/report/references.csv`; their settings differ from these runs (epochs, augmentation), "
+    "so they are context, not a target."
+)
+FILES_NOTE = (
+    "`summary.{csv,md,tex}`, `paired.{csv,md,tex}`, `failed.{csv,md,tex}`, `missing.csv`, `problems.csv`, "
+    "`duplicates.csv`, `runs.csv` (one row per record), `figures/` (PNG and PDF)."
+)
+
+
+def provenance_line(runs: pd.DataFrame) -> str:
+    """Where and when the numbers came from, straight from the records (device, torch, poolbench, git)."""
+    if runs.empty:
+        return ""
+    parts = []
+    for column, label in (("device", "device"), ("torch_version", "torch"), ("poolbench_version", "poolbench"),
+                          ("git_sha", "git")):  # fmt: skip
+        values = sorted(str(v)[:12] if column == "git_sha" else str(v) for v in runs[column].dropna().unique())
+        if values:
+            parts.append(f"{label} {', '.join(values)}")
+    started, finished = runs["started_at"].dropna(), runs["finished_at"].dropna()
+    if not started.empty and not finished.empty:
+        parts.append(f"runs from {started.min()} to {finished.max()}")
+    return "Provenance: " + "; ".join(parts) + "."
+
+
+def panel_paragraph(summary: pd.DataFrame, paired: pd.DataFrame, baseline: str) -> str:
+    """Which head is best, by how much, whether it is significant, what each head costs: numbers only."""
+    ranked = summary.sort_values("test_acc_mean", ascending=False)
+    best, worst = ranked.iloc[0], ranked.iloc[-1]
+    seeds = sorted(set(int(n) for n in summary["n_seeds"]))
+    parts = [
+        f"{len(summary)} head(s), {'/'.join(map(str, seeds))} seed(s) each"
+        + (" (one seed: no spread, so no conclusion)." if seeds == [1] else "."),
+        f"Highest mean test accuracy: {best['head']} {pct_pm(best['test_acc_mean'], best['test_acc_std'])} %"
+        + (f"; lowest: {worst['head']} {pct_pm(worst['test_acc_mean'], worst['test_acc_std'])} %"
+           f" ({pct(best['test_acc_mean'] - worst['test_acc_mean'])} pp apart)." if len(ranked) > 1 else "."),
+    ]  # fmt: skip
+    comparisons = [_comparison_text(row) for row in paired.itertuples(index=False)]
+    if comparisons:
+        parts.append(f"Versus {baseline} (paired on seed): " + "; ".join(comparisons) + ".")
+    elif baseline not in set(summary["head"]):
+        parts.append(f"No {baseline} runs here, so no paired comparison (choose one with --baseline HEAD).")
+    costs = [f"{r['head']} {count(r['params_head'])} ({pct(r['head_share'], 1)} % of {count(r['params_total'])})"
+             for _, r in summary.iterrows()]  # fmt: skip
+    parts.append("Head parameters: " + ", ".join(costs) + ".")
+    gaps = [f"{r['head']} {pct_pm(r['gap_acc_mean'], r['gap_acc_std'])}" for _, r in summary.iterrows()]
+    parts.append("Train − test accuracy (pp): " + ", ".join(gaps) + ".")
+    if "gem_p_mean" in summary and summary["gem_p_mean"].notna().any():
+        gem = [f"{r['head']} {r['gem_p_mean']:.2f}" for _, r in summary.iterrows() if not math.isnan(r["gem_p_mean"])]
+        parts.append("Final GeM p: " + ", ".join(gem) + ".")
+    return " ".join(parts)
+
+
+def _comparison_text(row) -> str:
+    diff = f"{row.head} {100 * row.diff_mean:+.2f} pp"
+    if row.test == NOT_ENOUGH_SEEDS:
+        return f"{diff} (n={row.n_pairs}, {NOT_ENOUGH_SEEDS} for a test)"
+    ci = f"95% CI [{pct(row.diff_ci_low)}, {pct(row.diff_ci_high)}]"
+    if not math.isfinite(row.p_value):
+        return f"{diff} (n={row.n_pairs}, identical on every seed, no test)"
+    verdict = "significant" if row.p_value < ALPHA else "not significant"
+    return f"{diff} ({ci}, p={row.p_value:.2g}, n={row.n_pairs}, {verdict} at α={ALPHA})"
+
+
+def render_report(
+    *,
+    roots: Sequence[Path],
+    out_dir: Path,
+    n_records: int,
+    summary: pd.DataFrame,
+    paired: pd.DataFrame,
+    failed: pd.DataFrame,
+    missing: pd.DataFrame,
+    problems: pd.DataFrame,
+    duplicates: pd.DataFrame,
+    runs: pd.DataFrame,
+    references: pd.DataFrame,
+    figures: list[FigureFile],
+    baseline: str,
+    extra_keys: Sequence[str] = (),
+) -> str:
+    keys = panel_keys(extra_keys)
+    lines = ["# poolbench report", "", f"{n_records} run record(s) read from: " + ", ".join(f"`{r}`" for r in roots)]
+    provenance = provenance_line(runs)
+    lines += ["", *([provenance, ""] if provenance else []), CONVENTIONS, ""]
+    if not problems.empty:
+        lines += ["## Unreadable records", "", f"{len(problems)} record(s) could not be used and are left out:", "",
+                  to_markdown(problems), ""]  # fmt: skip
+    if not missing.empty:
+        lines += ["## Missing runs (partial sweep)", "", f"{len(missing)} expected run(s) have no usable record yet:",
+                  "", to_markdown(missing), ""]  # fmt: skip
+    if not duplicates.empty:
+        lines += ["## Duplicate records", "", f"{len(duplicates)} record(s) repeat a (row, seed) and are left out; "
+                  "the latest finished one is used:", "", to_markdown(duplicates), ""]  # fmt: skip
+    for values, panel in summary.groupby(keys, sort=True, dropna=False) if not summary.empty else []:
+        panel_paired = select_panel(paired, keys, values)
+        lines += [f"## {panel_title(keys, values)}", "", panel_paragraph(panel, panel_paired, baseline), ""]
+        lines += [to_markdown(display_summary(panel, ["head"])), ""]
+        if not panel_paired.empty:
+            lines += [f"Paired against `{baseline}`:", "", to_markdown(display_paired(panel_paired, ["head"])), ""]
+        for figure in figures:
+            if figure.title == panel_title(keys, values):
+                lines += [f"![{figure.kind}: {figure.title}]({_relative(figure.png, out_dir)})", ""]
+    if summary.empty:
+        lines += ["## Results", "", "No run finished with status ok, so there is nothing to average.", ""]
+    for figure in figures:
+        if figure.kind == "accuracy_vs_params":
+            image = f"![accuracy vs parameters]({_relative(figure.png, out_dir)})"
+            lines += [f"## Accuracy vs parameters: {figure.title}", "", image, ""]
+    lines += ["## Failed and diverged runs", "", "Listed, never averaged in." if not failed.empty else "None.", ""]
+    if not failed.empty:
+        lines += [to_markdown(failed), ""]
+    if not references.empty:
+        shown = references.assign(test_error=references["test_error"].map(pct))
+        shown = shown.rename(columns={"test_error": "test error %"})
+        lines += ["## Published reference values", "", REFERENCES_NOTE, "", to_markdown(shown), ""]
+    lines += ["## Files", "", FILES_NOTE, ""]
+    return "\n".join(lines)
+
+
+def _relative(path: Path, out_dir: Path) -> str:
+    try:
+        return str(path.relative_to(out_dir))
+    except ValueError:
+        return str(path)
