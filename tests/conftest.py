@@ -26,6 +26,7 @@ TINY = [
     "trainer.batch_size=32",
     "trainer.threads=1",
     "progress=false",
+    "report_on_sweep_end=false",
 ]
 
 
