@@ -211,3 +211,20 @@ def test_tiny_sweep_completes_with_parallel_launchers(tmp_path: Path, launcher: 
     assert "1 ok, 1 failed, 0 skipped" in result.stdout
     statuses = sorted(read_result(d).status for d in run_dirs(tmp_path / "results"))
     assert statuses == ["failed", "ok"]
+
+
+def test_rng_states_survive_a_weights_only_checkpoint(tmp_path: Path) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    from poolbench.rng import capture_rng, restore_rng
+
+    torch.manual_seed(1), np.random.seed(2), random.seed(3)
+    torch.save(capture_rng(), tmp_path / "rng.pt")
+    expected = (torch.rand(3), np.random.rand(3), [random.random() for _ in range(3)])
+    restore_rng(torch.load(tmp_path / "rng.pt", weights_only=True))
+    assert torch.equal(torch.rand(3), expected[0])
+    assert np.array_equal(np.random.rand(3), expected[1])
+    assert [random.random() for _ in range(3)] == expected[2]
