@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PB     := $(VENV)/bin/poolbench
 
-.PHONY: install dataset demo report test test-fast bench sweep clean
+.PHONY: install dataset demo report test test-fast bench bench-sweep sweep clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,15 @@ demo: $(PB) dataset
 # Tables, figures and report.md for the demo (a `-m` sweep also writes its report when it ends).
 report: $(PB)
 	$(VENV)/bin/poolbench-report results/demo
+
+# The main comparison grid (7 heads x small CNN x FashionMNIST x 3 seeds = 21 runs) in parallel on this machine.
+# Re-running skips finished runs and resumes interrupted ones; JOBS=n sets parallel runs (threads = cores / n).
+JOBS ?= 2
+sweep: $(PB) dataset
+	$(PB) experiment=pooling_grid launcher=joblib jobs=$(JOBS)
+
+bench-sweep: $(PB)
+	$(PY) scripts/bench_sweep.py
 
 test: $(PB)
 	$(PY) -m pytest -q

@@ -1,4 +1,4 @@
-from poolbench.cli import main
+from poolbench.cli import entry
 
 if __name__ == "__main__":
-    main()
+    entry()

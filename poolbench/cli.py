@@ -6,11 +6,16 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 from omegaconf import DictConfig
 
+if TYPE_CHECKING:
+    from poolbench.record import RunRecord
+
 from poolbench.errors import PoolbenchError
+from poolbench.sweep import exit_code, register_resolvers, sweep_job
 
 log = logging.getLogger("poolbench")
 
@@ -25,6 +30,7 @@ def find_conf_dir() -> str:
 
 
 CONF_DIR = find_conf_dir()
+register_resolvers()  # before @hydra.main composes; launcher workers import this module too
 
 
 def show_tracebacks(cfg: DictConfig | None = None) -> bool:
@@ -44,6 +50,18 @@ def _or_nan(value: float | None) -> float:
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def main(cfg: DictConfig) -> float | None:
+    """One Hydra job: skip it if done, else run it (a failure in a sweep is recorded and the sweep goes on)."""
+    with sweep_job(cfg) as job:
+        done = job.skip_if_done()
+        if done is not None:
+            return done.test_acc
+        record = validate_and_run(cfg)
+        job.finish(record)
+        return record.test_acc
+    return None
+
+
+def validate_and_run(cfg: DictConfig) -> "RunRecord":
     from poolbench.config import validate
     from poolbench.run import run
 
@@ -60,8 +78,14 @@ def main(cfg: DictConfig) -> float | None:
         record.status, _or_nan(record.test_acc), _or_nan(record.train_acc),
         _or_nan(record.gap_acc), record.params_total, record.params_head, cfg.paths.output_dir,
     )  # fmt: skip
-    return record.test_acc
+    return record
+
+
+def entry() -> None:
+    """The console script: run Hydra, then exit non-zero if a run or a sweep's job failed or diverged."""
+    main()
+    sys.exit(exit_code())
 
 
 if __name__ == "__main__":
-    main()
+    entry()

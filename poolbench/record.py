@@ -28,8 +28,11 @@ STATUSES = ("ok", "diverged", "failed")
 EPOCH_COLUMNS = [
     "epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "seconds",
 ]  # fmt: skip
-# Config keys that name where things go, not what is computed: they do not change the run key.
-NON_SEMANTIC_KEYS = ("paths", "data_dir", "hydra", "name", "progress", "skip_done", "force", "report_on_sweep_end")
+# Config keys that name where things go or how fast, not what is computed: they do not change the run key.
+NON_SEMANTIC_KEYS = (
+    "paths", "data_dir", "hydra", "name", "progress", "skip_done", "force", "jobs", "report_on_sweep_end",
+)  # fmt: skip
+NON_SEMANTIC_NESTED = (("trainer", "threads"),)
 
 
 @dataclass
@@ -95,6 +98,9 @@ def _json_safe(value: Any) -> Any:
 def compute_run_key(resolved_cfg: Mapping[str, Any]) -> str:
     """Hash of the resolved config minus output paths: equal keys mean the same computation."""
     semantic = {key: value for key, value in resolved_cfg.items() if key not in NON_SEMANTIC_KEYS}
+    for group, key in NON_SEMANTIC_NESTED:
+        if isinstance(semantic.get(group), Mapping):
+            semantic[group] = {k: v for k, v in semantic[group].items() if k != key}
     canonical = json.dumps(semantic, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -86,7 +86,7 @@ def run(cfg: DictConfig) -> RunRecord:
     trainer_cfg, dataset_cfg = resolved["trainer"], resolved["dataset"]
     seed = int(cfg.seed)
 
-    torch.set_num_threads(int(trainer_cfg.get("threads") or default_threads()))
+    torch.set_num_threads(int(trainer_cfg.get("threads") or default_threads(int(resolved.get("jobs") or 1))))
     device = resolve_device(str(trainer_cfg.get("device", "auto")))
     seed_everything(seed, bool(trainer_cfg.get("deterministic", False)))
     data = prepare_data(dataset_cfg, resolved["data_dir"], device)

@@ -23,6 +23,7 @@ from torch import nn
 from poolbench.atomic import atomic_torch_save
 from poolbench.data import DataBundle, ImageSplit, epoch_batches
 from poolbench.errors import ConfigError, RecordError
+from poolbench.rng import capture_rng, restore_rng
 
 log = logging.getLogger("poolbench.train")
 
@@ -247,9 +248,7 @@ def train(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        if torch.cuda.is_available() and state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        restore_rng(state)
         history = list(state["history"])
         start_epoch, train_seconds, images_seen = int(state["epoch"]), float(state["train_seconds"]), int(state["images_seen"])
         log.info("resuming from %s at epoch %d/%d", checkpoint_path, start_epoch, epochs)
@@ -296,8 +295,7 @@ def train(
             save_checkpoint(checkpoint_path, {
                 "run_key": run_key, "epoch": epoch + 1, "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                **capture_rng(),
                 "history": history, "train_seconds": train_seconds, "images_seen": images_seen,
             })  # fmt: skip
         if on_epoch is not None:
@@ -333,9 +331,11 @@ def _epoch_row(
     return row
 
 
-def default_threads() -> int:
-    """All cores this process may use (respects CPU affinity, e.g. under SLURM or taskset)."""
+def default_threads(jobs: int = 1) -> int:
+    """The cores this process may use (respects CPU affinity, e.g. under SLURM or taskset), shared fairly by
+    ``jobs`` runs on the same machine (a parallel launcher) so they do not oversubscribe the cores."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    return max(1, cores // max(1, int(jobs)))
