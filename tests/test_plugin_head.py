@@ -38,6 +38,7 @@ def test_user_head_from_own_module_and_config_dir(tmp_path):
         cwd=tmp_path, env=env,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads((tmp_path / "results/default/synthetic/small_cnn/median/seed0/result.json").read_text())
+    (record,) = (tmp_path / "results/default/synthetic/small_cnn/median").glob("seed0*/result.json")
+    result = json.loads(record.read_text())
     assert result["status"] == "ok" and result["head"] == "median"
     assert result["params_head"] == 16 * 4 + 4
