@@ -21,13 +21,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from poolbench.atomic import atomic_torch_save
+from poolbench.config import OPTIMIZERS, SCHEDULES
 from poolbench.data import DataBundle, ImageSplit, epoch_batches
 from poolbench.errors import ConfigError, RecordError
 
 log = logging.getLogger("poolbench.train")
-
-OPTIMIZERS = ("sgd", "adamw")
-SCHEDULES = ("cosine", "onecycle", "step", "constant")
 
 
 # ----------------------------------------------------------------------------------------------- device
