@@ -21,6 +21,7 @@ from typing import Callable
 
 import pytest
 
+from poolbench.record import read_result
 from tests.conftest import cli_env, run_cli
 
 pytestmark = pytest.mark.slow
@@ -266,7 +267,7 @@ def test_checkpoint_is_never_unpickled(outcomes: dict[str, Outcome]) -> None:
     assert not MARKER.exists(), "a checkpoint was loaded with full pickle"
 
 
-REAL_SUBPROCESS_CASES = ["lr_not_a_number", "unknown_group_option", "fashion_mnist_offline", "corrupt_checkpoint"]
+REAL_SUBPROCESS_CASES = ["lr_not_a_number", "unknown_group_option", "results_dir_is_a_file"]
 
 
 @pytest.mark.parametrize("case_id", REAL_SUBPROCESS_CASES)
@@ -279,3 +280,17 @@ def test_real_subprocess(case_id: str, tmp_path: Path) -> None:
     assert process.returncode == case.code, process.stderr
     assert "Traceback" not in process.stderr and all(text in process.stderr for text in case.says), process.stderr
     assert snapshot(tmp_path / case.id) == before
+
+
+def test_valid_runs_still_get_hydra_records(tmp_path: Path) -> None:
+    """The preflight must not cost valid runs anything: a run and a sweep keep Hydra's .hydra/ records."""
+    cases = [Case("single", [], 0, []), Case("sweep", ["-m", "head=gap,gmp"], 0, [])]
+    outcomes = run_all(cases, tmp_path)
+    assert [outcomes[c.id].code for c in cases] == [0, 0], outcomes["single"].stderr + outcomes["sweep"].stderr
+    single = tmp_path / "single" / RUN_DIR
+    assert (single / ".hydra" / "config.yaml").is_file() and read_result(single).status == "ok"
+    sweep = tmp_path / "sweep" / "results" / "default"
+    assert (sweep / "multirun.yaml").is_file()
+    for head in ("gap", "gmp"):
+        assert (sweep / "synthetic" / "small_cnn" / head / "seed0" / ".hydra" / "overrides.yaml").is_file()
+        assert read_result(sweep / "synthetic" / "small_cnn" / head / "seed0").status == "ok"
