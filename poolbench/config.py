@@ -78,13 +78,13 @@ class Number:
 
     def describe(self) -> str:
         kind = "an integer" if self.integer else "a number"
-        fmt = lambda x: f"{x:g}"
         if self.low is not None and self.high is not None:
-            return f"{kind} in {'(' if self.low_open else '['}{fmt(self.low)}, {fmt(self.high)}{')' if self.high_open else ']'}"
+            left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+            return f"{kind} in {left}{self.low:g}, {self.high:g}{right}"
         if self.low is not None:
-            return f"{kind} {'>' if self.low_open else '>='} {fmt(self.low)}"
+            return f"{kind} {'>' if self.low_open else '>='} {self.low:g}"
         if self.high is not None:
-            return f"{kind} {'<' if self.high_open else '<='} {fmt(self.high)}"
+            return f"{kind} {'<' if self.high_open else '<='} {self.high:g}"
         return kind
 
 
@@ -248,10 +248,9 @@ def resolved_container(cfg: DictConfig) -> dict[str, Any]:
         if key == "hydra":
             continue
         try:
-            if key == "paths":
-                node = OmegaConf.to_container(cfg[key], resolve=False)
-                paths = cfg[key]
-                data[key] = {k: (node[k] if k == "output_dir" else _resolve(paths, k)) for k in node}  # type: ignore[index]
+            if key == "paths":  # output_dir stays as written: it needs Hydra's runtime
+                paths, raw = cfg[key], OmegaConf.to_container(cfg[key], resolve=False)
+                data[key] = {k: raw[k] if k == "output_dir" else _resolve(paths, k) for k in paths}  # type: ignore[index]
             else:
                 data[str(key)] = _resolve(cfg, key)
         except OmegaConfBaseException as error:
@@ -316,7 +315,8 @@ def check_rules(data: Mapping[str, Any]) -> None:
         present, value = lookup(data, rule.key)
         if not present:
             if rule.required:
-                raise ConfigError(rule.key, None, rule.allowed(), f"set it, e.g. {rule.example}", problem="Missing config key")
+                fix = f"set it, e.g. {rule.example}"
+                raise ConfigError(rule.key, None, rule.allowed(), fix, problem="Missing config key")
             continue
         if value is None and rule.optional:
             continue
@@ -333,10 +333,10 @@ def check_unknown_keys(data: Mapping[str, Any], known: set[str]) -> None:
         suggestion = did_you_mean(key, {k for k in known if k.rpartition(".")[0] == group} or known)
         _, value = lookup(data, key)
         fix = f"did you mean {suggestion}={_show(value)}?" if suggestion else "remove it"
-        choices = sorted({k.rpartition(".")[2] for k in known if k.rpartition(".")[0] == group} | ({*CONFIG_GROUPS} if not group else set()))
-        raise ConfigError(
-            key, value, f"the keys of {group or 'the top level'}: {', '.join(choices)}", fix, problem="Unknown config key"
-        )
+        choices = {k.rpartition(".")[2] for k in known if k.rpartition(".")[0] == group}
+        choices |= set() if group else set(CONFIG_GROUPS)
+        allowed = f"the keys of {group or 'the top level'}: {', '.join(sorted(choices))}"
+        raise ConfigError(key, value, allowed, fix, problem="Unknown config key")
 
 
 def _show(value: Any) -> str:
@@ -413,9 +413,9 @@ def validate_components(data: Mapping[str, Any]) -> None:
         try:
             cls = get_class(target)
         except Exception as error:
-            raise ConfigError(f"{group}._target_", target, "the import path of an existing class",
-                              f"check the spelling, or pick a shipped {group} with {group}=NAME ({str(error).splitlines()[0]})"
-                              ) from None  # fmt: skip
+            reason = str(error).splitlines()[0]
+            fix = f"check the spelling, or pick a shipped {group} with {group}=NAME ({reason})"
+            raise ConfigError(f"{group}._target_", target, "the import path of an existing class", fix) from None
         check_constructor_arguments(group, cls, component)
 
 
@@ -427,7 +427,8 @@ def constructor_arguments(cls: type) -> list[str] | None:
         if init is None:
             continue
         parameters = inspect.signature(init).parameters
-        names += [name for name, p in parameters.items() if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+        plain = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        names += [name for name, p in parameters.items() if name != "self" and p.kind in plain]
         if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
             return list(dict.fromkeys(names))
         if klass.__module__.startswith("torch."):

@@ -94,8 +94,8 @@ def expected_forms(reference_dir: Path) -> dict[str, list[Any]]:
     return forms
 
 
-def writer_loop(directory: Path) -> None:
-    contents = [version(0), version(1)]
+def writer_loop(directory: Path, contents: list[dict[str, Any]]) -> None:
+    """Runs in a forked child: only writes (no torch compute, whose thread pool may not survive a fork)."""
     index = 0
     while True:
         write_all(directory, contents[index % 2])
@@ -107,13 +107,14 @@ def test_killed_writer_never_leaves_a_partial_file(tmp_path: Path) -> None:
     forms = expected_forms(tmp_path / "reference")
     target = tmp_path / "target"
     target.mkdir()
+    contents = [version(0), version(1)]
     rng = random.Random(0)
     interrupted = 0
     for _ in range(KILLS):
         pid = os.fork()
         if pid == 0:
             try:
-                writer_loop(target)
+                writer_loop(target, contents)
             finally:
                 os._exit(1)
         time.sleep(rng.uniform(0.0, 0.25))

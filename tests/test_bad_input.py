@@ -2,19 +2,20 @@
 not one new or changed file in the results directory (or anywhere under the case's folder).
 
 Each case runs the CLI's entry point (``poolbench.cli.main``, what ``python -m poolbench`` and the ``poolbench``
-script call) in its own child process with its own argv, cwd and environment. The children are forked from a
-parent that has imported torch, Hydra and poolbench once, so 35 cases cost seconds instead of 35 interpreter
-starts; a few cases also go through ``python -m poolbench`` itself (``test_real_subprocess``).
+script call) in its own child process with its own argv, cwd and environment. The children are forked by
+tests/cli_fork_server.py, which imports torch, Hydra and poolbench once, so 35 cases cost seconds instead of 35
+interpreter starts; a few cases also go through ``python -m poolbench`` itself (``test_real_subprocess``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
 import struct
+import subprocess
 import sys
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -25,6 +26,7 @@ from poolbench.record import read_result
 from tests.conftest import cli_env, run_cli
 
 pytestmark = pytest.mark.slow
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="the case runner forks (POSIX only)")
 
 SYNTHETIC = [
     "dataset=synthetic", "dataset.train_size=400", "dataset.test_size=200", "dataset.image_size=12",
@@ -184,59 +186,24 @@ def prepare_case(case: Case, root: Path) -> list[str]:
     return [*flags, *(SYNTHETIC if case.synthetic else []), *base, *overrides]
 
 
-def fork_cli(args: list[str], cwd: Path, env: dict[str, str], output: Path) -> int:
-    """Start ``poolbench.cli.main()`` with ``args`` in a forked child; stdout+stderr go to ``output``. Returns the pid."""
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 1
-    try:
-        handle = open(output, "w", buffering=1)
-        os.dup2(handle.fileno(), 1)
-        os.dup2(handle.fileno(), 2)
-        sys.stdout = sys.stderr = handle
-        os.chdir(cwd)
-        os.environ.clear()
-        os.environ.update(env)
-        sys.argv = ["poolbench", *args]
-        from poolbench.cli import main
-
-        try:
-            main()
-            code = 0
-        except SystemExit as stop:
-            code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-        handle.flush()
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        os._exit(code)
-
-
-def run_all(cases: list[Case], base: Path, parallel: int = 4) -> dict[str, Outcome]:
-    import poolbench.cli  # noqa: F401  (warm the parent: the children inherit these imports)
-    import poolbench.data  # noqa: F401
-    import poolbench.run  # noqa: F401
-    from hydra.core.plugins import Plugins
-
-    Plugins.instance()  # Hydra's plugin discovery, once
-
-    pending = list(cases)
-    running: dict[int, tuple[Case, Path, dict[str, tuple]]] = {}
-    outcomes: dict[str, Outcome] = {}
-    while pending or running:
-        while pending and len(running) < parallel:
-            case = pending.pop(0)
-            root = base / case.id
-            args = prepare_case(case, root)
-            before = snapshot(root)
-            pid = fork_cli(args, root, cli_env(**case.env), base / f"{case.id}.out")
-            running[pid] = (case, root, before)
-        pid, status = os.wait()
-        case, root, before = running.pop(pid)
-        output = (base / f"{case.id}.out").read_text()
-        outcomes[case.id] = Outcome(os.waitstatus_to_exitcode(status), output, before, snapshot(root), root)
-    return outcomes
+def run_all(cases: list[Case], base: Path) -> dict[str, Outcome]:
+    """Run every case through tests/cli_fork_server.py (one child process per case) and snapshot around it."""
+    jobs, befores = [], {}
+    for case in cases:
+        root = base / case.id
+        args = prepare_case(case, root)
+        befores[case.id] = snapshot(root)
+        jobs.append({"args": args, "cwd": str(root), "env": cli_env(**case.env), "output": str(base / f"{case.id}.out")})
+    (base / "jobs.json").write_text(json.dumps(jobs))
+    server = Path(__file__).with_name("cli_fork_server.py")
+    subprocess.run([sys.executable, str(server), str(base / "jobs.json"), str(base / "codes.json")],
+                   env=cli_env(), check=True, timeout=900)  # fmt: skip
+    codes = json.loads((base / "codes.json").read_text())
+    return {
+        case.id: Outcome(code, (base / f"{case.id}.out").read_text(), befores[case.id], snapshot(base / case.id),
+                         base / case.id)  # fmt: skip
+        for case, code in zip(cases, codes)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -250,6 +217,7 @@ def test_at_least_twenty_cases_of_each_kind_in_total() -> None:
     assert sum(case.code == 1 for case in CASES) >= 8
 
 
+@needs_fork
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_bad_input_is_reported_cleanly(case: Case, outcomes: dict[str, Outcome]) -> None:
     outcome = outcomes[case.id]
@@ -262,6 +230,7 @@ def test_bad_input_is_reported_cleanly(case: Case, outcomes: dict[str, Outcome])
     assert not changed, f"new or changed files: {changed}"
 
 
+@needs_fork
 def test_checkpoint_is_never_unpickled(outcomes: dict[str, Outcome]) -> None:
     assert outcomes["pickle_exploit_checkpoint"].code == 1
     assert not MARKER.exists(), "a checkpoint was loaded with full pickle"
@@ -282,6 +251,7 @@ def test_real_subprocess(case_id: str, tmp_path: Path) -> None:
     assert snapshot(tmp_path / case.id) == before
 
 
+@needs_fork
 def test_valid_runs_still_get_hydra_records(tmp_path: Path) -> None:
     """The preflight must not cost valid runs anything: a run and a sweep keep Hydra's .hydra/ records."""
     cases = [Case("single", [], 0, []), Case("sweep", ["-m", "head=gap,gmp"], 0, [])]
