@@ -14,6 +14,7 @@ exit code 2.
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import math
 import numbers
@@ -289,10 +290,14 @@ def flat_keys(data: Mapping[str, Any], prefix: str = "") -> Iterable[str]:
 
 def shipped_keys(conf_dir: Path | None = None) -> set[str]:
     """Every dotted key that the shipped YAMLs define (top level, paths, trainer/*, dataset/*)."""
-    conf_dir = conf_dir or find_conf_dir()
+    return set(_shipped_keys(conf_dir or find_conf_dir()))
+
+
+@functools.lru_cache(maxsize=4)
+def _shipped_keys(conf_dir: Path | None) -> frozenset[str]:
     keys: set[str] = set()
     if conf_dir is None:
-        return keys
+        return frozenset()
     main = OmegaConf.to_container(OmegaConf.load(conf_dir / "config.yaml"), resolve=False)
     assert isinstance(main, dict)
     keys.update(k for k in flat_keys(main) if not k.startswith(("defaults", "hydra")))
@@ -301,7 +306,7 @@ def shipped_keys(conf_dir: Path | None = None) -> set[str]:
             node = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
             if isinstance(node, dict):
                 keys.update(f"{group}.{k}" for k in flat_keys(node) if not k.startswith("defaults"))
-    return keys
+    return frozenset(keys)
 
 
 def did_you_mean(key: str, known: Iterable[str]) -> str | None:
