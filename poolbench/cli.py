@@ -3,53 +3,61 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import hydra
 from omegaconf import DictConfig
 
+from poolbench import preflight
+from poolbench.config import find_conf_dir
+from poolbench.errors import PoolbenchError, exit_with, tracebacks_requested
+from poolbench.sweep import exit_code, register_resolvers, sweep_job
+
 if TYPE_CHECKING:
     from poolbench.record import RunRecord
-
-from poolbench.errors import PoolbenchError
-from poolbench.sweep import exit_code, register_resolvers, sweep_job
 
 log = logging.getLogger("poolbench")
 
 
-def find_conf_dir() -> str:
-    """The configs: installed inside the package (wheel) or at the top of the source tree (editable/dev)."""
-    package_dir = Path(__file__).resolve().parent
-    for candidate in (package_dir / "conf", package_dir.parent / "conf"):
-        if (candidate / "config.yaml").is_file():
-            return str(candidate)
-    raise SystemExit("poolbench: cannot find its conf/ directory; reinstall poolbench (pip install -e .)")
+def conf_dir() -> str:
+    found = find_conf_dir()
+    if found is None:
+        raise SystemExit("poolbench: cannot find its conf/ directory; reinstall poolbench (pip install -e .)")
+    return str(found)
 
 
-CONF_DIR = find_conf_dir()
+CONF_DIR = conf_dir()
 register_resolvers()  # before @hydra.main composes; launcher workers import this module too
 
 
-def show_tracebacks(cfg: DictConfig | None = None) -> bool:
-    if os.environ.get("POOLBENCH_TRACEBACK", "") not in ("", "0"):
-        return True
+def show_tracebacks() -> bool:
     try:
         from hydra.core.hydra_config import HydraConfig
 
-        return bool(HydraConfig.get().verbose)
+        verbose = HydraConfig.get().verbose
     except Exception:
-        return False
+        verbose = False
+    return tracebacks_requested(verbose)
 
 
 def _or_nan(value: float | None) -> float:
     return float("nan") if value is None else value
 
 
+def main() -> None:
+    """The ``poolbench`` command: Hydra's app, with Hydra's own usage errors (unknown group option, override
+    syntax, unknown key) given exit code 2 like poolbench's; those fail before the preflight is reached."""
+    try:
+        app()
+    except SystemExit as stop:
+        if stop.code == 1 and not preflight.reached():
+            sys.exit(2)
+        raise
+
+
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
-def main(cfg: DictConfig) -> float | None:
+def app(cfg: DictConfig) -> float | None:
     """One Hydra job: skip it if done, else run it (a failure in a sweep is recorded and the sweep goes on)."""
     with sweep_job(cfg) as job:
         done = job.skip_if_done()
@@ -65,14 +73,14 @@ def validate_and_run(cfg: DictConfig) -> "RunRecord":
     from poolbench.config import validate
     from poolbench.run import run
 
+    preflight.mark_reached()
     try:
         validate(cfg)
         record = run(cfg)
     except PoolbenchError as error:
-        if show_tracebacks(cfg):
+        if show_tracebacks():
             raise
-        print(f"poolbench: {error}", file=sys.stderr)
-        sys.exit(error.exit_code)
+        exit_with(error)
     log.info(
         "%s: test_acc %.4f  train_acc %.4f  gap %.4f  params %d (head %d)  %s",
         record.status, _or_nan(record.test_acc), _or_nan(record.train_acc),

@@ -198,6 +198,24 @@ def _cifar_checksum_problem(data_dir: Path) -> str | None:
     return None
 
 
+def _cifar_unreadable_file(batches: Path) -> str | None:
+    """Name the first CIFAR-10 batch file that is missing or does not unpickle (truncated), if any."""
+    import pickle
+
+    from torchvision.datasets import CIFAR10
+
+    for name, _ in CIFAR10.train_list + CIFAR10.test_list:
+        path = batches / name
+        if not path.is_file():
+            return f"{path} is missing"
+        try:
+            with open(path, "rb") as handle:
+                pickle.load(handle, encoding="latin1")
+        except Exception as error:
+            return f"{path} is truncated or corrupt ({type(error).__name__})"
+    return None
+
+
 def load_cifar10(data_dir: Path, download: bool, verify_checksums: bool = True) -> RawDataset:
     from torchvision.datasets import CIFAR10
     from torchvision.datasets.utils import extract_archive
@@ -230,9 +248,8 @@ def load_cifar10(data_dir: Path, download: bool, verify_checksums: bool = True) 
     try:
         train, test = cls(str(data_dir), train=True), cls(str(data_dir), train=False)
     except Exception as error:
-        raise DataError(
-            f"Cannot read CIFAR-10 batches in {batches}: {error}. Delete the folder and fetch the dataset again."
-        ) from None
+        problem = _cifar_unreadable_file(batches) or f"cannot read the batches in {batches} ({error})"
+        raise DataError(f"CIFAR-10: {problem}. Delete it and fetch the dataset again.") from None
     to_nchw = lambda array: torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2).contiguous()
     return RawDataset(
         train_x=to_nchw(train.data),
@@ -341,6 +358,15 @@ def split_indices(
     return train.sort().values, val.sort().values
 
 
+def resize_images(images: torch.Tensor, size: int | None) -> torch.Tensor:
+    """uint8 images resized (bilinear, antialiased) to ``size`` x ``size``: ``dataset.eval_image_size`` tests a
+    model at an input size it was not trained at. None or the same size: unchanged."""
+    if size is None or tuple(images.shape[2:]) == (int(size), int(size)):
+        return images
+    resized = F.interpolate(images.float(), size=(int(size), int(size)), mode="bilinear", antialias=True)
+    return resized.round().clamp(0, 255).to(torch.uint8)
+
+
 def prepare_data(dataset_cfg: Mapping[str, Any], data_dir: str | os.PathLike[str], device: torch.device) -> DataBundle:
     raw = load_raw(dataset_cfg, data_dir)
     train_idx, val_idx = split_indices(
@@ -352,12 +378,13 @@ def prepare_data(dataset_cfg: Mapping[str, Any], data_dir: str | os.PathLike[str
     test_samples = dataset_cfg.get("test_samples")
     test_idx = torch.arange(len(raw.test_y))[: int(test_samples)] if test_samples else torch.arange(len(raw.test_y))
     place = lambda x, idx: x[idx].contiguous().to(device)
+    test_x = resize_images(raw.test_x[test_idx], dataset_cfg.get("eval_image_size"))
     channels = int(dataset_cfg["channels"])
     stats = lambda key: torch.tensor([float(v) for v in dataset_cfg[key]], device=device).view(1, channels, 1, 1)
     return DataBundle(
         train=ImageSplit(place(raw.train_x, train_idx), place(raw.train_y, train_idx)),
         val=ImageSplit(place(raw.train_x, val_idx), place(raw.train_y, val_idx)),
-        test=ImageSplit(place(raw.test_x, test_idx), place(raw.test_y, test_idx)),
+        test=ImageSplit(test_x.contiguous().to(device), place(raw.test_y, test_idx)),
         mean=stats("mean"),
         std=stats("std"),
         num_classes=int(dataset_cfg["num_classes"]),

@@ -21,14 +21,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from poolbench.atomic import atomic_torch_save
+from poolbench.config import OPTIMIZERS, SCHEDULES
 from poolbench.data import DataBundle, ImageSplit, epoch_batches
 from poolbench.errors import ConfigError, RecordError
 from poolbench.rng import capture_rng, restore_rng
 
 log = logging.getLogger("poolbench.train")
-
-OPTIMIZERS = ("sgd", "adamw")
-SCHEDULES = ("cosine", "onecycle", "step", "constant")
 
 
 # ----------------------------------------------------------------------------------------------- device
