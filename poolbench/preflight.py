@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from omegaconf.errors import OmegaConfBaseException
 
 from poolbench.config import validate, validate_components
 from poolbench.errors import ConfigError, OutputPathError, PoolbenchError, exit_with, tracebacks_requested
@@ -72,11 +73,26 @@ def _guard(config: DictConfig, make_jobs: Callable[[], list[Job]]) -> None:
     mark_reached()
     verbose = OmegaConf.select(config, "hydra.verbose", default=False)
     try:
-        check_jobs(make_jobs())
+        try:
+            jobs = make_jobs()
+        except OmegaConfBaseException as error:  # e.g. trainer.lr=${nowhere}, met while resolving the run dir
+            raise unresolvable_override(config, error) from error
+        check_jobs(jobs)
     except PoolbenchError as error:  # exit here: Hydra turns an exception raised in a callback into a warning
         if tracebacks_requested(verbose):
             traceback.print_exc()
         exit_with(error)
+
+
+def unresolvable_override(config: DictConfig, error: OmegaConfBaseException) -> ConfigError:
+    """Name the override whose ${...} cannot be resolved (OmegaConf names the node that used it instead)."""
+    overrides = OmegaConf.to_container(config.hydra.overrides.task, resolve=False) or []
+    culprits = [str(o) for o in overrides if "${" in str(o)]  # type: ignore[union-attr]
+    key, _, value = (culprits[0] if culprits else f"{getattr(error, 'full_key', 'config')}=?").partition("=")
+    return ConfigError(
+        key, value, "a value, or an interpolation ${...} of a key that exists",
+        f"fix the interpolation ({_first_line(error)})", problem="Unresolvable config",
+    )  # fmt: skip
 
 
 def _select_with_hydra(config: DictConfig, key: str) -> str:

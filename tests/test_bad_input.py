@@ -32,7 +32,18 @@ SYNTHETIC = [
     "dataset=synthetic", "dataset.train_size=400", "dataset.test_size=200", "dataset.image_size=12",
     "backbone.widths=[8,16]", "trainer.batch_size=32",
 ]  # fmt: skip
-RUN_DIR = Path("results/default/synthetic/small_cnn/gap/seed0")
+HEAD_DIR = Path("results/default/synthetic/small_cnn/gap")
+
+
+def base_arguments(root: Path) -> list[str]:
+    return ["progress=false", "trainer.threads=1", "trainer.epochs=1", f"data_dir={root / 'data'}"]
+
+
+def plain_run_dir(root: Path) -> Path:
+    """Where a case with no arguments of its own runs: seed0 plus the hash of the overrides the table adds."""
+    from poolbench.sweep import variant_suffix
+
+    return root / HEAD_DIR / ("seed0" + variant_suffix([*SYNTHETIC, *base_arguments(root)]))
 
 
 @dataclass
@@ -76,8 +87,8 @@ def truncated_cifar(root: Path) -> None:
 
 def in_run_dir(name: str, content: bytes) -> Callable[[Path], None]:
     def setup(root: Path) -> None:
-        (root / RUN_DIR).mkdir(parents=True)
-        (root / RUN_DIR / name).write_bytes(content)
+        plain_run_dir(root).mkdir(parents=True)
+        (plain_run_dir(root) / name).write_bytes(content)
 
     return setup
 
@@ -178,7 +189,7 @@ def prepare_case(case: Case, root: Path) -> list[str]:
     root.mkdir(parents=True)
     if case.setup is not None:
         case.setup(root)
-    base = ["progress=false", "trainer.threads=1", "trainer.epochs=1", f"data_dir={root / 'data'}"]
+    base = base_arguments(root)
     if not any(arg.startswith("paths.results_dir=") for arg in case.args):
         base.append(f"paths.results_dir={root / 'results'}")
     flags = [arg for arg in case.args if arg.startswith("-")]
@@ -257,10 +268,11 @@ def test_valid_runs_still_get_hydra_records(tmp_path: Path) -> None:
     cases = [Case("single", [], 0, []), Case("sweep", ["-m", "head=gap,gmp"], 0, [])]
     outcomes = run_all(cases, tmp_path)
     assert [outcomes[c.id].code for c in cases] == [0, 0], outcomes["single"].stderr + outcomes["sweep"].stderr
-    single = tmp_path / "single" / RUN_DIR
+    single = plain_run_dir(tmp_path / "single")
     assert (single / ".hydra" / "config.yaml").is_file() and read_result(single).status == "ok"
     sweep = tmp_path / "sweep" / "results" / "default"
     assert (sweep / "multirun.yaml").is_file()
     for head in ("gap", "gmp"):
-        assert (sweep / "synthetic" / "small_cnn" / head / "seed0" / ".hydra" / "overrides.yaml").is_file()
-        assert read_result(sweep / "synthetic" / "small_cnn" / head / "seed0").status == "ok"
+        (run_dir,) = (sweep / "synthetic" / "small_cnn" / head).glob("seed0*")
+        assert (run_dir / ".hydra" / "overrides.yaml").is_file()
+        assert read_result(run_dir).status == "ok"
