@@ -41,6 +41,8 @@ def step_context(device: torch.device, trainer_cfg: Any) -> StepContext:
     use_channels_last = device.type in ("cuda", "cpu") if channels_last == "auto" else bool(channels_last)
     amp = trainer_cfg.get("amp", "auto")
     use_amp = on_cuda if amp == "auto" else bool(amp)
+    if on_cuda:  # fixed batch shapes: let cuDNN time its conv algorithms once, unless runs must be bit-exact
+        torch.backends.cudnn.benchmark = not bool(trainer_cfg.get("deterministic", False))
     return StepContext(
         device=device,
         memory_format=torch.channels_last if use_channels_last else torch.contiguous_format,
