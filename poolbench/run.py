@@ -17,6 +17,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import poolbench
 from poolbench.data import prepare_data
+from poolbench.malloc import retain_freed_memory
 from poolbench.models import Classifier, build_classifier
 from poolbench.record import CHECKPOINT_FILE, RunRecord, compute_run_key, write_config, write_epochs, write_result
 from poolbench.train import StepContext, default_threads, resolve_device, train
@@ -90,6 +91,8 @@ def run(cfg: DictConfig) -> RunRecord:
 
     torch.set_num_threads(int(trainer_cfg.get("threads") or default_threads(int(resolved.get("jobs") or 1))))
     device = resolve_device(str(trainer_cfg.get("device", "auto")))
+    if device.type == "cpu":
+        retain_freed_memory()  # steps reuse freed activation memory instead of page-faulting it back in
     seed_everything(seed, bool(trainer_cfg.get("deterministic", False)))
     data = prepare_data(dataset_cfg, resolved["data_dir"], device)
     model, _ = build_classifier(

@@ -8,7 +8,8 @@ alike); the table and the JSON report medians over repetitions.
   naive          torchvision dataset + per-sample PIL transforms (RandomCrop, RandomHorizontalFlip, ToTensor,
                  Normalize) through a DataLoader, feeding a plain PyTorch step (NCHW, fp32, no autocast) with
                  the same model, optimizer, schedule and batch size; best of ``--workers`` (default 0, 1, 2).
-                 Generous to naive: workers persist across repetitions and prefetch while other variants run.
+                 Workers persist across repetitions (no start-up cost is timed); batches they prefetched
+                 while other variants ran are drawn untimed before each timed block.
   naive+step     the same loaders feeding poolbench's step (its memory format and autocast): splits the gain
                  into data path and step.
   poolbench      poolbench's own data path (uint8 on the device, augmented a batch at a time) and the very
@@ -46,6 +47,7 @@ import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+PREFETCH_FACTOR = 2  # DataLoader's default: batches each worker keeps ready
 
 
 # ----------------------------------------------------------------------------------------------- setup
@@ -54,14 +56,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backbone", default="small_cnn")
     parser.add_argument("--head", default="gap")
     parser.add_argument("--dataset", default="fashion_mnist")
-    parser.add_argument("--steps", type=int, default=30, help="timed training steps per variant per repetition")
-    parser.add_argument("--reps", type=int, default=5, help="repetitions (medians are reported)")
+    parser.add_argument("--steps", type=int, default=20, help="timed training steps per variant per repetition")
+    parser.add_argument("--reps", type=int, default=7, help="repetitions (medians are reported)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps per variant before the first rep")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores of the job)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
     parser.add_argument("--workers", default="0,1,2", help="DataLoader num_workers tried for the naive pipeline")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the naive-loader + poolbench-step rows")
     parser.add_argument("--compile", action="store_true", help="also time trainer.compile=true (and its compile time)")
+    parser.add_argument("--glibc-default-malloc", action="store_true",
+                        help="skip poolbench.malloc.retain_freed_memory (to measure what it brings)")
     parser.add_argument("--peak-size", type=int, default=None, help="matmul size (default 2048 CPU, 8192 CUDA)")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. trainer.batch_size=256")
     args = parser.parse_args(argv)
@@ -210,6 +214,7 @@ def naive_batches(setup: Setup, dataset: torch.utils.data.Dataset, workers: int)
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=setup.batch_size, shuffle=True, drop_last=True, num_workers=workers,
         persistent_workers=workers > 0, pin_memory=setup.device.type == "cuda",
+        prefetch_factor=PREFETCH_FACTOR if workers > 0 else None,
     )  # fmt: skip
     return endless(loader)
 
@@ -252,8 +257,14 @@ class Variant:
     group: str  # naive | naive+step | poolbench | compute | compile
 
 
-def loader_variant(setup: Setup, name: str, group: str, batches: Iterator[Batch], step, memory_format) -> Variant:
+def loader_variant(setup: Setup, name: str, group: str, batches: Iterator[Batch], step, memory_format,
+                   prefetched: int) -> Variant:  # fmt: skip
+    """``prefetched`` batches that workers made while other variants ran are taken untimed first, so a timed
+    block starts as a loader in steady state does, not with a queue filled for free."""
+
     def run(steps: int) -> None:
+        for _ in range(prefetched):
+            next(batches)
         for _ in range(steps):
             step(*to_device(setup, next(batches), memory_format))
         sync(setup.device)
@@ -304,11 +315,12 @@ def build_variants(setup: Setup, args: argparse.Namespace, scratch: Path) -> lis
     variants = []
     for workers in [int(w) for w in args.workers.split(",") if w.strip()]:
         batches = naive_batches(setup, dataset, workers)  # one loader (and its workers) for both rows
+        prefetched = workers * PREFETCH_FACTOR
         variants.append(loader_variant(setup, f"naive (workers={workers})", "naive", batches, plain_step(setup),
-                                       torch.contiguous_format))  # fmt: skip
+                                       torch.contiguous_format, prefetched))  # fmt: skip
         if not args.no_breakdown:
             variants.append(loader_variant(setup, f"naive loader + poolbench step (workers={workers})", "naive+step",
-                                           batches, setup.poolbench_step(), setup.ctx.memory_format))  # fmt: skip
+                                           batches, setup.poolbench_step(), setup.ctx.memory_format, prefetched))  # fmt: skip
     variants += [poolbench_variant(setup), compute_variant(setup)]
     return variants
 
@@ -478,6 +490,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     torch.set_num_threads(args.threads or default_threads())
     setup = make_setup(compose_config(args))
+    if setup.device.type == "cpu" and not args.glibc_default_malloc:
+        from poolbench.malloc import retain_freed_memory
+
+        retain_freed_memory()  # as poolbench.run does; process-wide, so the naive rows get it too
     peak_size = args.peak_size or (2048 if setup.device.type == "cpu" else 8192)
     load_before = os.getloadavg()
     print(f"bench: {setup.cfg['backbone']['name']} + {setup.cfg['head']['name']} on {setup.cfg['dataset']['name']}, "
