@@ -35,8 +35,8 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 
 
 def step_context(device: torch.device, trainer_cfg: Any) -> StepContext:
-    """channels_last ('auto': on for CUDA and CPU, where it measured 1.6-2x faster) and bf16 autocast
-    ('auto': CUDA only; CPU stays fp32)."""
+    """channels_last ('auto': on for CUDA and CPU; on CPU the whole step measured 1.6-2x faster, see
+    scripts/bench.py's "naive loader + poolbench step" rows) and bf16 autocast ('auto': CUDA only; CPU stays fp32)."""
     on_cuda = device.type == "cuda"
     channels_last = trainer_cfg.get("channels_last", "auto")
     use_channels_last = device.type in ("cuda", "cpu") if channels_last == "auto" else bool(channels_last)
