@@ -48,3 +48,7 @@ test-fast: $(PB)
 
 clean:
 	rm -rf .pytest_cache build dist *.egg-info
+
+# Speed: naive pipeline vs poolbench vs compute only vs matmul peak, one process; last line is JSON.
+bench: $(PB) dataset
+	$(PY) scripts/bench.py $(BENCH_ARGS)

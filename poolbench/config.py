@@ -195,6 +195,7 @@ RULES: tuple[Rule, ...] = (
     Rule("trainer.threads", COUNT, "trainer.threads=null (all cores)", optional=True),
     Rule("trainer.channels_last", AUTO_OR_BOOL, "trainer.channels_last=auto"),
     Rule("trainer.amp", AUTO_OR_BOOL, "trainer.amp=auto"),
+    Rule("trainer.compile", Boolean(), "trainer.compile=false"),
     Rule("trainer.deterministic", Boolean(), "trainer.deterministic=false"),
     Rule("trainer.checkpoint", Boolean(), "trainer.checkpoint=true"),
     # dataset

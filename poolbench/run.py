@@ -17,6 +17,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import poolbench
 from poolbench.data import prepare_data
+from poolbench.malloc import retain_freed_memory
 from poolbench.models import Classifier, build_classifier
 from poolbench.record import CHECKPOINT_FILE, RunRecord, compute_run_key, write_config, write_epochs, write_result
 from poolbench.train import StepContext, default_threads, resolve_device, train
@@ -34,13 +35,15 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 
 
 def step_context(device: torch.device, trainer_cfg: Any) -> StepContext:
-    """channels_last ('auto': on for CUDA and CPU, where it measured 1.6-2x faster) and bf16 autocast
-    ('auto': CUDA only; CPU stays fp32)."""
+    """channels_last ('auto': on for CUDA and CPU; on CPU the whole step measured 1.6-2x faster, see
+    scripts/bench.py's "naive loader + poolbench step" rows) and bf16 autocast ('auto': CUDA only; CPU stays fp32)."""
     on_cuda = device.type == "cuda"
     channels_last = trainer_cfg.get("channels_last", "auto")
     use_channels_last = device.type in ("cuda", "cpu") if channels_last == "auto" else bool(channels_last)
     amp = trainer_cfg.get("amp", "auto")
     use_amp = on_cuda if amp == "auto" else bool(amp)
+    if on_cuda:  # fixed batch shapes: let cuDNN time its conv algorithms once, unless runs must be bit-exact
+        torch.backends.cudnn.benchmark = not bool(trainer_cfg.get("deterministic", False))
     return StepContext(
         device=device,
         memory_format=torch.channels_last if use_channels_last else torch.contiguous_format,
@@ -88,6 +91,8 @@ def run(cfg: DictConfig) -> RunRecord:
 
     torch.set_num_threads(int(trainer_cfg.get("threads") or default_threads(int(resolved.get("jobs") or 1))))
     device = resolve_device(str(trainer_cfg.get("device", "auto")))
+    if device.type == "cpu":
+        retain_freed_memory()  # steps reuse freed activation memory instead of page-faulting it back in
     seed_everything(seed, bool(trainer_cfg.get("deterministic", False)))
     data = prepare_data(dataset_cfg, resolved["data_dir"], device)
     model, _ = build_classifier(

@@ -25,6 +25,7 @@ from poolbench.config import OPTIMIZERS, SCHEDULES
 from poolbench.data import DataBundle, ImageSplit, epoch_batches
 from poolbench.errors import ConfigError, RecordError
 from poolbench.rng import capture_rng, restore_rng
+from poolbench.step import StepContext, TrainStep, train_epoch
 
 log = logging.getLogger("poolbench.train")
 
@@ -107,21 +108,29 @@ def build_scheduler(
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total, cfg, steps_per_epoch))
 
 
+def build_train_step(
+    model: nn.Module, cfg: Mapping[str, Any], ctx: StepContext, steps_per_epoch: int, epochs: int
+) -> TrainStep:
+    """The optimiser, schedule, loss and (optional) ``torch.compile`` that ``train`` uses, as one step."""
+    optimizer = build_optimizer(model, cfg)
+    return TrainStep(
+        model,
+        optimizer,
+        nn.CrossEntropyLoss(label_smoothing=float(cfg.get("label_smoothing", 0.0))),
+        ctx,
+        scheduler=build_scheduler(optimizer, cfg, steps_per_epoch, epochs),
+        grad_clip=cfg.get("grad_clip"),
+        compile=bool(cfg.get("compile", False)),
+    )
+
+
+def epoch_steps(num_train: int, batch_size: int) -> tuple[int, bool]:
+    """(optimiser steps per epoch, drop_last): the ragged last batch is dropped unless it is the only one."""
+    drop_last = num_train >= batch_size
+    return max(1, num_train // batch_size if drop_last else math.ceil(num_train / batch_size)), drop_last
+
+
 # ----------------------------------------------------------------------------------------------- evaluation
-@dataclass
-class StepContext:
-    """How tensors enter the model: memory format and autocast (bf16 on CUDA)."""
-
-    device: torch.device
-    memory_format: torch.memory_format = torch.contiguous_format
-    autocast_dtype: torch.dtype | None = None
-
-    def autocast(self):
-        if self.autocast_dtype is None:
-            return torch.autocast(device_type=self.device.type, enabled=False)
-        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
-
-
 @torch.inference_mode()
 def evaluate(
     model: nn.Module, split: ImageSplit, data: DataBundle, batch_size: int, ctx: StepContext
@@ -229,15 +238,13 @@ def train(
     epochs = int(cfg["epochs"])
     batch_size = int(cfg["batch_size"])
     eval_batch = int(cfg.get("eval_batch_size", 1024))
-    drop_last = len(data.train) >= batch_size
-    steps_per_epoch = max(1, len(data.train) // batch_size if drop_last else math.ceil(len(data.train) / batch_size))
-    optimizer = build_optimizer(model, cfg)
-    scheduler = build_scheduler(optimizer, cfg, steps_per_epoch, epochs)
-    criterion = nn.CrossEntropyLoss(label_smoothing=float(cfg.get("label_smoothing", 0.0)))
+    num_steps, drop_last = epoch_steps(len(data.train), batch_size)
+    step = build_train_step(model, cfg, ctx, num_steps, epochs)
+    optimizer, scheduler = step.optimizer, step.scheduler
+    assert scheduler is not None
     augment = dict(augment or {})
     curve_size = int(cfg.get("train_eval_samples") or len(data.test))
     train_curve_split = train_subset(data.train, curve_size)
-    clip = cfg.get("grad_clip")
 
     history: list[dict[str, Any]] = []
     start_epoch, train_seconds, images_seen = 0, 0.0, 0
@@ -255,35 +262,23 @@ def train(
     model.train()
     for epoch in range(start_epoch, epochs):
         generator = epoch_generator(seed, epoch)
-        loss_sum = torch.zeros((), dtype=torch.float64, device=ctx.device)
-        seen = 0
         began = time.perf_counter()
-        for images, labels in epoch_batches(
+        stats = train_epoch(step, epoch_batches(
             data.train, batch_size, data.mean, data.std, generator,
             crop_padding=int(augment.get("crop_padding", 0)), flip=bool(augment.get("flip", False)),
             drop_last=drop_last, memory_format=ctx.memory_format,
-        ):  # fmt: skip
-            with ctx.autocast():
-                loss = criterion(model(images), labels)
-            if not torch.isfinite(loss):
-                message = f"non-finite training loss ({float(loss)}) at epoch {epoch + 1}; lower trainer.lr"
-                log.warning("diverged: %s", message)
-                return TrainOutcome("diverged", history, train_seconds, images_seen, _best(history), error=message)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if clip:
-                nn.utils.clip_grad_norm_(model.parameters(), float(clip))
-            optimizer.step()
-            scheduler.step()
-            loss_sum += loss.detach().double() * labels.shape[0]
-            seen += labels.shape[0]
+        ))  # fmt: skip
+        if not stats.finite:  # checked every few steps (no per-step host sync), see poolbench/step.py
+            message = f"non-finite training loss ({stats.loss_sum}) at epoch {epoch + 1} by step {stats.steps}; lower trainer.lr"
+            log.warning("diverged: %s", message)
+            return TrainOutcome("diverged", history, train_seconds, images_seen, _best(history), error=message)
         if ctx.device.type == "cuda":
             torch.cuda.synchronize()
         epoch_seconds = time.perf_counter() - began
         train_seconds += epoch_seconds
-        images_seen += seen
+        images_seen += stats.seen
         row = _epoch_row(model, data, train_curve_split, eval_batch, ctx, epoch, optimizer, epoch_seconds)
-        row["train_batch_loss"] = float(loss_sum) / max(1, seen)
+        row["train_batch_loss"] = stats.mean_loss
         history.append(row)
         report(row)
         if not math.isfinite(row["train_loss"]):
