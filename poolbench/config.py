@@ -224,6 +224,7 @@ RULES: tuple[Rule, ...] = (
     Rule("backbone._target_", Text(r"[\w.]+\.\w+", "the import path of a class"), "backbone=small_cnn", required=True),
     Rule("backbone.widths", NumberList(COUNT), "backbone.widths=[32,64,128]"),
     Rule("backbone.depth", COUNT, "backbone.depth=1"),
+    Rule("backbone.pool_early", Boolean(), "backbone.pool_early=true"),
     Rule("backbone.base_width", COUNT, "backbone.base_width=16"),
     Rule("head.name", FOLDER_NAME, "head=gap", required=True),
     Rule("head._target_", Text(r"[\w.]+\.\w+", "the import path of a class"), "head=gap", required=True),

@@ -76,3 +76,12 @@ def test_same_seed_gives_same_backbone_for_every_head():
     b, _ = build_classifier(backbone, {"_target_": "poolbench.models.heads.FlattenHead"}, 1, 16, 10, seed=3)
     for (name, pa), (_, pb) in zip(a.backbone.state_dict().items(), b.backbone.state_dict().items()):
         assert torch.equal(pa, pb), name
+
+
+def test_pool_early_keeps_shapes_and_parameters_of_the_classic_order():
+    early, classic = SmallCNN(1, (8, 16, 32), pool_early=True), SmallCNN(1, (8, 16, 32), pool_early=False)
+    assert feature_shape(early, 1, 28) == feature_shape(classic, 1, 28) == (32, 7, 7)
+    assert sum(p.numel() for p in early.parameters()) == sum(p.numel() for p in classic.parameters())
+    first_stage = [type(m).__name__ for m in early.features[0]]
+    assert first_stage == ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"]  # BN and ReLU on the pooled map
+    assert [type(m).__name__ for m in classic.features[1:2]] == ["MaxPool2d"]

@@ -19,22 +19,28 @@ from torchvision.models.resnet import BasicBlock, ResNet
 from poolbench.errors import ConfigError
 
 
-def conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True),
-    )
+def conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1, pool: bool = False) -> nn.Sequential:
+    """3x3 conv, BN, ReLU; with ``pool``, a 2x2 max-pool right after the conv (BN and ReLU on 1/4 of the pixels)."""
+    layers: list[nn.Module] = [nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)]
+    if pool:
+        layers.append(nn.MaxPool2d(2))
+    layers += [nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers)
 
 
 class SmallCNN(nn.Module):
-    """Stages of ``depth`` conv-BN-ReLU blocks; stage i has ``widths[i]`` channels; 2x2 max-pool between stages.
+    """Stages of ``depth`` conv blocks; stage i has ``widths[i]`` channels; a 2x2 max-pool between stages.
 
-    The default (widths 32-64-128, depth 1) maps 28x28 to 128x7x7 and trains a FashionMNIST epoch in well under
-    a minute on two CPU cores.
+    ``pool_early`` (default) places each between-stage max-pool right after the convolution that ends a stage,
+    before its BatchNorm and ReLU (conv-pool-BN-ReLU): the shapes and parameter counts are those of the classic
+    conv-BN-ReLU-pool order (``pool_early=false``), but BN and ReLU run on a quarter of the pixels. They are
+    memory-bound, and at full 28x28 resolution they dominated a CPU training step (scripts/bench.py).
+    The default (widths 32-64-128, depth 1) maps 28x28 to 128x7x7.
     """
 
-    def __init__(self, in_channels: int = 1, widths: Sequence[int] = (32, 64, 128), depth: int = 1) -> None:
+    def __init__(
+        self, in_channels: int = 1, widths: Sequence[int] = (32, 64, 128), depth: int = 1, pool_early: bool = True
+    ) -> None:
         super().__init__()
         widths = [int(w) for w in widths]
         if not widths or min(widths) < 1:
@@ -43,11 +49,12 @@ class SmallCNN(nn.Module):
             raise ConfigError("backbone.depth", depth, "an int >= 1 (conv blocks per stage)", "set backbone.depth=1")
         layers: list[nn.Module] = []
         channels = in_channels
-        for index, width in enumerate(widths):
-            if index > 0:
+        for stage, width in enumerate(widths):
+            if stage > 0 and not pool_early:
                 layers.append(nn.MaxPool2d(2))
-            for _ in range(int(depth)):
-                layers.append(conv_bn_relu(channels, width))
+            for block in range(int(depth)):
+                ends_stage = block == int(depth) - 1 and stage < len(widths) - 1
+                layers.append(conv_bn_relu(channels, width, pool=pool_early and ends_stage))
                 channels = width
         self.features = nn.Sequential(*layers)
         self.out_channels = channels
