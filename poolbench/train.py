@@ -140,12 +140,14 @@ def evaluate(
         return float("nan"), float("nan")
     was_training = model.training
     model.eval()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=split.x.device)
+    # float64 sums keep 60k-sample losses exact to print precision; MPS has no float64.
+    sum_dtype = torch.float32 if split.x.device.type == "mps" else torch.float64
+    loss_sum = torch.zeros((), dtype=sum_dtype, device=split.x.device)
     correct = torch.zeros((), dtype=torch.int64, device=split.x.device)
     for images, labels in epoch_batches(split, batch_size, data.mean, data.std, memory_format=ctx.memory_format):
         with ctx.autocast():
             logits = model(images)
-        loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum").double()
+        loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum").to(sum_dtype)
         correct += (logits.argmax(1) == labels).sum()
     model.train(was_training)
     return float(loss_sum) / len(split), int(correct) / len(split)
