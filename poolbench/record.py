@@ -30,7 +30,7 @@ EPOCH_COLUMNS = [
 ]  # fmt: skip
 # Config keys that name where things go or how fast, not what is computed: they do not change the run key.
 NON_SEMANTIC_KEYS = (
-    "paths", "data_dir", "hydra", "name", "progress", "skip_done", "force", "jobs", "report_on_sweep_end",
+    "paths", "data_dir", "hydra", "name", "progress", "force", "jobs", "report_on_sweep_end",
 )  # fmt: skip
 NON_SEMANTIC_NESTED = (("trainer", "threads"),)
 

@@ -295,11 +295,34 @@ def train(
             })  # fmt: skip
         if on_epoch is not None:
             on_epoch(history)
-    final = {}
-    final["train_loss"], final["train_acc"] = evaluate(model, data.train, data, eval_batch, ctx)
-    final["val_loss"], final["val_acc"] = evaluate(model, data.val, data, eval_batch, ctx)
-    final["test_loss"], final["test_acc"] = evaluate(model, data.test, data, eval_batch, ctx)
+    final = final_metrics(model, data, history[-1] if history else None, train_curve_split, eval_batch, ctx)
     return TrainOutcome("ok", history, train_seconds, images_seen, _best(history), final=final)
+
+
+def final_metrics(
+    model: nn.Module,
+    data: DataBundle,
+    last_row: dict[str, Any] | None,
+    train_curve_split: ImageSplit,
+    eval_batch: int,
+    ctx: StepContext,
+) -> dict[str, float]:
+    """Loss and accuracy of the trained model on the whole train, val and test splits (eval mode).
+
+    The last epoch row already evaluated these very weights on val and test (and on the train split, when the
+    curve subset is the whole split): those numbers are reused instead of being computed a second time.
+    """
+    final: dict[str, float] = {}
+    if last_row is not None and len(train_curve_split) == len(data.train):
+        final["train_loss"], final["train_acc"] = last_row["train_loss"], last_row["train_acc"]
+    else:
+        final["train_loss"], final["train_acc"] = evaluate(model, data.train, data, eval_batch, ctx)
+    for name, split in (("val", data.val), ("test", data.test)):
+        if last_row is not None:
+            final[f"{name}_loss"], final[f"{name}_acc"] = last_row[f"{name}_loss"], last_row[f"{name}_acc"]
+        else:
+            final[f"{name}_loss"], final[f"{name}_acc"] = evaluate(model, split, data, eval_batch, ctx)
+    return final
 
 
 def _best(history: list[dict[str, Any]]) -> float | None:

@@ -102,3 +102,10 @@ def test_short_real_fashion_mnist_run_beats_a_stated_accuracy(tmp_path):
     record = run(cfg)
     assert record.status == "ok" and record.test_acc >= 0.80, record.test_acc
     assert record.dataset == "fashion_mnist"
+
+
+def test_final_val_and_test_metrics_are_the_last_epochs_evaluation(tmp_path):
+    record = run(compose_cfg(TINY, output_dir=tmp_path))
+    last = read_epochs(tmp_path)[-1]
+    assert (record.val_acc, record.test_acc) == (last["val_acc"], last["test_acc"])
+    assert record.test_loss == pytest.approx(last["test_loss"], rel=1e-12)
