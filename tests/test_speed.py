@@ -192,6 +192,36 @@ def test_compile_option_builds_a_compiled_forward_but_keeps_the_eager_model(tmp_
     assert plain.forward is model
 
 
+# ----------------------------------------------------------------------------------------------- grad layout
+@pytest.mark.parametrize("head", ["gap", "flatten", "gmp", "gem"])
+def test_gradient_reaches_the_backbone_in_its_own_memory_format_with_unchanged_values(tmp_path, head):
+    """Averaging and flattening heads send back an NCHW gradient for a channels_last feature map (a slow mixed-
+    layout ReLU backward on the CPU); the classifier hands the backbone the same values in its own layout."""
+    from poolbench.models import classifier as classifier_module
+
+    cfg = compose_cfg([*TINY, f"head={head}"], output_dir=tmp_path)
+    model, _ = build_classifier(cfg.backbone, cfg.head, 1, 12, 4)
+    model = model.to(memory_format=torch.channels_last)
+    images = torch.randn(6, 1, 12, 12).contiguous(memory_format=torch.channels_last)
+
+    def grad_at_features(boundary) -> torch.Tensor:
+        seen: list[torch.Tensor] = []
+        features = boundary(model.backbone(images))
+        features.register_hook(lambda grad: seen.append(grad))  # runs after the boundary's own hook
+        model.head(features).square().sum().backward()
+        return seen[0]
+
+    kept = grad_at_features(classifier_module.keep_grad_layout)
+    raw = grad_at_features(lambda features: features)
+    assert kept.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(kept, raw)
+    if head in ("gap", "flatten"):  # the case the boundary exists for
+        assert not raw.is_contiguous(memory_format=torch.channels_last)
+    plain = torch.randn(2, 3, 4, 4, requires_grad=True) * 1.0
+    assert classifier_module.memory_format_of(plain) is torch.contiguous_format
+    assert classifier_module.keep_grad_layout(plain.detach()) is not None  # no grad: passed through untouched
+
+
 # ----------------------------------------------------------------------------------------------- allocator
 def test_retained_memory_lets_big_buffers_be_reused_without_page_faults():
     """40 MB is above glibc's largest automatic mmap threshold (32 MB): by default every such buffer is a fresh
