@@ -9,7 +9,8 @@ alike); the table and the JSON report medians over repetitions.
                  Normalize) through a DataLoader, feeding a plain PyTorch step (NCHW, fp32, no autocast) with
                  the same model, optimizer, schedule and batch size; best of ``--workers`` (default 0, 1, 2).
                  Workers persist across repetitions (no start-up cost is timed); batches they prefetched
-                 while other variants ran are drawn untimed before each timed block.
+                 while other variants ran are drawn untimed before each timed block, and no task is timed
+                 until the workers have gone idle again (their refill would otherwise slow the next task).
   naive+step     the same loaders feeding poolbench's step (its memory format and autocast): splits the gain
                  into data path and step.
   poolbench      poolbench's own data path (uint8 on the device, augmented a batch at a time) and the very
@@ -379,6 +380,39 @@ def timed(run: Callable[[int], None], steps: int) -> float:
     return time.perf_counter() - began
 
 
+def children_cpu_ticks() -> int | None:
+    """CPU time (clock ticks) used so far by this process's live child processes (DataLoader workers); None
+    where /proc is not there to ask."""
+    import multiprocessing
+
+    total = 0
+    for child in multiprocessing.active_children():
+        try:
+            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total
+
+
+def wait_until_children_idle(poll: float = 0.03, quiet_polls: int = 3, limit: float = 5.0) -> None:
+    """Return once no child process has used CPU for ``quiet_polls`` polls in a row.
+
+    Right after a timed block of a worker-backed naive loader, its workers refill their prefetch queue (2
+    batches of per-sample PIL work each). Timed next, any other variant would share the 2 cores with them and
+    look slower than it is: that once cost the poolbench rows ~8 % and the matmul peak ~5 % here.
+    """
+    last, quiet, deadline = children_cpu_ticks(), 0, time.monotonic() + limit
+    if last is None:
+        time.sleep(0.5)
+        return
+    while quiet < quiet_polls and time.monotonic() < deadline:
+        time.sleep(poll)
+        now = children_cpu_ticks()
+        quiet = quiet + 1 if now == last else 0
+        last = now
+
+
 def measure(setup: Setup, variants: list[Variant], args: argparse.Namespace, peak_size: int) -> dict[str, list[float]]:
     """Seconds per step of every variant (and the peak's FLOP/s, eval s/image) for every repetition."""
     peak_iterations = 10 if setup.device.type == "cpu" else 50
@@ -395,6 +429,7 @@ def measure(setup: Setup, variants: list[Variant], args: argparse.Namespace, pea
     for rep in range(args.reps):
         shift = rep % len(tasks)  # rotate the order so no variant always follows the same neighbour
         for name, task in tasks[shift:] + tasks[:shift]:
+            wait_until_children_idle()  # nothing left over from the previous task shares the cores
             samples[name].append(task())
         print(f"  rep {rep + 1}/{args.reps} done (load average {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
     return samples
