@@ -10,6 +10,7 @@ import itertools
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -269,6 +270,32 @@ def test_bench_hands_torchvision_a_decompressed_copy_of_gzipped_system_files(tmp
 
     dataset = FashionMNIST(str(root), train=True, download=False)
     assert len(dataset) == 5 and dataset.targets.tolist() == [0, 1, 2, 3, 4]
+
+
+def busy_for(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_bench_waits_for_busy_child_processes_before_the_next_timed_task():
+    import multiprocessing
+
+    bench = load_bench()
+    began = time.perf_counter()
+    bench.wait_until_children_idle()
+    assert time.perf_counter() - began < 1.0  # nothing running: a few polls
+    child = multiprocessing.get_context("fork").Process(target=busy_for, args=(0.6,))
+    child.start()
+    try:
+        time.sleep(0.05)
+        began = time.perf_counter()
+        bench.wait_until_children_idle()
+        waited = time.perf_counter() - began
+    finally:
+        child.join()
+    assert 0.4 < waited < 4.0
 
 
 @pytest.mark.slow
