@@ -204,6 +204,7 @@ RULES: tuple[Rule, ...] = (
     Rule("dataset.channels", COUNT, "dataset.channels=1", required=True),
     Rule("dataset.image_size", COUNT, "dataset.image_size=28", required=True),
     Rule("dataset.eval_image_size", COUNT, "dataset.eval_image_size=null", optional=True),
+    Rule("dataset.eval_shifts", NumberList(SIZE, min_length=0), "dataset.eval_shifts=[2,4,6]"),
     Rule("dataset.num_classes", Number(2, integer=True), "dataset.num_classes=10", required=True),
     Rule("dataset.mean", NumberList(Number(0, 1)), "dataset.mean=[0.5]", required=True),
     Rule("dataset.std", NumberList(Number(0, low_open=True)), "dataset.std=[0.25]", required=True),
@@ -368,6 +369,12 @@ def check_dataset_combinations(dataset: Mapping[str, Any]) -> None:
             raise ConfigError(
                 f"dataset.{key}", dataset[key], f"one value per channel ({channels})", f"give {channels} value(s)"
             )
+    eval_size = dataset.get("eval_image_size") or dataset["image_size"]
+    too_far = [pixels for pixels in dataset.get("eval_shifts") or () if pixels >= eval_size]
+    if too_far:
+        raise ConfigError("dataset.eval_shifts", dataset["eval_shifts"],
+                          f"pixel shifts below the test image size ({eval_size}); {too_far} would move the whole image out",
+                          "e.g. dataset.eval_shifts=[2,4,6]")  # fmt: skip
     kind = dataset.get("kind", dataset.get("name"))
     if kind == "synthetic":
         for key in SYNTHETIC_KEYS:

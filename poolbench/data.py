@@ -422,6 +422,21 @@ def crop_windows(images: torch.Tensor, padding: int, shifts: torch.Tensor) -> to
     return windows[torch.arange(n, device=images.device), shifts[:, 0], shifts[:, 1]]
 
 
+# (dy, dx) directions of the translation test, in turn: image i moves along SHIFT_DIRECTIONS[i % 8].
+SHIFT_DIRECTIONS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+
+
+def shift_images(images: torch.Tensor, pixels: int) -> torch.Tensor:
+    """The translation test: image i's content moved by ``pixels`` along ``SHIFT_DIRECTIONS[i % 8]`` (up,
+    down, left, right or diagonally: ``pixels`` along every axis it moves on), zeros filling the uncovered
+    border. Deterministic, so every head and seed sees the very same shifted test set."""
+    if pixels <= 0:
+        return images
+    signs = torch.tensor(SHIFT_DIRECTIONS, device=images.device)
+    per_image = signs[torch.arange(images.shape[0], device=images.device) % len(SHIFT_DIRECTIONS)]
+    return crop_windows(images, pixels, pixels - per_image * pixels)  # a window at p - d moves content by d
+
+
 def flip_where(images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mirror (left-right) the images whose ``mask`` entry is true."""
     return torch.where(mask.view(-1, 1, 1, 1), images.flip(3), images)

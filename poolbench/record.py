@@ -61,6 +61,7 @@ class RunRecord:
     train_seconds: float | None = None
     images_per_second: float | None = None
     pool_params: dict[str, Any] = field(default_factory=dict)
+    shift_acc: dict[str, float] = field(default_factory=dict)  # translation test: {"pixels": test accuracy}
     device: str | None = None
     torch_version: str | None = None
     poolbench_version: str | None = None

@@ -123,6 +123,7 @@ def run(cfg: DictConfig) -> RunRecord:
             run_key=run_key,
             on_epoch=lambda history: write_epochs(run_dir, history),
             progress=bool(cfg.get("progress", True)),
+            eval_shifts=list(dataset_cfg.get("eval_shifts") or ()),
         )  # fmt: skip
     except Exception as error:
         record = RunRecord(status="failed", error=f"{type(error).__name__}: {error}", finished_at=now_iso(), **base)
@@ -136,6 +137,7 @@ def run(cfg: DictConfig) -> RunRecord:
         train_seconds=outcome.train_seconds,
         images_per_second=outcome.images_seen / outcome.train_seconds if outcome.train_seconds > 0 else None,
         pool_params=model.pool_params(),
+        shift_acc=outcome.shift_acc,
         finished_at=now_iso(),
         epochs_completed=len(outcome.history),
         **_final_metrics(outcome.final, outcome.history),

@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -22,7 +22,7 @@ from torch import nn
 
 from poolbench.atomic import atomic_torch_save
 from poolbench.config import OPTIMIZERS, SCHEDULES
-from poolbench.data import DataBundle, ImageSplit, epoch_batches
+from poolbench.data import DataBundle, ImageSplit, epoch_batches, shift_images
 from poolbench.errors import ConfigError, RecordError
 from poolbench.rng import capture_rng, restore_rng
 from poolbench.step import StepContext, TrainStep, train_epoch
@@ -163,6 +163,7 @@ class TrainOutcome:
     best_val_acc: float | None
     error: str | None = None
     final: dict[str, float] = field(default_factory=dict)
+    shift_acc: dict[str, float] = field(default_factory=dict)
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -235,8 +236,10 @@ def train(
     run_key: str = "",
     on_epoch: Callable[[list[dict[str, Any]]], None] | None = None,
     progress: bool = True,
+    eval_shifts: Sequence[int] = (),
 ) -> TrainOutcome:
-    """Train ``model`` for ``cfg['epochs']`` epochs; resume from ``checkpoint_path`` if it holds this run."""
+    """Train ``model`` for ``cfg['epochs']`` epochs; resume from ``checkpoint_path`` if it holds this run.
+    The trained model then takes the translation test at each of ``eval_shifts`` pixels (``shift_accuracy``)."""
     epochs = int(cfg["epochs"])
     batch_size = int(cfg["batch_size"])
     eval_batch = int(cfg.get("eval_batch_size", 1024))
@@ -296,7 +299,24 @@ def train(
         if on_epoch is not None:
             on_epoch(history)
     final = final_metrics(model, data, history[-1] if history else None, train_curve_split, eval_batch, ctx)
-    return TrainOutcome("ok", history, train_seconds, images_seen, _best(history), final=final)
+    shifted = shift_accuracy(model, data, eval_shifts, eval_batch, ctx, final["test_acc"])
+    return TrainOutcome("ok", history, train_seconds, images_seen, _best(history), final=final, shift_acc=shifted)
+
+
+def shift_accuracy(
+    model: nn.Module, data: DataBundle, shifts: Sequence[int], eval_batch: int, ctx: StepContext, test_acc: float
+) -> dict[str, float]:
+    """Test accuracy with every test image moved by each of ``shifts`` pixels (``data.shift_images``; 0 is the
+    plain test accuracy). A global pool sums over positions and should lose less than flatten + dense, whose
+    weights are tied to where each feature was during training: the claim "where features are matters less"."""
+    accuracy: dict[str, float] = {}
+    for pixels in sorted({int(p) for p in shifts}):
+        if pixels == 0:
+            accuracy["0"] = test_acc
+            continue
+        shifted = ImageSplit(shift_images(data.test.x, pixels), data.test.y)
+        accuracy[str(pixels)] = evaluate(model, shifted, data, eval_batch, ctx)[1]
+    return accuracy
 
 
 def final_metrics(

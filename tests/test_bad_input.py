@@ -126,6 +126,8 @@ CASES = [
     Case("unknown_optimizer", ["trainer.optimizer=adam"], 2, ["trainer.optimizer='adam'", "sgd, adamw"]),
     Case("unknown_schedule", ["trainer.schedule=linear"], 2, ["trainer.schedule='linear'", "cosine"]),
     Case("flatten_other_size", ["head=flatten", "dataset.eval_image_size=16"], 2, ["dataset.eval_image_size=16", "flatten"]),
+    Case("shift_beyond_image", ["dataset.eval_shifts=[2,12]"], 2, ["dataset.eval_shifts=[2, 12]", "below the test image size (12)"]),
+    Case("shift_negative", ["dataset.eval_shifts=[-2]"], 2, ["dataset.eval_shifts=[-2]"]),
     Case("typo_added_key", ["+trainer.lrr=0.1"], 2, ["trainer.lrr", "did you mean trainer.lr=0.1"]),
     Case("typo_head_arg", ["head=gem", "+head.pp=2"], 2, ["head.pp", "did you mean head.p=2"]),
     Case("typo_key_hydra", ["trainer.lrr=0.1"], 2, ["trainer.lrr", "+trainer.lrr"]),

@@ -187,3 +187,21 @@ def test_real_fashion_mnist_from_the_system_copy(tmp_path):
     assert raw.train_x.shape == (60000, 1, 28, 28) and raw.test_x.shape == (10000, 1, 28, 28)
     assert torch.bincount(raw.train_y).tolist() == [6000] * 10
     assert torch.bincount(raw.test_y).tolist() == [1000] * 10
+
+
+# ----------------------------------------------------------------------------------------------- translation test
+def test_shift_images_moves_each_image_by_n_pixels_in_its_direction_with_zero_fill():
+    from poolbench.data import SHIFT_DIRECTIONS, shift_images
+
+    images = torch.randint(1, 256, (10, 2, 9, 9), dtype=torch.uint8)  # no zeros: the fill is visible
+    shifted = shift_images(images, 3)
+    assert shifted.shape == images.shape and shifted.dtype == torch.uint8
+    for index in range(len(images)):
+        dy, dx = SHIFT_DIRECTIONS[index % 8]
+        expected = torch.zeros_like(images[index])
+        rows_to, rows_from = slice(max(0, 3 * dy), 9 + min(0, 3 * dy)), slice(max(0, -3 * dy), 9 + min(0, -3 * dy))
+        cols_to, cols_from = slice(max(0, 3 * dx), 9 + min(0, 3 * dx)), slice(max(0, -3 * dx), 9 + min(0, -3 * dx))
+        expected[:, rows_to, cols_to] = images[index][:, rows_from, cols_from]
+        assert torch.equal(shifted[index], expected), index
+    assert torch.equal(shift_images(images, 0), images)
+    assert len(set(SHIFT_DIRECTIONS)) == 8 and (0, 0) not in SHIFT_DIRECTIONS

@@ -36,7 +36,7 @@ GEM_P = {0: 2.5, 1: 3.0, 2: 3.5}
 def write_run(root: Path, head: str, seed: int, test_acc: float | None, *, status: str = "ok", error: str | None = None,
               dataset: str = "fashion_mnist", backbone: str = "small_cnn", train_acc: float | None = None,
               pool_params: dict | None = None, epochs: int = 2, config: dict | None = None,
-              finished_at: str | None = None) -> Path:  # fmt: skip
+              finished_at: str | None = None, shift_acc: dict | None = None) -> Path:  # fmt: skip
     """A run record as poolbench writes it, under root/DATASET/BACKBONE/HEAD/seedK."""
     run_dir = root / dataset / backbone / head / f"seed{seed}"
     params_backbone, params_head = PARAMS.get(head, (1000, 10))
@@ -47,7 +47,7 @@ def write_run(root: Path, head: str, seed: int, test_acc: float | None, *, statu
         gap_acc=None if test_acc is None else train_acc - test_acc, gap_loss=0.2,
         params_backbone=params_backbone, params_head=params_head, params_total=params_backbone + params_head,
         flops_per_image=1_000_000, train_seconds=10.0, images_per_second=5000.0, pool_params=pool_params or {},
-        epochs_completed=epochs if status == "ok" else 1, finished_at=finished_at,
+        epochs_completed=epochs if status == "ok" else 1, finished_at=finished_at, shift_acc=shift_acc or {},
     )  # fmt: skip
     rows = []
     for epoch in range(1, epochs + 1):
@@ -337,3 +337,39 @@ def test_learning_curve_band_over_seeds(sweep: Path) -> None:
     gem_p = curve_band(curves[curves["head"] == "gem"], "gem_p").set_index("epoch")
     assert gem_p.loc[2, "mean"] == pytest.approx(3.0) and gem_p.loc[2, "std"] == pytest.approx(0.5)
     assert set(curves["seed"]) == {0, 1, 2}  # the diverged gem seed 3 is not in the curves
+
+
+def test_translation_test_table_figure_and_paragraph(tmp_path: Path) -> None:
+    """Accuracy at every shift (mean, sample std over seeds) and the per-seed drop, from hand-written records."""
+    from poolbench.report.shift import shift_table
+
+    root = tmp_path / "sweep"
+    shifted = {"gap": {0: (0.80, 0.78), 1: (0.82, 0.80), 2: (0.84, 0.79)},      # test_acc, acc at 4 px
+               "flatten": {0: (0.86, 0.50), 1: (0.88, 0.56), 2: (0.87, 0.53)}}  # fmt: skip
+    for head, seeds in shifted.items():
+        for seed, (test_acc, at4) in seeds.items():
+            write_run(root, head, seed, test_acc, shift_acc={"0": test_acc, "4": at4})
+    write_run(root, "lse", 0, 0.81)  # no translation test: left out of the table
+    table = shift_table(runs_frame(collect_runs([root]))).set_index("head")
+    assert list(table.index) == ["flatten", "gap"]
+    gap, flatten = table.loc["gap"], table.loc["flatten"]
+    assert gap["acc_4_mean"] == pytest.approx(0.79) and gap["acc_4_std"] == pytest.approx(0.01)
+    assert gap["drop_4_mean"] == pytest.approx((0.02 + 0.02 + 0.05) / 3)
+    assert gap["drop_4_std"] == pytest.approx(pd.Series([0.02, 0.02, 0.05]).std())
+    assert flatten["acc_0_mean"] == pytest.approx(0.87) and flatten["drop_4_mean"] == pytest.approx(0.34)
+    assert flatten["n_seeds"] == 3
+
+    result = write_report([root], tmp_path / "out")
+    shift_md = (tmp_path / "out" / "shift.md").read_text()
+    assert "drop at 4 px pp" in shift_md and "79.00 ± 1.00" in shift_md and "34.00 ± 2.00" in shift_md
+    report = result.report_md.read_text()
+    assert "accuracy lost at 4 px, smallest first: `gap` 3.00 ± 1.73 pp, `flatten` 34.00 ± 2.00 pp" in report
+    kinds = [figure.kind for figure in result.figures]
+    assert "accuracy_vs_shift" in kinds
+    assert next(f for f in result.figures if f.kind == "accuracy_vs_shift").png.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_no_translation_test_means_no_shift_table(sweep: Path, tmp_path: Path) -> None:
+    result = write_report([sweep], tmp_path / "out", figures=False)
+    assert not (tmp_path / "out" / "shift.md").exists()
+    assert "Translation test" not in result.report_md.read_text()

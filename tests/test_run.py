@@ -109,3 +109,27 @@ def test_final_val_and_test_metrics_are_the_last_epochs_evaluation(tmp_path):
     last = read_epochs(tmp_path)[-1]
     assert (record.val_acc, record.test_acc) == (last["val_acc"], last["test_acc"])
     assert record.test_loss == pytest.approx(last["test_loss"], rel=1e-12)
+
+
+def test_translation_test_records_accuracy_on_shifted_test_images(tmp_path):
+    """shift_acc["N"] is the trained model's accuracy on the test set moved by N pixels; "0" is test_acc."""
+    from poolbench.data import ImageSplit, prepare_data, shift_images
+    from poolbench.run import step_context
+    from poolbench.train import evaluate
+
+    cfg = compose_cfg([*TINY, "dataset.eval_shifts=[4,0,2]", "trainer.checkpoint=true"], output_dir=tmp_path)
+    record = run(cfg)
+    assert list(record.shift_acc) == ["0", "2", "4"]
+    assert record.shift_acc["0"] == record.test_acc
+    assert json.loads((tmp_path / RESULT_FILE).read_text())["shift_acc"] == record.shift_acc
+
+    data = prepare_data(cfg.dataset, str(tmp_path), torch.device("cpu"))
+    model, _ = build_classifier(cfg.backbone, cfg.head, data.channels, data.image_size, data.num_classes, seed=cfg.seed)
+    model.load_state_dict(torch.load(tmp_path / "checkpoint.pt", weights_only=True)["model"])
+    ctx = step_context(torch.device("cpu"), cfg.trainer)
+    model.to(memory_format=ctx.memory_format)
+    for pixels in (2, 4):
+        shifted = ImageSplit(shift_images(data.test.x, pixels), data.test.y)
+        assert evaluate(model, shifted, data, 64, ctx)[1] == record.shift_acc[str(pixels)]
+    plain = run(compose_cfg(TINY, output_dir=tmp_path / "plain"))
+    assert plain.shift_acc == {}

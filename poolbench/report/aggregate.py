@@ -28,6 +28,7 @@ CONFIDENCE = 0.95
 SPREAD_METRICS = ("test_acc", "gap_acc", "gap_loss", "train_acc", "val_acc", "best_val_acc", "train_seconds",
                   "images_per_second")  # fmt: skip
 PARAM_COLUMNS = ("params_total", "params_backbone", "params_head", "flops_per_image")
+SHIFT_PREFIX = "shift_acc_"  # runs-frame column of the translation test at N pixels: shift_acc_N
 
 
 def panel_keys(extra: Sequence[str] = ()) -> list[str]:
@@ -46,6 +47,8 @@ def runs_frame(collection: Collection, extra_keys: Sequence[str] = ()) -> pd.Dat
         row: dict[str, Any] = asdict(run.record)
         pool = row.pop("pool_params") or {}
         row.update({key: value for key, value in pool.items() if isinstance(value, (int, float))})
+        shifted = row.pop("shift_acc") or {}
+        row.update({f"{SHIFT_PREFIX}{pixels}": value for pixels, value in shifted.items()})
         for key in extra_keys:
             row[key] = row[key] if key in row else config_value(run.run_dir, key)
             row[key] = "—" if row[key] is None else str(row[key])

@@ -16,6 +16,7 @@ from poolbench.report.figures import FigureFile, write_figures
 from poolbench.report.markdown import render_report
 from poolbench.report.missing import missing_table
 from poolbench.report.references import attach_references, load_references, references_for_datasets
+from poolbench.report.shift import display_shift, shift_table
 from poolbench.report.tables import display_paired, display_summary, write_table
 
 DEFAULT_BASELINE = "gap"
@@ -62,20 +63,23 @@ def write_report(
     missing = missing_table(collection, runs, extra)
     problems = pd.DataFrame([(str(p.path), p.message) for p in collection.problems], columns=["path", "problem"])
     curves = learning_curves(collection, runs, extra)
+    shifts = shift_table(runs, extra)
     datasets = sorted(runs["dataset"].unique()) if not runs.empty else []
 
     key_columns = ["dataset", "backbone", *extra, "head"]
     write_table(summary, display_summary(summary, key_columns), out, "summary")
     write_table(paired, display_paired(paired, key_columns), out, "paired")
     write_table(failed, failed, out, "failed")
+    if not shifts.empty:  # only sweeps that ran the translation test (dataset.eval_shifts)
+        write_table(shifts, display_shift(shifts, key_columns), out, "shift")
     for name, frame in (("missing", missing), ("problems", problems), ("runs", runs), ("duplicates", duplicates)):
         atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
-    written = write_figures(summary, runs, curves, out / FIGURES_DIR, extra) if figures else []
+    written = write_figures(summary, runs, curves, out / FIGURES_DIR, extra, shifts) if figures else []
     text = render_report(
         roots=roots, out_dir=out, n_records=len(collection.runs), summary=summary, paired=paired, failed=failed,
         missing=missing, problems=problems, duplicates=duplicates, runs=runs,
         references=references_for_datasets(references, datasets),
-        figures=written, baseline=baseline, extra_keys=extra,
+        figures=written, baseline=baseline, extra_keys=extra, shifts=shifts,
     )  # fmt: skip
     atomic_write_text(out / REPORT_FILE, text)
     n_ok = int((runs["status"] == "ok").sum()) if not runs.empty else 0

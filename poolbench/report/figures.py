@@ -26,6 +26,7 @@ from matplotlib.ticker import EngFormatter, MaxNLocator
 from poolbench.atomic import atomic_write_bytes
 from poolbench.report.aggregate import ok_runs, panel_keys, select_panel
 from poolbench.report.curves import curve_band
+from poolbench.report.shift import table_pixels
 
 # PDF font subsetting logs every table it touches at INFO; under Hydra's root logger that floods a sweep's log.
 logging.getLogger("fontTools").setLevel(logging.WARNING)
@@ -166,6 +167,22 @@ def gem_p_curves(curves: pd.DataFrame, title: str, colors: dict[str, str]) -> Fi
     return figure
 
 
+def accuracy_vs_shift(shifts: pd.DataFrame, title: str, colors: dict[str, str]) -> Figure:
+    """The translation test: mean ± std test accuracy against how far the test images were moved."""
+    figure, axes = new_figure()
+    pixels = table_pixels(shifts)
+    for row in shifts.to_dict("records"):
+        means = np.array([row[f"acc_{p}_mean"] for p in pixels]) * 100
+        stds = np.nan_to_num(np.array([row[f"acc_{p}_std"] for p in pixels]) * 100)
+        axes.errorbar(pixels, means, yerr=stds, fmt="-o", color=colors[row["head"]], label=row["head"], capsize=2)
+    axes.set_xticks(pixels)
+    axes.set_xlabel("test images moved by (pixels, zero fill)")
+    axes.set_ylabel("test accuracy (%)")
+    axes.set_title(f"{title}: translation test (n={_n_text(shifts)})")
+    axes.legend()
+    return figure
+
+
 def _band(axes, band: pd.DataFrame, color: str, style: str, label: str, scale: float) -> None:
     mean, std = band["mean"] * scale, band["std"].fillna(0) * scale
     axes.plot(band["epoch"], mean, style, color=color, label=label, marker="o" if len(band) < 3 else None)
@@ -173,7 +190,7 @@ def _band(axes, band: pd.DataFrame, color: str, style: str, label: str, scale: f
 
 
 def write_figures(summary: pd.DataFrame, runs: pd.DataFrame, curves: pd.DataFrame, out_dir: Path,
-                  extra_keys: Sequence[str] = ()) -> list[FigureFile]:  # fmt: skip
+                  extra_keys: Sequence[str] = (), shifts: pd.DataFrame | None = None) -> list[FigureFile]:  # fmt: skip
     """Every figure of the report; returns what was written, in report order."""
     if summary.empty:
         return []
@@ -198,6 +215,9 @@ def write_figures(summary: pd.DataFrame, runs: pd.DataFrame, curves: pd.DataFram
             if "gem_p" in panel_curves.columns and panel_curves["gem_p"].notna().any():
                 gem_curves = panel_curves[panel_curves["gem_p"].notna()]
                 emit("gem_p", title, gem_p_curves(gem_curves, title, colors), values)
+            panel_shifts = select_panel(shifts, keys, values) if shifts is not None else pd.DataFrame()
+            if not panel_shifts.empty:
+                emit("accuracy_vs_shift", title, accuracy_vs_shift(panel_shifts, title, colors), values)
         for dataset, rows in summary.groupby("dataset", sort=True):
             emit("accuracy_vs_params", str(dataset), accuracy_vs_params(rows, str(dataset), colors), [dataset])
     return written

@@ -10,6 +10,7 @@ import pandas as pd
 
 from poolbench.report.aggregate import MIN_SEEDS_FOR_TEST, NOT_ENOUGH_SEEDS, panel_keys, select_panel
 from poolbench.report.figures import FigureFile, panel_title
+from poolbench.report.shift import display_shift, table_pixels
 from poolbench.report.tables import count, display_paired, display_summary, pct, pct_pm, to_markdown
 
 ALPHA = 0.05
@@ -101,6 +102,7 @@ def render_report(
     figures: list[FigureFile],
     baseline: str,
     extra_keys: Sequence[str] = (),
+    shifts: pd.DataFrame | None = None,
 ) -> str:
     keys = panel_keys(extra_keys)
     lines = ["# poolbench report", "", f"{n_records} run record(s) read from: " + ", ".join(f"`{r}`" for r in roots)]
@@ -121,6 +123,9 @@ def render_report(
         lines += [to_markdown(display_summary(panel, ["head"])), ""]
         if not panel_paired.empty:
             lines += [f"Paired against `{baseline}`:", "", to_markdown(display_paired(panel_paired, ["head"])), ""]
+        panel_shifts = select_panel(shifts, keys, values) if shifts is not None else pd.DataFrame()
+        if not panel_shifts.empty:
+            lines += [shift_paragraph(panel_shifts), "", to_markdown(display_shift(panel_shifts, ["head"])), ""]
         for figure in figures:
             if figure.title == panel_title(keys, values):
                 lines += [f"![{figure.kind}: {figure.title}]({_relative(figure.png, out_dir)})", ""]
@@ -139,6 +144,16 @@ def render_report(
         lines += ["## Published reference values", "", REFERENCES_NOTE, "", to_markdown(shown), ""]
     lines += ["## Files", "", FILES_NOTE, ""]
     return "\n".join(lines)
+
+
+def shift_paragraph(shifts: pd.DataFrame) -> str:
+    """Numbers only: how much accuracy each head loses when the test images move by the largest shift."""
+    widest = max(table_pixels(shifts))
+    drops = shifts.sort_values(f"drop_{widest}_mean", kind="stable")
+    parts = [f"`{row['head']}` {pct_pm(row[f'drop_{widest}_mean'], row[f'drop_{widest}_std'])} pp"
+             for row in drops.to_dict("records")]  # fmt: skip
+    return (f"Translation test (every test image moved by N pixels, zero fill; `dataset.eval_shifts`): accuracy "
+            f"lost at {widest} px, smallest first: " + ", ".join(parts) + ".")
 
 
 def _relative(path: Path, out_dir: Path) -> str:

@@ -1,0 +1,73 @@
+"""The translation test in the report: test accuracy with the test images moved by N pixels, per head.
+
+Every run that set ``dataset.eval_shifts`` stores ``shift_acc`` (``{"N": accuracy}``) in its record; the runs
+frame holds it as ``shift_acc_N`` columns. Means and sample stds are over seeds, as everywhere in the report;
+the drop (test accuracy minus shifted accuracy) is taken per seed first, so its spread is the paired one.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+
+from poolbench.report.aggregate import SHIFT_PREFIX, mean_std_ci, ok_runs, row_keys
+from poolbench.report.tables import EMPTY, pct_pm
+
+
+def shift_pixels(runs: pd.DataFrame) -> list[int]:
+    """The shifts (pixels) any run was tested at, ascending; 0 (the plain test set) is always first."""
+    found = {int(column[len(SHIFT_PREFIX):]) for column in runs.columns if column.startswith(SHIFT_PREFIX)}
+    return sorted(found | {0}) if found else []
+
+
+def shift_accuracy_column(runs: pd.DataFrame, pixels: int) -> pd.Series:
+    if pixels == 0:
+        return runs["test_acc"]
+    column = f"{SHIFT_PREFIX}{pixels}"
+    return runs[column] if column in runs.columns else pd.Series(float("nan"), index=runs.index)
+
+
+def shift_table(runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per (dataset, backbone, [extra keys], head) with a translation test: for every shift N the mean
+    and std of the accuracy (``acc_N_mean``/``acc_N_std``) and of the per-seed drop from the plain test
+    accuracy (``drop_N_mean``/``drop_N_std``); runs without the test are left out."""
+    ok = ok_runs(runs)
+    pixels = shift_pixels(ok) if not ok.empty else []
+    keys = row_keys(extra_keys)
+    if not pixels:
+        return pd.DataFrame(columns=[*keys, "n_seeds"])
+    tested = ok[ok[[f"{SHIFT_PREFIX}{p}" for p in pixels if p > 0]].notna().any(axis=1)]
+    rows = []
+    for key_values, group in tested.groupby(keys, sort=True, dropna=False):
+        row = dict(zip(keys, key_values))
+        row["n_seeds"] = int(group["seed"].nunique())
+        for shift in pixels:
+            accuracy = shift_accuracy_column(group, shift)
+            row[f"acc_{shift}_mean"], row[f"acc_{shift}_std"], _, _ = mean_std_ci(accuracy.dropna().tolist())
+            if shift > 0:
+                drop = (group["test_acc"] - accuracy).dropna().tolist()
+                row[f"drop_{shift}_mean"], row[f"drop_{shift}_std"], _, _ = mean_std_ci(drop)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def table_pixels(table: pd.DataFrame) -> list[int]:
+    return sorted(int(column.split("_")[1]) for column in table.columns if column.startswith("acc_") and column.endswith("_mean"))
+
+
+def display_shift(table: pd.DataFrame, key_columns: list[str]) -> pd.DataFrame:
+    """Accuracy (%) at every shift, mean ± std, and the drop at the largest shift in percentage points."""
+    out = table[key_columns].copy() if not table.empty else pd.DataFrame(columns=key_columns)
+    out["n"] = table["n_seeds"] if "n_seeds" in table else []
+    if table.empty:
+        return out
+    pixels = table_pixels(table)
+    for shift in pixels:
+        out[f"{shift} px %"] = [pct_pm(m, s) for m, s in zip(table[f"acc_{shift}_mean"], table[f"acc_{shift}_std"])]
+    widest = max(pixels)
+    if widest > 0:
+        out[f"drop at {widest} px pp"] = [
+            pct_pm(m, s) if pd.notna(m) else EMPTY for m, s in zip(table[f"drop_{widest}_mean"], table[f"drop_{widest}_std"])
+        ]
+    return out
