@@ -32,6 +32,7 @@ import argparse
 import gzip
 import itertools
 import json
+import multiprocessing
 import os
 import shutil
 import statistics
@@ -383,8 +384,6 @@ def timed(run: Callable[[int], None], steps: int) -> float:
 def children_cpu_ticks() -> int | None:
     """CPU time (clock ticks) used so far by this process's live child processes (DataLoader workers); None
     where /proc is not there to ask."""
-    import multiprocessing
-
     total = 0
     for child in multiprocessing.active_children():
         try:

@@ -12,7 +12,7 @@ from typing import Sequence
 import pandas as pd
 
 from poolbench.report.aggregate import SHIFT_PREFIX, mean_std_ci, ok_runs, row_keys
-from poolbench.report.tables import EMPTY, pct_pm
+from poolbench.report.tables import pct_pm
 
 
 def shift_pixels(runs: pd.DataFrame) -> list[int]:
@@ -22,10 +22,8 @@ def shift_pixels(runs: pd.DataFrame) -> list[int]:
 
 
 def shift_accuracy_column(runs: pd.DataFrame, pixels: int) -> pd.Series:
-    if pixels == 0:
-        return runs["test_acc"]
-    column = f"{SHIFT_PREFIX}{pixels}"
-    return runs[column] if column in runs.columns else pd.Series(float("nan"), index=runs.index)
+    """Accuracy at ``pixels`` (one of ``shift_pixels(runs)``): the plain test accuracy at 0."""
+    return runs["test_acc"] if pixels == 0 else runs[f"{SHIFT_PREFIX}{pixels}"]
 
 
 def shift_table(runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> pd.DataFrame:
@@ -33,7 +31,7 @@ def shift_table(runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> pd.DataFr
     and std of the accuracy (``acc_N_mean``/``acc_N_std``) and of the per-seed drop from the plain test
     accuracy (``drop_N_mean``/``drop_N_std``); runs without the test are left out."""
     ok = ok_runs(runs)
-    pixels = shift_pixels(ok) if not ok.empty else []
+    pixels = shift_pixels(ok)
     keys = row_keys(extra_keys)
     if not pixels:
         return pd.DataFrame(columns=[*keys, "n_seeds"])
@@ -57,17 +55,13 @@ def table_pixels(table: pd.DataFrame) -> list[int]:
 
 
 def display_shift(table: pd.DataFrame, key_columns: list[str]) -> pd.DataFrame:
-    """Accuracy (%) at every shift, mean ± std, and the drop at the largest shift in percentage points."""
-    out = table[key_columns].copy() if not table.empty else pd.DataFrame(columns=key_columns)
-    out["n"] = table["n_seeds"] if "n_seeds" in table else []
-    if table.empty:
-        return out
+    """A non-empty ``shift_table`` as text: accuracy (%) at every shift, mean ± std, and the drop at the largest
+    shift in percentage points."""
+    out = table[key_columns].copy()
+    out["n"] = table["n_seeds"]
     pixels = table_pixels(table)
     for shift in pixels:
         out[f"{shift} px %"] = [pct_pm(m, s) for m, s in zip(table[f"acc_{shift}_mean"], table[f"acc_{shift}_std"])]
     widest = max(pixels)
-    if widest > 0:
-        out[f"drop at {widest} px pp"] = [
-            pct_pm(m, s) if pd.notna(m) else EMPTY for m, s in zip(table[f"drop_{widest}_mean"], table[f"drop_{widest}_std"])
-        ]
+    out[f"drop at {widest} px pp"] = [pct_pm(m, s) for m, s in zip(table[f"drop_{widest}_mean"], table[f"drop_{widest}_std"])]
     return out
