@@ -1,23 +1,22 @@
-"""Command-line entry points. Parsing and printing live here; the work lives in ``run.run``."""
+"""The ``poolbench`` command: Hydra's app around ``run``, and the one place that turns errors into exit codes."""
 
 from __future__ import annotations
 
 import logging
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
-from poolbench import preflight
-from poolbench.config import find_conf_dir
-from poolbench.errors import PoolbenchError, exit_with, tracebacks_requested
-from poolbench.sweep import exit_code, register_resolvers, sweep_job
-
-if TYPE_CHECKING:
-    from poolbench.record import RunRecord
+from poolbench import hydra_adapter
+from poolbench.errors import Abort, PoolbenchError, RunFailed, UnexpectedError, abort
+from poolbench.job import RunInterrupted, sweep_job
+from poolbench.rundir import finished_record, register_resolvers
+from poolbench.validate import find_conf_dir
 
 log = logging.getLogger("poolbench")
+USAGE_EXIT_CODE = 2
 
 
 def conf_dir() -> str:
@@ -31,69 +30,61 @@ CONF_DIR = conf_dir()
 register_resolvers()  # before @hydra.main composes; launcher workers import this module too
 
 
-def show_tracebacks() -> bool:
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        verbose = HydraConfig.get().verbose
-    except Exception:
-        verbose = False
-    return tracebacks_requested(verbose)
-
-
-def _or_nan(value: float | None) -> float:
-    return float("nan") if value is None else value
-
-
-def main() -> None:
-    """The ``poolbench`` command: Hydra's app, with Hydra's own usage errors (unknown group option, override
-    syntax, unknown key) given exit code 2 like poolbench's; those fail before the preflight is reached."""
-    try:
-        app()
-    except SystemExit as stop:
-        if stop.code == 1 and not preflight.reached():
-            sys.exit(2)
-        raise
-
-
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def app(cfg: DictConfig) -> float | None:
-    """One Hydra job: skip it if done, else run it (a failure in a sweep is recorded and the sweep goes on)."""
-    with sweep_job(cfg) as job:
-        done = job.skip_if_done()
-        if done is not None:
-            return done.test_acc
-        record = validate_and_run(cfg)
-        job.finish(record)
+    """One Hydra job: skip it if done, else run it (in a sweep, a failure is recorded and the sweep goes on)."""
+    with sweep_job(Path(cfg.paths.output_dir)) as job:
+        try:
+            from poolbench.validate import validate
+
+            settings = validate(cfg)
+            done = finished_record(job.run_dir, settings.resolved, settings.force)
+            if done is not None:
+                job.status = "skipped"
+                return done.test_acc
+            from poolbench.run import run
+
+            record = run(settings)
+        except PoolbenchError as error:
+            abort(error, hydra_adapter.verbose())
+        except RunInterrupted:
+            raise  # sweep_job records it and leaves with 128 + signal
+        except Exception as error:  # a bug, or a user's component that raised: say so, with the traceback
+            abort(UnexpectedError(f"{type(error).__name__}: {error}"), show_traceback=True)
+        job.status, job.error = record.status, record.error
+        log.info(
+            "%s: test_acc %s  train_acc %s  generalization gap %s  params %d (head %d)  %s",
+            record.status, _number(record.test_acc), _number(record.train_acc), _number(record.gap_acc),
+            record.params_total, record.params_head, cfg.paths.output_dir,
+        )  # fmt: skip
+        if record.status != "ok" and not hydra_adapter.is_multirun():
+            abort(RunFailed(f"the run {record.status}: {record.error}"))
         return record.test_acc
     return None
 
 
-def validate_and_run(cfg: DictConfig) -> "RunRecord":
-    from poolbench.config import validate
-    from poolbench.run import run
+def _number(value: float | None) -> str:
+    return "nan" if value is None else f"{value:.4f}"
 
-    preflight.mark_reached()
+
+def main() -> None:
+    """Run Hydra's app and exit with the code of whatever ended it, decided here only:
+
+    0 ok; a poolbench error's own code (``Abort``: 2 usage, 1 environment or failed runs, 128 + signal);
+    2 for Hydra's own usage errors (unknown group option, override syntax, unknown key), which end with
+    exit code 1 before poolbench is reached (every failure after that is an ``Abort``)."""
     try:
-        validate(cfg)
-        record = run(cfg)
-    except PoolbenchError as error:
-        if show_tracebacks():
-            raise
-        exit_with(error)
-    log.info(
-        "%s: test_acc %.4f  train_acc %.4f  gap %.4f  params %d (head %d)  %s",
-        record.status, _or_nan(record.test_acc), _or_nan(record.train_acc),
-        _or_nan(record.gap_acc), record.params_total, record.params_head, cfg.paths.output_dir,
-    )  # fmt: skip
-    return record
+        app()
+    except Abort as stop:
+        print(f"poolbench: {stop.error}", file=sys.stderr)
+        sys.exit(stop.error.exit_code)
+    except SystemExit as stop:
+        if stop.code == 1:
+            sys.exit(USAGE_EXIT_CODE)
+        raise
 
 
-def entry() -> None:
-    """The console script: run Hydra, then exit non-zero if a run or a sweep's job failed or diverged."""
-    main()
-    sys.exit(exit_code())
-
+entry = main  # the console script
 
 if __name__ == "__main__":
-    entry()
+    main()

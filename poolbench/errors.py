@@ -1,13 +1,15 @@
 """User-facing errors: one short paragraph naming what is wrong, the key or file, what is allowed, the fix.
 
-The CLI catches ``PoolbenchError`` and prints ``str(error)`` without a traceback (exit code 2 for usage errors,
-1 for environment problems); ``POOLBENCH_TRACEBACK=1`` or ``hydra.verbose=true`` shows the traceback too.
+Wherever one is raised, it leaves the program as ``Abort(error)`` (``abort``), and ``poolbench.cli.main`` prints
+``str(error)`` without a traceback and exits with the error's code, in one place: 2 for usage errors, 1 for
+environment problems and failed runs, 128 + signal for an interrupted run. ``POOLBENCH_TRACEBACK=1`` or
+``hydra.verbose=true`` prints the traceback too.
 """
 
 from __future__ import annotations
 
 import os
-import sys
+import traceback
 from typing import Any, NoReturn
 
 
@@ -51,7 +53,39 @@ def tracebacks_requested(hydra_verbose: Any = False) -> bool:
     return os.environ.get("POOLBENCH_TRACEBACK", "") not in ("", "0") or bool(hydra_verbose)
 
 
-def exit_with(error: PoolbenchError) -> NoReturn:
-    """Print the one-paragraph message (no traceback) and exit with the error's code."""
-    print(f"poolbench: {error}", file=sys.stderr)
-    sys.exit(error.exit_code)
+def abort(error: PoolbenchError, show_traceback: bool = False) -> NoReturn:
+    """Leave the program with ``error`` (see ``Abort``); its traceback first, if asked for."""
+    if show_traceback or tracebacks_requested():
+        traceback.print_exception(error)
+    raise Abort(error) from error
+
+
+class Abort(SystemExit):
+    """Leave the program with ``error``'s exit code; ``poolbench.cli.entry`` prints it, in one place.
+
+    A ``SystemExit`` because it must pass through Hydra, which turns any ``Exception`` raised in a task function
+    or a callback into its own report (or a mere warning)."""
+
+    def __init__(self, error: PoolbenchError) -> None:
+        super().__init__(error.exit_code)
+        self.error = error
+
+
+class RunFailed(PoolbenchError):
+    """A run (or a sweep's runs) ended failed or diverged; the record says why."""
+
+    exit_code = 1
+
+
+class Interrupted(PoolbenchError):
+    """SIGTERM or SIGINT stopped a run; its last epoch-end checkpoint is on disk. Exit code 128 + signal."""
+
+    def __init__(self, signum: int, message: str) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
+class UnexpectedError(PoolbenchError):
+    """A failure poolbench has no message for (a bug, or a user's component that raised): traceback shown."""
+
+    exit_code = 1

@@ -7,11 +7,11 @@ calls after composing the config and before any directory exists. For a sweep it
 sweep the way Hydra's basic sweeper will, so a typo in the last job stops the sweep before the first one runs.
 
 Checks, cheapest first (a config typo never waits for torch or the dataset):
-1. ``config.validate``: types, ranges, unknown keys, combinations (no torch);
+1. ``validate.validate``: types, ranges, unknown keys, combinations (no torch);
 2. output directories can be created and written, ``data_dir`` is a directory if it exists;
 3. head/backbone arguments match their class; the device exists;
 4. an existing ``result.json`` in the run directory is readable; an existing checkpoint belongs to this run;
-5. the dataset loads (kept in data.py's in-process cache, so the run reuses it) and the split sizes fit;
+5. the dataset loads (``data.load`` keeps it, so a run in this process reuses it) and the split sizes fit;
 6. the model builds, and runs at ``dataset.eval_image_size`` if one is set.
 A failure prints one paragraph and exits (2: usage, 1: environment); no file has been written.
 """
@@ -22,31 +22,22 @@ import copy
 import json
 import os
 import tempfile
-import traceback
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
-from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import OmegaConfBaseException
 
-from poolbench.config import validate, validate_components
-from poolbench.errors import ConfigError, OutputPathError, PoolbenchError, exit_with, tracebacks_requested
-
-BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
-_STATE = {"reached": False}
-
-
-def reached() -> bool:
-    """True once the config composed and poolbench's own checks began (the CLI maps earlier failures to 2)."""
-    return _STATE["reached"]
-
-
-def mark_reached() -> None:
-    _STATE["reached"] = True
+from poolbench import hydra_adapter
+from poolbench.components import validate_components
+from poolbench.data.catalog import GENERATED_KINDS
+from poolbench.errors import ConfigError, OutputPathError, PoolbenchError, abort
+from poolbench.settings import Settings
+from poolbench.validate import check_split_sizes, validate
 
 
 @dataclass
@@ -70,18 +61,16 @@ class PreflightCallback(Callback):
 
 
 def _guard(config: DictConfig, make_jobs: Callable[[], list[Job]]) -> None:
-    mark_reached()
-    verbose = OmegaConf.select(config, "hydra.verbose", default=False)
+    """Run the checks; a failure leaves the program here (Hydra turns an exception in a callback into a warning)."""
+    verbose = bool(OmegaConf.select(config, "hydra.verbose", default=False))
     try:
         try:
             jobs = make_jobs()
         except OmegaConfBaseException as error:  # e.g. trainer.lr=${nowhere}, met while resolving the run dir
             raise unresolvable_override(config, error) from error
         check_jobs(jobs)
-    except PoolbenchError as error:  # exit here: Hydra turns an exception raised in a callback into a warning
-        if tracebacks_requested(verbose):
-            traceback.print_exc()
-        exit_with(error)
+    except PoolbenchError as error:
+        abort(error, verbose)
 
 
 def unresolvable_override(config: DictConfig, error: OmegaConfBaseException) -> ConfigError:
@@ -95,17 +84,6 @@ def unresolvable_override(config: DictConfig, error: OmegaConfBaseException) -> 
     )  # fmt: skip
 
 
-def _select_with_hydra(config: DictConfig, key: str) -> str:
-    """Resolve a ``hydra.*`` value (it may use ``${hydra:...}`` or ``${now:...}``) with HydraConfig set."""
-    instance = HydraConfig.instance()
-    saved = instance.cfg
-    instance.set_config(config)
-    try:
-        return str(OmegaConf.select(config, key))
-    finally:
-        instance.cfg = saved
-
-
 def _task_config(config: DictConfig, output_dir: Path) -> DictConfig:
     """The config the task function will see (no ``hydra`` node), with ``paths.output_dir`` filled in."""
     task = copy.deepcopy(config)
@@ -117,44 +95,27 @@ def _task_config(config: DictConfig, output_dir: Path) -> DictConfig:
 
 
 def job_for_run(config: DictConfig) -> Job:
-    output_dir = Path(os.path.abspath(_select_with_hydra(config, "hydra.run.dir")))
+    output_dir = Path(os.path.abspath(hydra_adapter.select_with_hydra(config, "hydra.run.dir")))
     return Job(_task_config(config, output_dir), output_dir, "paths.results_dir=... (or hydra.run.dir=...)")
 
 
 def jobs_for_sweep(config: DictConfig) -> list[Job]:
-    """Compose every job of a sweep as Hydra's basic sweeper and launcher will (other sweepers: the base config)."""
-    sweeper = OmegaConf.select(config, "hydra.sweeper._target_")
-    if sweeper != BASIC_SWEEPER:
-        return [job_for_run_in_sweep(config, Path(_select_with_hydra(config, "hydra.sweep.dir")))]
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    loader = GlobalHydra.instance().config_loader()
-    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
-    arguments = [f"{key}={value}" for key, value in params.items()]
-    arguments += list(OmegaConf.to_container(config.hydra.overrides.task, resolve=False))  # type: ignore[arg-type]
-    jobs: list[Job] = []
+    """Every job of a sweep as Hydra's basic sweeper and launcher will compose it (other sweepers: the base
+    config, since they choose their jobs as they go)."""
+    if not hydra_adapter.uses_basic_sweeper(config):
+        sweep_dir = Path(hydra_adapter.select_with_hydra(config, "hydra.sweep.dir"))
+        return [job_for_run_in_sweep(config, sweep_dir)]
     try:
-        overrides = OverridesParser.create(config_loader=loader).parse_overrides(arguments)
-        for index, job_overrides in enumerate(BasicSweeper.split_arguments(overrides, None)[0]):
-            job_config = loader.load_sweep_config(config, list(job_overrides))
-            with open_dict(job_config):
-                job_config.hydra.job.id = index
-                job_config.hydra.job.num = index
-            jobs.append(job_for_run_in_sweep(job_config, None))
+        return [job_for_run_in_sweep(job, None) for job in hydra_adapter.sweep_job_configs(config)]
     except (HydraException, OmegaConfBaseException) as error:
-        raise ConfigError("sweep", " ".join(arguments), "overrides that compose for every job", str(error).strip(),
-                          problem="Invalid sweep")  # fmt: skip
-    return jobs
+        raise ConfigError("sweep", " ".join(hydra_adapter.sweep_arguments(config)), "overrides that compose for "
+                          "every job", str(error).strip(), problem="Invalid sweep")  # fmt: skip
 
 
 def job_for_run_in_sweep(config: DictConfig, output_dir: Path | None) -> Job:
     if output_dir is None:
-        sweep_dir = _select_with_hydra(config, "hydra.sweep.dir")
-        output_dir = Path(sweep_dir) / _select_with_hydra(config, "hydra.sweep.subdir")
+        sweep_dir = hydra_adapter.select_with_hydra(config, "hydra.sweep.dir")
+        output_dir = Path(sweep_dir) / hydra_adapter.select_with_hydra(config, "hydra.sweep.subdir")
     output_dir = Path(os.path.abspath(output_dir))
     return Job(_task_config(config, output_dir), output_dir, "paths.results_dir=... (or hydra.sweep.dir=...)")
 
@@ -162,18 +123,18 @@ def job_for_run_in_sweep(config: DictConfig, output_dir: Path | None) -> Job:
 # ----------------------------------------------------------------------------------------------- checks
 def check_jobs(jobs: list[Job]) -> None:
     """All checks for all jobs, cheapest stage first across the whole sweep."""
-    plain = [validate(job.cfg) for job in jobs]
-    for job, data in zip(jobs, plain):
+    every = [validate(job.cfg) for job in jobs]
+    for job, settings in zip(jobs, every):
         check_output_dir(job.output_dir, job.results_key)
-        if data["dataset"].get("kind") != "synthetic":
-            check_data_dir(Path(data["data_dir"]).expanduser())
+        if settings.dataset.kind not in GENERATED_KINDS:
+            check_data_dir(Path(settings.data_dir).expanduser())
     built: set[str] = set()
-    for job, data in zip(jobs, plain):
-        validate_components(data)
-        check_device(data["trainer"])
-        check_existing_record(job.output_dir, data)
-        check_data(data)
-        check_model(data, built)
+    for job, settings in zip(jobs, every):
+        validate_components(settings.resolved)
+        check_device(settings)
+        check_existing_record(job.output_dir, settings)
+        check_data(settings)
+        check_model(settings, built)
 
 
 def first_existing(path: Path) -> Path:
@@ -207,48 +168,42 @@ def check_data_dir(data_dir: Path) -> None:
         )
 
 
-def check_device(trainer: dict[str, Any]) -> None:
-    from poolbench.train import resolve_device
+def check_device(settings: Settings) -> None:
+    from poolbench.runtime import resolve_device
 
-    resolve_device(str(trainer.get("device", "auto")))
+    resolve_device(settings.trainer.device)
 
 
-def check_existing_record(output_dir: Path, data: dict[str, Any]) -> None:
+def check_existing_record(output_dir: Path, settings: Settings) -> None:
     """A result.json already in the run directory must be readable; a checkpoint must belong to this run."""
     from poolbench.record import CHECKPOINT_FILE, RESULT_FILE, compute_run_key, read_result
 
     if (output_dir / RESULT_FILE).exists():
         read_result(output_dir / RESULT_FILE)
     checkpoint = output_dir / CHECKPOINT_FILE
-    if data["trainer"].get("checkpoint", True) and checkpoint.exists():
-        from poolbench.train import load_checkpoint
+    if settings.trainer.checkpoint and checkpoint.exists():
+        from poolbench.training.checkpoint import load_checkpoint
 
-        load_checkpoint(checkpoint, compute_run_key(data))
-
-
-def check_data(data: dict[str, Any]) -> None:
-    """Load the dataset now (data.py keeps it for the run) and check the split sizes against it."""
-    from poolbench.data import load_raw, split_indices
-
-    dataset = data["dataset"]
-    raw = load_raw(dataset, data["data_dir"])
-    split_indices(len(raw.train_y), float(dataset.get("val_fraction", 0.1)), int(dataset.get("split_seed", 0)),
-                  dataset.get("train_samples"))  # fmt: skip
-    test_samples = dataset.get("test_samples")
-    if test_samples is not None and test_samples > len(raw.test_y):
-        raise ConfigError("dataset.test_samples", test_samples, f"at most {len(raw.test_y)} (the test split), or null",
-                          "set dataset.test_samples=null for the whole test split")  # fmt: skip
+        load_checkpoint(checkpoint, compute_run_key(settings.resolved))
 
 
-def check_model(data: dict[str, Any], built: set[str]) -> None:
+def check_data(settings: Settings) -> None:
+    """Load the dataset now (``load_raw`` keeps it for a run in this process) and check the split sizes."""
+    from poolbench.data.load import load_raw
+
+    raw = load_raw(settings.dataset, settings.data_dir)
+    check_split_sizes(settings.resolved["dataset"], (len(raw.train_y), len(raw.test_y)))
+
+
+def check_model(settings: Settings, built: set[str]) -> None:
     """Build each distinct model once (CPU) and run it at the evaluation size, if that differs."""
     import torch
 
     from poolbench.models import build_classifier
 
-    dataset, backbone, head = data["dataset"], data["backbone"], data["head"]
-    channels, size, classes = int(dataset["channels"]), int(dataset["image_size"]), int(dataset["num_classes"])
-    eval_size = dataset.get("eval_image_size") or size
+    dataset, backbone, head = settings.dataset, dict(settings.backbone), dict(settings.head)
+    channels, size, classes = dataset.channels, dataset.image_size, dataset.num_classes
+    eval_size = dataset.eval_image_size or size
     key = json.dumps([backbone, head, channels, size, classes, eval_size], sort_keys=True, default=str)
     if key in built:
         return
@@ -303,4 +258,4 @@ def check_config(cfg: DictConfig, output_dir: Path | None = None) -> None:
     check_jobs([Job(cfg, target, "paths.output_dir=...")])
 
 
-__all__: Iterable[str] = ["PreflightCallback", "check_config", "check_jobs", "reached"]
+__all__ = ["PreflightCallback", "check_config", "check_jobs"]

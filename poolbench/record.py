@@ -28,11 +28,16 @@ STATUSES = ("ok", "diverged", "failed")
 EPOCH_COLUMNS = [
     "epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "seconds",
 ]  # fmt: skip
-# Config keys that name where things go or how fast, not what is computed: they do not change the run key.
+# The one list of config keys (dotted; a key covers everything under it) that name where things go or how
+# fast, not what is computed: they do not change the run key, the run directory or a report's grouping.
 NON_SEMANTIC_KEYS = (
-    "paths", "data_dir", "hydra", "name", "progress", "force", "jobs", "report_on_sweep_end",
+    "paths", "data_dir", "hydra", "name", "progress", "force", "jobs", "report_on_sweep_end", "trainer.threads",
 )  # fmt: skip
-NON_SEMANTIC_NESTED = (("trainer", "threads"),)
+
+
+def is_semantic(dotted_key: str) -> bool:
+    """False for a key in ``NON_SEMANTIC_KEYS`` or under one of them."""
+    return not any(dotted_key == key or dotted_key.startswith(f"{key}.") for key in NON_SEMANTIC_KEYS)
 
 
 @dataclass
@@ -98,12 +103,18 @@ def _json_safe(value: Any) -> Any:
 
 def compute_run_key(resolved_cfg: Mapping[str, Any]) -> str:
     """Hash of the resolved config minus output paths: equal keys mean the same computation."""
-    semantic = {key: value for key, value in resolved_cfg.items() if key not in NON_SEMANTIC_KEYS}
-    for group, key in NON_SEMANTIC_NESTED:
-        if isinstance(semantic.get(group), Mapping):
-            semantic[group] = {k: v for k, v in semantic[group].items() if k != key}
+    semantic = _semantic_part(resolved_cfg, "")
     canonical = json.dumps(semantic, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _semantic_part(node: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    kept = {}
+    for key, value in node.items():
+        dotted = f"{prefix}{key}"
+        if is_semantic(dotted):
+            kept[key] = _semantic_part(value, f"{dotted}.") if isinstance(value, Mapping) else value
+    return kept
 
 
 def write_config(run_dir: Path, config_yaml: str) -> None:

@@ -94,54 +94,52 @@ def sync(device: torch.device) -> None:
 
 @dataclass
 class Setup:
-    cfg: dict[str, Any]  # resolved config
+    settings: Any  # poolbench.settings.Settings: the validated config, as every run reads it
     device: torch.device
-    data: Any  # poolbench.data.DataBundle
+    data: Any  # poolbench.data.splits.DataBundle
     ctx: Any  # poolbench.step.StepContext
     batch_size: int
     steps_per_epoch: int
 
     @property
-    def trainer(self) -> dict[str, Any]:
-        return self.cfg["trainer"]
+    def trainer(self) -> Any:
+        return self.settings.trainer
 
     @property
-    def augment(self) -> dict[str, Any]:
-        return dict(self.cfg["dataset"].get("augment") or {})
+    def augment(self) -> Any:
+        return self.settings.dataset.augment
 
     def new_model(self, memory_format: torch.memory_format) -> torch.nn.Module:
         """The same initialisation (config seed) for every variant."""
         from poolbench.models import build_classifier
 
         data = self.data
-        model, _ = build_classifier(self.cfg["backbone"], self.cfg["head"], data.channels, data.image_size,
-                                    data.num_classes, seed=int(self.cfg["seed"]))  # fmt: skip
+        model, _ = build_classifier(self.settings.backbone, self.settings.head, data.channels, data.image_size,
+                                    data.num_classes, seed=self.settings.seed)  # fmt: skip
         return model.to(self.device).to(memory_format=memory_format).train()
 
     def poolbench_step(self, compile: bool = False):
-        """A fresh model and the step ``train.train`` would build for it."""
-        from poolbench.train import build_train_step
+        """A fresh model and the step ``training.loop.train`` would build for it."""
+        from dataclasses import replace
 
-        trainer = dict(self.trainer, compile=compile)
+        from poolbench.training.optim import build_train_step
+
         model = self.new_model(self.ctx.memory_format)
-        return build_train_step(model, trainer, self.ctx, self.steps_per_epoch, int(trainer["epochs"]))
+        return build_train_step(model, replace(self.trainer, compile=compile), self.ctx, self.steps_per_epoch)
 
 
 def make_setup(cfg_node) -> Setup:
-    from omegaconf import OmegaConf
+    from poolbench.data.splits import prepare_data
+    from poolbench.runtime import resolve_device, seed_everything, step_context
+    from poolbench.training.optim import epoch_steps
+    from poolbench.validate import validate
 
-    from poolbench.config import validate
-    from poolbench.data import prepare_data
-    from poolbench.run import seed_everything, step_context
-    from poolbench.train import epoch_steps, resolve_device
-
-    validate(cfg_node)
-    cfg: dict[str, Any] = OmegaConf.to_container(cfg_node, resolve=True)  # type: ignore[assignment]
-    device = resolve_device(str(cfg["trainer"].get("device", "auto")))
-    seed_everything(int(cfg["seed"]))
-    data = prepare_data(cfg["dataset"], cfg["data_dir"], device)
-    batch_size = int(cfg["trainer"]["batch_size"])
-    return Setup(cfg, device, data, step_context(device, cfg["trainer"]), batch_size,
+    settings = validate(cfg_node)
+    device = resolve_device(settings.trainer.device)
+    seed_everything(settings.seed)
+    data = prepare_data(settings.dataset, settings.data_dir, device)
+    batch_size = settings.trainer.batch_size
+    return Setup(settings, device, data, step_context(device, settings.trainer), batch_size,
                  epoch_steps(len(data.train), batch_size)[0])  # fmt: skip
 
 
@@ -168,7 +166,7 @@ class PilImages(torch.utils.data.Dataset):
 def torchvision_fashion_mnist_root(data_dir: Path, scratch: Path) -> Path:
     """A root torchvision's FashionMNIST accepts (``ROOT/FashionMNIST/raw/*-ubyte``, uncompressed), found by
     poolbench's own search; gzipped copies (Debian's) are decompressed into ``scratch``."""
-    from poolbench.data import IDX_FILES, find_fashion_mnist_files
+    from poolbench.data.idx import IDX_FILES, find_fashion_mnist_files
 
     files = find_fashion_mnist_files(data_dir)
     if files is None:
@@ -188,22 +186,22 @@ def torchvision_fashion_mnist_root(data_dir: Path, scratch: Path) -> Path:
 def naive_dataset(setup: Setup, scratch: Path) -> torch.utils.data.Dataset:
     import torchvision.transforms as T
 
-    dataset_cfg, augment = setup.cfg["dataset"], setup.augment
+    dataset, augment = setup.settings.dataset, setup.augment
     transforms: list[Any] = []
-    if int(augment.get("crop_padding", 0)) > 0:
-        transforms.append(T.RandomCrop(int(dataset_cfg["image_size"]), padding=int(augment["crop_padding"])))
-    if augment.get("flip"):
+    if augment.crop_padding > 0:
+        transforms.append(T.RandomCrop(dataset.image_size, padding=augment.crop_padding))
+    if augment.flip:
         transforms.append(T.RandomHorizontalFlip())
-    transforms += [T.ToTensor(), T.Normalize([float(v) for v in dataset_cfg["mean"]], [float(v) for v in dataset_cfg["std"]])]
+    transforms += [T.ToTensor(), T.Normalize(list(dataset.mean), list(dataset.std))]
     transform = T.Compose(transforms)
-    if dataset_cfg.get("kind", dataset_cfg["name"]) == "fashion_mnist":
+    if dataset.kind == "fashion_mnist":
         from torchvision.datasets import FashionMNIST
 
-        root = torchvision_fashion_mnist_root(Path(setup.cfg["data_dir"]).expanduser(), scratch)
+        root = torchvision_fashion_mnist_root(Path(setup.settings.data_dir).expanduser(), scratch)
         return FashionMNIST(str(root), train=True, transform=transform, download=False)
-    from poolbench.data import load_raw
+    from poolbench.data.load import load_raw
 
-    raw = load_raw(dataset_cfg, setup.cfg["data_dir"])
+    raw = load_raw(dataset, setup.settings.data_dir)
     return PilImages(raw.train_x, raw.train_y, transform)
 
 
@@ -223,12 +221,12 @@ def naive_batches(setup: Setup, dataset: torch.utils.data.Dataset, workers: int)
 
 def plain_step(setup: Setup) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """What a straightforward PyTorch script does: NCHW, fp32, the same optimizer and schedule."""
-    from poolbench.train import build_optimizer, build_scheduler
+    from poolbench.training.optim import build_optimizer, build_scheduler
 
     model = setup.new_model(torch.contiguous_format)
     optimizer = build_optimizer(model, setup.trainer)
-    scheduler = build_scheduler(optimizer, setup.trainer, setup.steps_per_epoch, int(setup.trainer["epochs"]))
-    criterion = torch.nn.CrossEntropyLoss(label_smoothing=float(setup.trainer.get("label_smoothing", 0.0)))
+    scheduler = build_scheduler(optimizer, setup.trainer, setup.steps_per_epoch)
+    criterion = torch.nn.CrossEntropyLoss(label_smoothing=setup.trainer.label_smoothing)
 
     def step(images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         loss = criterion(model(images), labels)
@@ -275,15 +273,16 @@ def loader_variant(setup: Setup, name: str, group: str, batches: Iterator[Batch]
 
 
 def poolbench_batches(setup: Setup) -> Iterator[Batch]:
-    """Epoch after epoch of poolbench's own batches, exactly as ``train.train`` asks for them."""
-    from poolbench.data import epoch_batches
-    from poolbench.train import epoch_generator, epoch_steps
+    """Epoch after epoch of poolbench's own batches, exactly as ``training.loop.train`` asks for them."""
+    from poolbench.data.batches import epoch_batches
+    from poolbench.training.loop import epoch_generator
+    from poolbench.training.optim import epoch_steps
 
     drop_last = epoch_steps(len(setup.data.train), setup.batch_size)[1]
     for epoch in itertools.count():
         yield from epoch_batches(
-            setup.data.train, setup.batch_size, setup.data.mean, setup.data.std, epoch_generator(int(setup.cfg["seed"]), epoch),
-            crop_padding=int(setup.augment.get("crop_padding", 0)), flip=bool(setup.augment.get("flip", False)),
+            setup.data.train, setup.batch_size, setup.data.mean, setup.data.std, epoch_generator(setup.settings.seed, epoch),
+            crop_padding=setup.augment.crop_padding, flip=setup.augment.flip,
             drop_last=drop_last, memory_format=setup.ctx.memory_format,
         )  # fmt: skip
 
@@ -351,13 +350,13 @@ def training_flops_per_image(setup: Setup) -> float:
 
 
 def eval_seconds_per_image(setup: Setup, images: int) -> Callable[[], float]:
-    """Time ``train.evaluate`` (inference mode, eval batch size) on the first ``images`` test images."""
-    from poolbench.data import ImageSplit
-    from poolbench.train import evaluate
+    """Time ``training.evaluate.evaluate`` (inference mode, eval batch size) on the first ``images`` test images."""
+    from poolbench.data.splits import ImageSplit
+    from poolbench.training.evaluate import evaluate
 
     model = setup.new_model(setup.ctx.memory_format)
     split = ImageSplit(setup.data.test.x[:images], setup.data.test.y[:images])
-    eval_batch = int(setup.trainer.get("eval_batch_size", 1024))
+    eval_batch = setup.trainer.eval_batch_size
 
     def measure() -> float:
         began = time.perf_counter()
@@ -368,9 +367,9 @@ def eval_seconds_per_image(setup: Setup, images: int) -> Callable[[], float]:
 
 
 def per_epoch_eval_images(setup: Setup) -> int:
-    """Images ``train.train`` evaluates after every epoch: the train-curve subset, val and test."""
+    """Images ``training.loop.train`` evaluates after every epoch: the train-curve subset, val and test."""
     data = setup.data
-    curve = min(int(setup.trainer.get("train_eval_samples") or len(data.test)), len(data.train))
+    curve = min(setup.trainer.train_eval_samples or len(data.test), len(data.train))
     return curve + len(data.val) + len(data.test)
 
 
@@ -415,7 +414,7 @@ def wait_until_children_idle(poll: float = 0.03, quiet_polls: int = 3, limit: fl
 def measure(setup: Setup, variants: list[Variant], args: argparse.Namespace, peak_size: int) -> dict[str, list[float]]:
     """Seconds per step of every variant (and the peak's FLOP/s, eval s/image) for every repetition."""
     peak_iterations = 10 if setup.device.type == "cpu" else 50
-    eval_measure = eval_seconds_per_image(setup, min(len(setup.data.test), 8 * int(setup.trainer.get("eval_batch_size", 1024))))
+    eval_measure = eval_seconds_per_image(setup, min(len(setup.data.test), 8 * setup.trainer.eval_batch_size))
     tasks: list[tuple[str, Callable[[], float]]] = [
         (v.name, lambda v=v: timed(v.run, args.steps) / args.steps) for v in variants
     ]
@@ -474,8 +473,8 @@ def summarise(setup: Setup, variants: list[Variant], samples: dict[str, list[flo
         "epoch_eval_seconds": eval_s,
         "eval_fraction_of_epoch": eval_s / (eval_s + epoch_train_s),
         "variants_images_per_second": ips,
-        "backbone": setup.cfg["backbone"]["name"], "head": setup.cfg["head"]["name"],
-        "dataset": setup.cfg["dataset"]["name"], "batch_size": batch,
+        "backbone": setup.settings.backbone["name"], "head": setup.settings.head["name"],
+        "dataset": setup.settings.dataset.name, "batch_size": batch,
         "memory_format": "channels_last" if setup.ctx.memory_format == torch.channels_last else "contiguous",
         "autocast": str(setup.ctx.autocast_dtype).replace("torch.", "") if setup.ctx.autocast_dtype else None,
         "torch_version": torch.__version__,
@@ -520,7 +519,7 @@ def compile_report(setup: Setup, args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    from poolbench.train import default_threads
+    from poolbench.runtime import default_threads
 
     torch.set_num_threads(args.threads or default_threads())
     setup = make_setup(compose_config(args))
@@ -530,7 +529,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         retain_freed_memory()  # as poolbench.run does; process-wide, so the naive rows get it too
     peak_size = args.peak_size or (2048 if setup.device.type == "cpu" else 8192)
     load_before = os.getloadavg()
-    print(f"bench: {setup.cfg['backbone']['name']} + {setup.cfg['head']['name']} on {setup.cfg['dataset']['name']}, "
+    print(f"bench: {setup.settings.backbone['name']} + {setup.settings.head['name']} on {setup.settings.dataset.name}, "
           f"batch {setup.batch_size}, {args.steps} steps x {args.reps} reps, {setup.device}, "
           f"{torch.get_num_threads()} threads, load average {load_before[0]:.1f}", file=sys.stderr, flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="poolbench-bench-") as scratch:

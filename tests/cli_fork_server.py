@@ -56,7 +56,7 @@ def fork(job: dict[str, Any]) -> int:
 
 def main(jobs_path: str, codes_path: str) -> None:
     import poolbench.cli  # noqa: F401  (imports the children inherit)
-    import poolbench.data  # noqa: F401
+    import poolbench.data.splits  # noqa: F401
     import poolbench.run  # noqa: F401
     from hydra.core.plugins import Plugins
 

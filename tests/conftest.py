@@ -12,6 +12,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from poolbench.settings import Settings
+from poolbench.validate import validate
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO_ROOT / "conf"
 
@@ -64,3 +67,8 @@ def run_cli(
 def tiny_overrides(tmp_path: Path) -> list[str]:
     """TINY plus results and data dirs inside the test's tmp_path."""
     return [*TINY, f"paths.results_dir={tmp_path / 'results'}", f"data_dir={tmp_path / 'data'}"]
+
+
+def compose_settings(overrides: Sequence[str] = (), output_dir: Path | None = None) -> Settings:
+    """The validated, typed settings of ``compose_cfg(overrides, output_dir)``: what ``run`` takes."""
+    return validate(compose_cfg(overrides, output_dir))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+
+import pytest
+
 from tests.conftest import TINY, run_cli
 
 
@@ -34,6 +37,7 @@ def test_bad_group_option_lists_the_available_options(tmp_path):
     assert "gapp" in out.stderr and "Available options" in out.stderr and "gem" in out.stderr
 
 
+@pytest.mark.slow
 def test_tiny_multirun_over_heads_writes_one_record_per_head(tmp_path):
     heads = ["gap", "gmp", "gem", "flatten", "avgmax", "catavgmax", "lse"]
     out = run_cli(["-m", f"head={','.join(heads)}", *TINY, "trainer.epochs=1", "name=sweep", "paths.results_dir=results"], cwd=tmp_path)

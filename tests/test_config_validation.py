@@ -9,10 +9,13 @@ import pytest
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from poolbench.config import RULES_BY_KEY, Number, find_conf_dir, shipped_keys, validate, validate_components
-from poolbench.data import prepare_data
+from poolbench.checks import Number
+from poolbench.components import validate_components
+from poolbench.data.splits import prepare_data
 from poolbench.errors import ConfigError
 from poolbench.preflight import check_config
+from poolbench.settings import RULES_BY_KEY
+from poolbench.validate import find_conf_dir, shipped_keys, validate
 from tests.conftest import TINY, compose_cfg
 
 CONF = find_conf_dir()
@@ -20,7 +23,7 @@ assert CONF is not None
 
 
 def test_every_shipped_key_has_a_rule() -> None:
-    """The table is complete: a key added to a shipped YAML needs a rule in config.RULES."""
+    """The table is complete: a key added to a shipped YAML needs a typed field in poolbench/settings.py."""
     missing = sorted(key for key in shipped_keys() if key not in RULES_BY_KEY and key not in ("paths", "dataset.augment"))
     assert not missing, f"add rules for: {missing}"
 
@@ -35,7 +38,7 @@ def test_shipped_datasets_and_trainers_validate(dataset: str, trainer: str) -> N
 def test_shipped_components_validate(group: str) -> None:
     for path in sorted((CONF / group).glob("*.yaml")):
         data = validate(compose_cfg([f"{group}={path.stem}"]))
-        validate_components(data)
+        validate_components(data.resolved)
 
 
 @pytest.fixture(scope="module")
@@ -80,12 +83,12 @@ def test_unknown_key_suggests_the_closest() -> None:
     with pytest.raises(ConfigError, match=r"did you mean trainer\.batch_size=64\?"):
         validate(compose_cfg(["+trainer.batchsize=64"]))
     with pytest.raises(ConfigError, match=r"did you mean head\.r=3\?"):
-        validate_components(validate(compose_cfg(["head=lse", "+head.rr=3"])))
+        validate_components(validate(compose_cfg(["head=lse", "+head.rr=3"])).resolved)
 
 
 def test_poolbench_provided_arguments_cannot_be_set() -> None:
     with pytest.raises(ConfigError, match="poolbench passes num_classes"):
-        validate_components(validate(compose_cfg(["+head.num_classes=3"])))
+        validate_components(validate(compose_cfg(["+head.num_classes=3"])).resolved)
 
 
 def test_val_fraction_zero_is_allowed() -> None:
@@ -116,6 +119,6 @@ def test_flatten_at_another_size_is_refused_before_running(tmp_path: Path) -> No
 
 def test_eval_image_size_resizes_the_test_split_only() -> None:
     cfg = validate(compose_cfg([*TINY, "dataset.eval_image_size=16"]))
-    data = prepare_data(cfg["dataset"], "unused", torch.device("cpu"))
+    data = prepare_data(cfg.dataset, "unused", torch.device("cpu"))
     assert data.test.x.shape[2:] == (16, 16) and data.train.x.shape[2:] == (12, 12)
     assert data.test.x.dtype == torch.uint8

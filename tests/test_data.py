@@ -11,17 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from poolbench.data import (
-    IDX_FILES,
-    load_raw,
-    make_synthetic,
-    prepare_data,
-    random_crop,
-    random_flip,
-    split_indices,
-)
+from poolbench.data.batches import random_crop, random_flip
+from poolbench.data.idx import IDX_FILES
+from poolbench.data.load import load_raw
+from poolbench.data.splits import prepare_data, split_indices
+from poolbench.data.synthetic import make_synthetic
 from poolbench.errors import ConfigError, DataError
-from tests.conftest import compose_cfg
+from poolbench.validate import check_split_sizes
+from tests.conftest import compose_settings
 
 REAL_FMNIST = Path("/usr/share/datasets/fashion-mnist")
 
@@ -71,7 +68,7 @@ def write_cifar10_layout(root: Path, per_batch: int = 6, n_test: int = 8) -> dic
 def test_fashion_mnist_from_the_debian_layout(tmp_path, monkeypatch):
     arrays = write_fashion_mnist_layout(tmp_path / "system")
     monkeypatch.setenv("POOLBENCH_SYSTEM_FASHION_MNIST", str(tmp_path / "system"))
-    cfg = compose_cfg(["dataset=fashion_mnist", "dataset.download=false"])
+    cfg = compose_settings(["dataset=fashion_mnist", "dataset.download=false"])
     raw = load_raw(cfg.dataset, tmp_path / "empty_data_dir")
     assert raw.train_x.shape == (50, 1, 28, 28) and raw.train_x.dtype == torch.uint8
     assert torch.equal(raw.train_x[:, 0], torch.from_numpy(arrays["train_x"].astype(np.uint8)))
@@ -83,14 +80,14 @@ def test_fashion_mnist_prefers_files_in_data_dir(tmp_path, monkeypatch):
     write_fashion_mnist_layout(tmp_path / "data" / "FashionMNIST" / "raw", n_train=30, compress=False)
     write_fashion_mnist_layout(tmp_path / "system", n_train=50)
     monkeypatch.setenv("POOLBENCH_SYSTEM_FASHION_MNIST", str(tmp_path / "system"))
-    raw = load_raw(compose_cfg(["dataset.download=false"]).dataset, tmp_path / "data")
+    raw = load_raw(compose_settings(["dataset.download=false"]).dataset, tmp_path / "data")
     assert len(raw.train_y) == 30
 
 
 def test_fashion_mnist_missing_offline_lists_the_remedies(tmp_path, monkeypatch):
     monkeypatch.setenv("POOLBENCH_SYSTEM_FASHION_MNIST", str(tmp_path / "nowhere"))
     with pytest.raises(DataError) as error:
-        load_raw(compose_cfg(["dataset.download=false"]).dataset, tmp_path / "data")
+        load_raw(compose_settings(["dataset.download=false"]).dataset, tmp_path / "data")
     message = str(error.value)
     assert "apt-get install dataset-fashion-mnist" in message and "data_dir=" in message
 
@@ -101,12 +98,12 @@ def test_truncated_idx_file_is_named(tmp_path, monkeypatch):
     target.write_bytes(target.read_bytes()[:-100])
     monkeypatch.setenv("POOLBENCH_SYSTEM_FASHION_MNIST", str(tmp_path / "system"))
     with pytest.raises(DataError, match="train-images-idx3-ubyte.*truncated"):
-        load_raw(compose_cfg(["dataset.download=false"]).dataset, tmp_path / "data")
+        load_raw(compose_settings(["dataset.download=false"]).dataset, tmp_path / "data")
 
 
 def test_cifar10_loader_reads_the_real_on_disk_format(tmp_path):
     batches = write_cifar10_layout(tmp_path)
-    cfg = compose_cfg(["dataset=cifar10", "dataset.download=false", "dataset.verify_checksums=false"])
+    cfg = compose_settings(["dataset=cifar10", "dataset.download=false", "dataset.verify_checksums=false"])
     raw = load_raw(cfg.dataset, tmp_path)
     assert raw.train_x.shape == (30, 3, 32, 32) and raw.test_x.shape == (8, 3, 32, 32)
     first_row = batches["data_batch_1"][0][0]  # R plane (1024), then G, then B, each row-major 32x32
@@ -117,7 +114,7 @@ def test_cifar10_loader_reads_the_real_on_disk_format(tmp_path):
 
 def test_cifar10_checksums_are_verified_by_default(tmp_path):
     write_cifar10_layout(tmp_path)
-    cfg = compose_cfg(["dataset=cifar10", "dataset.download=false"])
+    cfg = compose_settings(["dataset=cifar10", "dataset.download=false"])
     with pytest.raises(DataError, match="data_batch_1 fails its MD5"):
         load_raw(cfg.dataset, tmp_path)
 
@@ -128,12 +125,12 @@ def test_cifar10_archive_is_extracted(tmp_path):
     write_cifar10_layout(tmp_path / "staging")
     with tarfile.open(tmp_path / "cifar-10-python.tar.gz", "w:gz") as archive:
         archive.add(tmp_path / "staging" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
-    cfg = compose_cfg(["dataset=cifar10", "dataset.download=false", "dataset.verify_checksums=false"])
+    cfg = compose_settings(["dataset=cifar10", "dataset.download=false", "dataset.verify_checksums=false"])
     assert len(load_raw(cfg.dataset, tmp_path).train_y) == 30
 
 
 def test_cifar10_missing_offline_names_the_archive(tmp_path):
-    cfg = compose_cfg(["dataset=cifar10", "dataset.download=false"])
+    cfg = compose_settings(["dataset=cifar10", "dataset.download=false"])
     with pytest.raises(DataError, match="cifar-10-python.tar.gz"):
         load_raw(cfg.dataset, tmp_path)
 
@@ -145,12 +142,12 @@ def test_validation_split_is_fixed_disjoint_and_independent_of_run_seed():
     assert not set(train_a.tolist()) & set(val_a.tolist())
     subset, val_c = split_indices(1000, 0.1, split_seed=0, train_samples=200)
     assert len(subset) == 200 and torch.equal(val_c, val_a) and set(subset.tolist()) <= set(train_a.tolist())
-    with pytest.raises(ConfigError, match="dataset.train_samples"):
-        split_indices(1000, 0.1, split_seed=0, train_samples=901)
+    with pytest.raises(ConfigError, match="dataset.train_samples"):  # checked against the loaded split's size
+        check_split_sizes({"val_fraction": 0.1, "train_samples": 901}, sizes=(1000, 100))
 
 
 def test_prepare_data_keeps_uint8_splits_and_never_mixes_test_into_selection():
-    cfg = compose_cfg(["dataset=synthetic", "dataset.train_size=300", "dataset.test_size=50"])
+    cfg = compose_settings(["dataset=synthetic", "dataset.train_size=300", "dataset.test_size=50"])
     data = prepare_data(cfg.dataset, "unused", torch.device("cpu"))
     assert data.train.x.dtype == torch.uint8 and len(data.train) == 270 and len(data.val) == 30 and len(data.test) == 50
 
@@ -183,7 +180,7 @@ def test_random_flip_flips_about_half_the_batch_horizontally():
 
 @pytest.mark.skipif(not REAL_FMNIST.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
 def test_real_fashion_mnist_from_the_system_copy(tmp_path):
-    raw = load_raw(compose_cfg(["dataset.download=false"]).dataset, tmp_path)
+    raw = load_raw(compose_settings(["dataset.download=false"]).dataset, tmp_path)
     assert raw.train_x.shape == (60000, 1, 28, 28) and raw.test_x.shape == (10000, 1, 28, 28)
     assert torch.bincount(raw.train_y).tolist() == [6000] * 10
     assert torch.bincount(raw.test_y).tolist() == [1000] * 10
@@ -191,7 +188,7 @@ def test_real_fashion_mnist_from_the_system_copy(tmp_path):
 
 # ----------------------------------------------------------------------------------------------- translation test
 def test_shift_images_moves_each_image_by_n_pixels_in_its_direction_with_zero_fill():
-    from poolbench.data import SHIFT_DIRECTIONS, shift_images
+    from poolbench.data.batches import SHIFT_DIRECTIONS, shift_images
 
     images = torch.randint(1, 256, (10, 2, 9, 9), dtype=torch.uint8)  # no zeros: the fill is visible
     shifted = shift_images(images, 3)

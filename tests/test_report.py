@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import TINY, cli_env, run_cli
+from tests.conftest import TINY, cli_env, run_cli
 from omegaconf import OmegaConf
 from scipy import stats
 

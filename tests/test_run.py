@@ -1,4 +1,4 @@
-"""run(cfg): one training run end to end, and the run record it writes."""
+"""run(settings): one training run end to end, and the run record it writes."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import yaml
 from poolbench.models.classifier import build_classifier
 from poolbench.record import RESULT_FILE, read_epochs, read_result
 from poolbench.run import run
-from poolbench.train import parameter_groups
-from tests.conftest import TINY, compose_cfg
+from poolbench.training.optim import parameter_groups
+from tests.conftest import TINY, compose_cfg, compose_settings
 
 RECORD_FIELDS = {
     "schema_version", "status", "run_key", "dataset", "backbone", "head", "seed", "epochs", "test_acc", "test_loss",
@@ -24,7 +24,7 @@ RECORD_FIELDS = {
 
 
 def test_tiny_run_writes_a_complete_run_record(tmp_path):
-    cfg = compose_cfg([*TINY, "head=gem"], output_dir=tmp_path)
+    cfg = compose_settings([*TINY, "head=gem"], output_dir=tmp_path)
     record = run(cfg)
     result = json.loads((tmp_path / RESULT_FILE).read_text())
     assert RECORD_FIELDS <= set(result)
@@ -45,26 +45,26 @@ def test_tiny_run_writes_a_complete_run_record(tmp_path):
 
 
 def test_synthetic_task_is_learned_well_above_chance(tmp_path):
-    cfg = compose_cfg([*TINY, "trainer.epochs=4", "dataset.train_size=1000"], output_dir=tmp_path)
+    cfg = compose_settings([*TINY, "trainer.epochs=4", "dataset.train_size=1000"], output_dir=tmp_path)
     assert run(cfg).test_acc > 0.6  # 4 classes: chance is 0.25
 
 
 def test_same_config_gives_the_same_result(tmp_path):
-    first = run(compose_cfg(TINY, output_dir=tmp_path / "a"))
-    second = run(compose_cfg(TINY, output_dir=tmp_path / "b"))
+    first = run(compose_settings(TINY, output_dir=tmp_path / "a"))
+    second = run(compose_settings(TINY, output_dir=tmp_path / "b"))
     assert first.test_acc == second.test_acc and first.train_loss == second.train_loss
     assert first.run_key == second.run_key
 
 
 def test_run_key_ignores_paths_but_not_hyperparameters(tmp_path):
-    a = run(compose_cfg(TINY + ["trainer.epochs=1"], output_dir=tmp_path / "a"))
-    b = run(compose_cfg(TINY + ["trainer.epochs=1", f"paths.results_dir={tmp_path}"], output_dir=tmp_path / "b"))
-    c = run(compose_cfg(TINY + ["trainer.epochs=1", "trainer.lr=0.01"], output_dir=tmp_path / "c"))
+    a = run(compose_settings(TINY + ["trainer.epochs=1"], output_dir=tmp_path / "a"))
+    b = run(compose_settings(TINY + ["trainer.epochs=1", f"paths.results_dir={tmp_path}"], output_dir=tmp_path / "b"))
+    c = run(compose_settings(TINY + ["trainer.epochs=1", "trainer.lr=0.01"], output_dir=tmp_path / "c"))
     assert a.run_key == b.run_key != c.run_key
 
 
 def test_non_finite_loss_stops_the_run_as_diverged(tmp_path):
-    cfg = compose_cfg([*TINY, "trainer.lr=1e12", "trainer.schedule=constant", "trainer.epochs=3"], output_dir=tmp_path)
+    cfg = compose_settings([*TINY, "trainer.lr=1e12", "trainer.schedule=constant", "trainer.epochs=3"], output_dir=tmp_path)
     record = run(cfg)
     assert record.status == "diverged" and "non-finite" in record.error
     assert read_result(tmp_path).status == "diverged"
@@ -85,7 +85,7 @@ def test_every_optimizer_and_schedule_trains(tmp_path, optimizer, schedule):
     overrides = [*TINY, "trainer.epochs=1", f"trainer.optimizer={optimizer}", f"trainer.schedule={schedule}"]
     if optimizer == "adamw":
         overrides.append("trainer.lr=0.003")
-    assert run(compose_cfg(overrides, output_dir=tmp_path)).status == "ok"
+    assert run(compose_settings(overrides, output_dir=tmp_path)).status == "ok"
 
 
 @pytest.mark.slow
@@ -93,7 +93,7 @@ def test_every_optimizer_and_schedule_trains(tmp_path, optimizer, schedule):
 def test_short_real_fashion_mnist_run_beats_a_stated_accuracy(tmp_path):
     # 10,000 real training images, 2 epochs of a narrow CNN with flatten + dense, no augmentation: measured 0.88
     # test accuracy on this machine; 0.80 is the floor we promise.
-    cfg = compose_cfg(
+    cfg = compose_settings(
         ["dataset=fashion_mnist", "dataset.train_samples=10000", "dataset.download=false", "backbone.widths=[16,32,64]",
          "head=flatten", "dataset.augment.crop_padding=0", "dataset.augment.flip=false", "trainer.epochs=2",
          "progress=false", f"data_dir={tmp_path}"],
@@ -105,7 +105,7 @@ def test_short_real_fashion_mnist_run_beats_a_stated_accuracy(tmp_path):
 
 
 def test_final_val_and_test_metrics_are_the_last_epochs_evaluation(tmp_path):
-    record = run(compose_cfg(TINY, output_dir=tmp_path))
+    record = run(compose_settings(TINY, output_dir=tmp_path))
     last = read_epochs(tmp_path)[-1]
     assert (record.val_acc, record.test_acc) == (last["val_acc"], last["test_acc"])
     assert record.test_loss == pytest.approx(last["test_loss"], rel=1e-12)
@@ -113,11 +113,12 @@ def test_final_val_and_test_metrics_are_the_last_epochs_evaluation(tmp_path):
 
 def test_translation_test_records_accuracy_on_shifted_test_images(tmp_path):
     """shift_acc["N"] is the trained model's accuracy on the test set moved by N pixels; "0" is test_acc."""
-    from poolbench.data import ImageSplit, prepare_data, shift_images
-    from poolbench.run import step_context
-    from poolbench.train import evaluate
+    from poolbench.data.batches import shift_images
+    from poolbench.data.splits import ImageSplit, prepare_data
+    from poolbench.runtime import step_context
+    from poolbench.training.evaluate import evaluate
 
-    cfg = compose_cfg([*TINY, "dataset.eval_shifts=[4,0,2]", "trainer.checkpoint=true"], output_dir=tmp_path)
+    cfg = compose_settings([*TINY, "dataset.eval_shifts=[4,0,2]", "trainer.checkpoint=true"], output_dir=tmp_path)
     record = run(cfg)
     assert list(record.shift_acc) == ["0", "2", "4"]
     assert record.shift_acc["0"] == record.test_acc
@@ -131,5 +132,5 @@ def test_translation_test_records_accuracy_on_shifted_test_images(tmp_path):
     for pixels in (2, 4):
         shifted = ImageSplit(shift_images(data.test.x, pixels), data.test.y)
         assert evaluate(model, shifted, data, 64, ctx)[1] == record.shift_acc[str(pixels)]
-    plain = run(compose_cfg(TINY, output_dir=tmp_path / "plain"))
+    plain = run(compose_settings(TINY, output_dir=tmp_path / "plain"))
     assert plain.shift_acc == {}

@@ -11,20 +11,22 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from omegaconf import OmegaConf
 
-from conftest import REPO_ROOT, TINY, cli_env, compose_cfg
-from poolbench.data import ImageSplit, crop_windows, epoch_batches, flip_where, prepare_data, random_crop, random_flip
+from poolbench.data.batches import crop_windows, epoch_batches, flip_where, random_crop, random_flip
+from poolbench.data.splits import ImageSplit, prepare_data
 from poolbench.models import build_classifier
-from poolbench.run import step_context
+from poolbench.runtime import step_context
 from poolbench.step import train_epoch
-from poolbench.train import build_train_step, epoch_steps, train
+from poolbench.training.loop import TrainPlan, epoch_generator, train
+from poolbench.training.optim import build_train_step, epoch_steps
+from tests.conftest import REPO_ROOT, TINY, cli_env, compose_cfg, compose_settings
 
 SEED = 3
 
@@ -40,8 +42,8 @@ def one_thread():
 # ----------------------------------------------------------------------------------------------- same result
 def reference_losses(model, x_uint8, y, order, batch_size, mean, std, trainer) -> list[float]:
     """A plain loop: NCHW model, plain indexing and normalisation, torch.optim.SGD at a constant lr."""
-    optimizer = torch.optim.SGD(model.parameters(), lr=trainer["lr"], momentum=trainer["momentum"],
-                                nesterov=trainer["nesterov"], weight_decay=trainer["weight_decay"])  # fmt: skip
+    optimizer = torch.optim.SGD(model.parameters(), lr=trainer.lr, momentum=trainer.momentum,
+                                nesterov=trainer.nesterov, weight_decay=trainer.weight_decay)  # fmt: skip
     losses = []
     for start in range(0, len(order) - batch_size + 1, batch_size):
         index = order[start : start + batch_size]
@@ -55,11 +57,11 @@ def reference_losses(model, x_uint8, y, order, batch_size, mean, std, trainer) -
 
 
 def test_fast_path_and_train_give_the_plain_loop_loss_trajectory(tmp_path, one_thread):
-    cfg = compose_cfg([*TINY, "trainer.schedule=constant", "trainer.epochs=1"], output_dir=tmp_path)
-    trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
+    cfg = compose_settings([*TINY, "trainer.schedule=constant", "trainer.epochs=1"], output_dir=tmp_path)
+    trainer = cfg.trainer
     data = prepare_data(cfg.dataset, str(tmp_path), torch.device("cpu"))
     model, _ = build_classifier(cfg.backbone, cfg.head, data.channels, data.image_size, data.num_classes, seed=SEED)
-    batch_size = trainer["batch_size"]
+    batch_size = trainer.batch_size
     num_steps, drop_last = epoch_steps(len(data.train), batch_size)
     assert drop_last and num_steps >= 5
 
@@ -71,7 +73,7 @@ def test_fast_path_and_train_give_the_plain_loop_loss_trajectory(tmp_path, one_t
     ctx = step_context(torch.device("cpu"), trainer)
     assert ctx.memory_format == torch.channels_last  # the fast path really differs from the reference's NCHW
     fast_model = copy.deepcopy(model).to(memory_format=ctx.memory_format)
-    step = build_train_step(fast_model, trainer, ctx, num_steps, 1)
+    step = build_train_step(fast_model, trainer, ctx, num_steps)
     batches = epoch_batches(data.train, batch_size, data.mean, data.std, generator(), drop_last=True,
                             memory_format=ctx.memory_format)  # fmt: skip
     fast = [float(step(images, labels)) for images, labels in batches]
@@ -79,12 +81,11 @@ def test_fast_path_and_train_give_the_plain_loop_loss_trajectory(tmp_path, one_t
     assert fast[-1] < fast[0]  # it trained: the check is not comparing constants
 
     # train() itself (epoch seeds, the device-side loss sum): same mean loss over its one epoch.
-    from poolbench.train import epoch_generator
-
     order = torch.randperm(len(data.train), generator=epoch_generator(SEED, 0))
     expected = reference_losses(copy.deepcopy(model), data.train.x, data.train.y, order, batch_size,
                                 data.mean, data.std, trainer)  # fmt: skip
-    outcome = train(copy.deepcopy(model).to(memory_format=ctx.memory_format), data, trainer, SEED, ctx, progress=False)
+    plan = TrainPlan(trainer, cfg.dataset.augment, SEED, ctx, progress_bar=False)
+    outcome = train(copy.deepcopy(model).to(memory_format=ctx.memory_format), data, plan)
     assert outcome.status == "ok"
     assert outcome.history[0]["train_batch_loss"] == pytest.approx(float(np.mean(expected)), rel=1e-4)
 
@@ -184,12 +185,12 @@ def test_train_epoch_sums_losses_and_stops_at_the_first_check_after_a_non_finite
 
 
 def test_compile_option_builds_a_compiled_forward_but_keeps_the_eager_model(tmp_path):
-    cfg = compose_cfg([*TINY, "trainer.compile=true"], output_dir=tmp_path)
-    trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
+    cfg = compose_settings([*TINY, "trainer.compile=true"], output_dir=tmp_path)
+    trainer = cfg.trainer
     model, _ = build_classifier(cfg.backbone, cfg.head, 1, 12, 4)
-    step = build_train_step(model, trainer, step_context(torch.device("cpu"), trainer), 10, 1)
+    step = build_train_step(model, trainer, step_context(torch.device("cpu"), trainer), 10)
     assert step.model is model and step.forward is not model  # checkpoints and evaluation use the eager module
-    plain = build_train_step(model, {**trainer, "compile": False}, step_context(torch.device("cpu"), trainer), 10, 1)
+    plain = build_train_step(model, replace(trainer, compile=False), step_context(torch.device("cpu"), trainer), 10)
     assert plain.forward is model
 
 
@@ -220,7 +221,8 @@ def test_gradient_reaches_the_backbone_in_its_own_memory_format_with_unchanged_v
         assert not raw.is_contiguous(memory_format=torch.channels_last)
     plain = torch.randn(2, 3, 4, 4, requires_grad=True) * 1.0
     assert classifier_module.memory_format_of(plain) is torch.contiguous_format
-    assert classifier_module.keep_grad_layout(plain.detach()) is not None  # no grad: passed through untouched
+    detached = plain.detach()
+    assert classifier_module.keep_grad_layout(detached) is detached  # no grad: passed through untouched
 
 
 # ----------------------------------------------------------------------------------------------- allocator
@@ -272,30 +274,33 @@ def test_bench_hands_torchvision_a_decompressed_copy_of_gzipped_system_files(tmp
     assert len(dataset) == 5 and dataset.targets.tolist() == [0, 1, 2, 3, 4]
 
 
-def busy_for(seconds: float) -> None:
+def busy_then_idle(seconds: float, flag: str) -> None:
+    """Spin on a core for ``seconds``, mark that, then sleep (idle) until terminated."""
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         pass
+    Path(flag).touch()
+    time.sleep(30)
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
-def test_bench_waits_for_busy_child_processes_before_the_next_timed_task():
+def test_bench_waits_for_busy_child_processes_before_the_next_timed_task(tmp_path):
+    """The wait returns only after a busy child went idle: its flag, written when the spinning ends, exists."""
     import multiprocessing
 
     bench = load_bench()
-    began = time.perf_counter()
-    bench.wait_until_children_idle()
-    assert time.perf_counter() - began < 1.0  # nothing running: a few polls
-    child = multiprocessing.get_context("fork").Process(target=busy_for, args=(0.6,))
+    bench.wait_until_children_idle()  # nothing running: returns
+    flag = tmp_path / "done-spinning"
+    child = multiprocessing.get_context("fork").Process(target=busy_then_idle, args=(0.6, str(flag)))
     child.start()
     try:
-        time.sleep(0.05)
-        began = time.perf_counter()
-        bench.wait_until_children_idle()
-        waited = time.perf_counter() - began
+        while bench.children_cpu_ticks() == 0:  # the child is on a core
+            time.sleep(0.01)
+        bench.wait_until_children_idle(limit=60.0)
+        assert flag.exists(), "returned while the child was still busy"
     finally:
+        child.terminate()
         child.join()
-    assert 0.4 < waited < 4.0
 
 
 @pytest.mark.slow

@@ -10,9 +10,7 @@ from hydra.utils import instantiate
 from torch import nn
 
 from poolbench.models.backbones import feature_shape
-
-# Config keys that describe a component for poolbench itself and are not constructor arguments.
-META_KEYS = ("name",)
+from poolbench.settings import COMPONENT_LABEL_KEYS
 
 
 def memory_format_of(x: torch.Tensor) -> torch.memory_format:
@@ -67,7 +65,7 @@ class Classifier(nn.Module):
 
 
 def _constructor_kwargs(component_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in dict(component_cfg).items() if key not in META_KEYS}
+    return {key: value for key, value in dict(component_cfg).items() if key not in COMPONENT_LABEL_KEYS}
 
 
 def build_backbone(backbone_cfg: Mapping[str, Any], in_channels: int) -> nn.Module:

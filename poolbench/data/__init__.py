@@ -1,0 +1,14 @@
+"""Datasets as uint8 tensors held on the device, split, normalised and augmented a whole batch at a time.
+
+One module per concept, imported by their own names (this file imports nothing, so ``poolbench.data.catalog``
+stays free of torch for the config check):
+
+- ``catalog``: the dataset kinds, their known split sizes and the keys each kind needs (no torch);
+- ``raw``: ``RawDataset`` (whole train/test splits on the CPU) and ``load_raw``, which picks a source by kind
+  and keeps what it loaded for the process (preflight loads a dataset once; the run in the same process
+  reuses it, and says so in its log);
+- ``idx`` (FashionMNIST's IDX files), ``cifar`` (CIFAR-10's pickled batches), ``synthetic``: the sources;
+- ``splits``: the fixed validation carve-out, ``ImageSplit``, ``DataBundle`` and ``prepare_data``;
+- ``batches``: batch augmentation (crop by pad-and-shift, flips), the translation test's shifts, and
+  ``epoch_batches``.
+"""

@@ -1,0 +1,32 @@
+"""``RawDataset``: a dataset's whole train and test splits as uint8 tensors on the CPU, before any split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from poolbench.errors import DataError
+from poolbench.settings import DatasetSettings
+
+
+@dataclass
+class RawDataset:
+    """Whole train and test splits as uint8 images (N, C, H, W) and int64 labels (N,), on the CPU."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    source: str
+
+
+
+def check_matches_config(raw: RawDataset, dataset: DatasetSettings) -> None:
+    """The images have the channels and size the config promises (a user's dataset config may not)."""
+    channels, height, width = raw.train_x.shape[1:]
+    if (channels, height, width) != (dataset.channels, dataset.image_size, dataset.image_size):
+        raise DataError(
+            f"Dataset {dataset.name} from {raw.source} has images of {channels}x{height}x{width}, but the config "
+            f"says channels={dataset.channels}, image_size={dataset.image_size}. Fix the dataset config."
+        )

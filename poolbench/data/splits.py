@@ -1,0 +1,86 @@
+"""Splits: the validation set carved from train with a fixed seed (the test split is never used for selection),
+optional subsets, and the splits moved to the device as one ``DataBundle``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from poolbench.data.load import load_raw
+from poolbench.settings import DatasetSettings
+
+
+@dataclass
+class ImageSplit:
+    """One split on the compute device: uint8 images and int64 labels."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+
+@dataclass
+class DataBundle:
+    train: ImageSplit
+    val: ImageSplit
+    test: ImageSplit
+    mean: torch.Tensor  # (1, C, 1, 1) on the device, in [0, 1] units
+    std: torch.Tensor
+    num_classes: int
+    channels: int
+    image_size: int
+    source: str
+
+
+def split_indices(
+    num_train: int, val_fraction: float, split_seed: int, train_samples: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices of (train, val) in the original train split; deterministic in ``split_seed`` alone.
+
+    The sizes were checked against the split before (``poolbench.validate.check_split_sizes``)."""
+    order = torch.randperm(num_train, generator=torch.Generator().manual_seed(int(split_seed)))
+    num_val = int(round(num_train * val_fraction))
+    val, train = order[:num_val], order[num_val:]
+    if train_samples is not None:
+        train = train[:train_samples]
+    return train.sort().values, val.sort().values
+
+
+def resize_images(images: torch.Tensor, size: int | None) -> torch.Tensor:
+    """uint8 images resized (bilinear, antialiased) to ``size`` x ``size``: ``dataset.eval_image_size`` tests a
+    model at an input size it was not trained at. None or the same size: unchanged."""
+    if size is None or tuple(images.shape[2:]) == (int(size), int(size)):
+        return images
+    resized = F.interpolate(images.float(), size=(int(size), int(size)), mode="bilinear", antialias=True)
+    return resized.round().clamp(0, 255).to(torch.uint8)
+
+
+def prepare_data(dataset: DatasetSettings, data_dir: str | os.PathLike[str], device: torch.device) -> DataBundle:
+    """The dataset split into train/val/test, subset as configured and moved to ``device`` once."""
+    raw = load_raw(dataset, data_dir)
+    train_idx, val_idx = split_indices(len(raw.train_y), dataset.val_fraction, dataset.split_seed, dataset.train_samples)
+    test_idx = torch.arange(len(raw.test_y))[: dataset.test_samples]
+
+    def place(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        return x[idx].contiguous().to(device)
+
+    def per_channel(values: tuple[float, ...]) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.float32, device=device).view(1, dataset.channels, 1, 1)
+
+    test_x = resize_images(raw.test_x[test_idx], dataset.eval_image_size)
+    return DataBundle(
+        train=ImageSplit(place(raw.train_x, train_idx), place(raw.train_y, train_idx)),
+        val=ImageSplit(place(raw.train_x, val_idx), place(raw.train_y, val_idx)),
+        test=ImageSplit(test_x.contiguous().to(device), place(raw.test_y, test_idx)),
+        mean=per_channel(dataset.mean),
+        std=per_channel(dataset.std),
+        num_classes=dataset.num_classes,
+        channels=dataset.channels,
+        image_size=dataset.image_size,
+        source=raw.source,
+    )

@@ -1,0 +1,81 @@
+"""Everything poolbench needs from Hydra beyond its public decorators, behind one small surface.
+
+Tested against the supported Hydra version (``tests/test_hydra_adapter.py``, pinned by pyproject's
+``hydra-core>=1.3,<1.4``); when Hydra changes, this file is the one to mend. Two uses reach into
+``hydra._internal`` or Hydra's singletons:
+
+- ``sweep_job_configs``: composes every job of a basic-sweeper sweep exactly as the sweeper and launcher will,
+  so the preflight can check the last job before the first one runs;
+- ``select_with_hydra``: resolves a ``hydra.*`` value (``${hydra:...}``, ``${now:...}``) before Hydra has set
+  its runtime config, by setting ``HydraConfig`` for the duration of the call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+def select_with_hydra(config: DictConfig, key: str) -> str:
+    """Resolve a ``hydra.*`` value with ``HydraConfig`` set to ``config`` (restored afterwards)."""
+    instance = HydraConfig.instance()
+    saved = instance.cfg
+    instance.set_config(config)
+    try:
+        return str(OmegaConf.select(config, key))
+    finally:
+        instance.cfg = saved
+
+
+def uses_basic_sweeper(config: DictConfig) -> bool:
+    return OmegaConf.select(config, "hydra.sweeper._target_") == BASIC_SWEEPER
+
+
+def sweep_arguments(config: DictConfig) -> list[str]:
+    """The sweep as override strings: ``hydra.sweeper.params`` first, then the command line's."""
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    arguments = [f"{key}={value}" for key, value in params.items()]
+    return arguments + [str(o) for o in OmegaConf.to_container(config.hydra.overrides.task, resolve=False) or []]  # type: ignore[union-attr]
+
+
+def sweep_job_configs(config: DictConfig) -> list[DictConfig]:
+    """Every job's composed config of a basic-sweeper sweep, numbered as the launcher will number them.
+
+    Raises Hydra's or OmegaConf's own exception when an override does not compose."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    loader = GlobalHydra.instance().config_loader()
+    overrides = OverridesParser.create(config_loader=loader).parse_overrides(sweep_arguments(config))
+    jobs = []
+    for index, job_overrides in enumerate(BasicSweeper.split_arguments(overrides, None)[0]):
+        job_config = loader.load_sweep_config(config, list(job_overrides))
+        with open_dict(job_config):
+            job_config.hydra.job.id = index
+            job_config.hydra.job.num = index
+        jobs.append(job_config)
+    return jobs
+
+
+def runtime() -> Any | None:
+    """Hydra's config of the running job (``HydraConfig.get()``), or None outside ``@hydra.main``."""
+    if not HydraConfig.initialized():
+        return None
+    return HydraConfig.get()
+
+
+def is_multirun() -> bool:
+    from hydra.types import RunMode
+
+    hydra_cfg = runtime()
+    return hydra_cfg is not None and hydra_cfg.mode == RunMode.MULTIRUN
+
+
+def verbose() -> bool:
+    hydra_cfg = runtime()
+    return bool(hydra_cfg.verbose) if hydra_cfg is not None else False

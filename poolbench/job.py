@@ -1,0 +1,85 @@
+"""One job of a run or a sweep, around ``run(settings)``: signals become an orderly stop, a failure inside a
+sweep is recorded and the sweep goes on (Hydra's basic launcher would stop at the first exception), and every
+job's outcome goes to the sweep ledger. Nothing here imports torch: skipping a finished run stays fast."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from poolbench import hydra_adapter
+from poolbench.errors import Abort, Interrupted
+from poolbench.ledger import note_outcome
+
+log = logging.getLogger("poolbench.sweep")
+
+
+class RunInterrupted(Exception):
+    """SIGTERM or SIGINT arrived during a run; its last epoch-end checkpoint is on disk."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {name}; rerun the same command to resume from the last checkpoint")
+
+
+@contextmanager
+def interrupts_as_exceptions() -> Iterator[None]:
+    """Turn SIGTERM/SIGINT into ``RunInterrupted`` so run() records the run as failed before the process exits.
+
+    Raising at once (rather than finishing the epoch) keeps Ctrl-C and a cluster's kill deadline prompt; the
+    checkpoint written atomically at the last epoch end is what a rerun resumes from."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        raise RunInterrupted(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@dataclass
+class Job:
+    run_dir: Path
+    status: str | None = None  # ok | diverged | failed | skipped, once known
+    error: str | None = None
+
+
+def error_text(error: BaseException) -> str:
+    if isinstance(error, Abort):
+        error = error.error
+    return f"{type(error).__name__}: {error}"
+
+
+@contextmanager
+def sweep_job(run_dir: Path) -> Iterator[Job]:
+    """Wrap one job. Interrupted: recorded failed, then ``Abort`` with 128 + signal. Failed inside a sweep:
+    logged and recorded, and the sweep goes on. Outside a sweep the failure propagates to the CLI."""
+    job = Job(run_dir)
+    try:
+        with interrupts_as_exceptions():
+            yield job
+    except RunInterrupted as interrupted:
+        note_outcome(run_dir, "failed", str(interrupted))
+        log.error("%s: %s", run_dir, interrupted)
+        raise Abort(Interrupted(interrupted.signum, str(interrupted))) from None
+    except (Exception, SystemExit) as error:
+        if isinstance(error, SystemExit) and not isinstance(error, Abort) and error.code in (0, None):
+            raise
+        note_outcome(run_dir, "failed", error_text(error))
+        if not hydra_adapter.is_multirun():
+            raise
+        log.error("failed: %s: %s (the sweep goes on)", run_dir, error_text(error), exc_info=True)
+    else:
+        note_outcome(run_dir, job.status or "failed", job.error)

@@ -1,0 +1,94 @@
+"""The sweep ledger: every job of a ``-m`` sweep notes its outcome in a file; ``SweepSummary`` (a Hydra
+callback, run by the launching process with every launcher) reads them when the sweep ends, prints
+"N ok, M failed, K skipped", and leaves with exit code 1 if any run failed or diverged.
+
+One file per job (named by its job number): no locking, any launcher, any machine that shares the sweep folder.
+The jobs find their sweep's ledger through an environment variable they inherit from the launching process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Sequence
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from poolbench import hydra_adapter
+from poolbench.atomic import atomic_write_json
+from poolbench.errors import Abort, RunFailed
+
+log = logging.getLogger("poolbench.sweep")
+
+SWEEP_ID_ENV = "POOLBENCH_SWEEP_ID"
+LEDGER_DIR = ".poolbench_sweeps"
+FAILED = ("failed", "diverged")
+
+
+def ledger_dir(sweep_dir: str | os.PathLike[str], sweep_id: str) -> Path:
+    return Path(sweep_dir) / LEDGER_DIR / sweep_id
+
+
+def note_outcome(run_dir: Path, status: str, error: str | None) -> None:
+    """Record one job's outcome in its sweep's ledger (nothing outside a ``-m`` sweep)."""
+    sweep_id = os.environ.get(SWEEP_ID_ENV)
+    hydra_cfg = hydra_adapter.runtime()
+    if not sweep_id or not hydra_adapter.is_multirun() or hydra_cfg is None:
+        return
+    entry = {"status": status, "run_dir": str(run_dir), "error": error}
+    try:
+        atomic_write_json(ledger_dir(hydra_cfg.sweep.dir, sweep_id) / f"job{hydra_cfg.job.num}.json", entry)
+    except OSError as problem:
+        log.warning("could not note the outcome of %s in the sweep ledger: %s", run_dir, problem)
+
+
+def read_ledger(sweep_dir: str | os.PathLike[str], sweep_id: str) -> list[dict[str, Any]]:
+    entries = []
+    for path in sorted(ledger_dir(sweep_dir, sweep_id).glob("job*.json")):
+        try:
+            entries.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError):
+            entries.append({"status": "failed", "run_dir": str(path), "error": "unreadable ledger entry"})
+    return entries
+
+
+def summary_line(entries: Sequence[dict[str, Any]]) -> str:
+    def count(*statuses: str) -> int:
+        return sum(entry["status"] in statuses for entry in entries)
+
+    diverged = count("diverged")
+    failed = f"{count(*FAILED)} failed" + (f" ({diverged} diverged)" if diverged else "")
+    return f"{count('ok')} ok, {failed}, {count('skipped')} skipped"
+
+
+class SweepSummary(Callback):
+    """Prints "N ok, M failed, K skipped" when a multirun ends; exit code 1 on failures.
+
+    Listed before the report callback in ``conf/config.yaml``: Hydra calls ``on_multirun_end`` in reverse
+    order, so the report is written before this callback ends the program."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        os.environ[SWEEP_ID_ENV] = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_id = os.environ.pop(SWEEP_ID_ENV, None)
+        if not sweep_id:
+            return
+        entries = read_ledger(config.hydra.sweep.dir, sweep_id)
+        shutil.rmtree(ledger_dir(config.hydra.sweep.dir, sweep_id), ignore_errors=True)
+        for entry in entries:
+            if entry["status"] in FAILED:
+                print(f"  {entry['status']}: {entry['run_dir']}: {entry.get('error') or ''}")
+        line = f"poolbench sweep: {summary_line(entries)}"
+        if not entries:
+            line += " (no job reported an outcome; see the job logs)"
+        print(line, flush=True)
+        log.info(line)
+        if not entries or any(entry["status"] in FAILED for entry in entries):
+            raise Abort(RunFailed(line))

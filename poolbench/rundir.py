@@ -1,0 +1,105 @@
+"""Run-directory identity: which folder a config's run lives in, and whether that folder's run is done.
+
+- ``variant_suffix``: the resolver behind ``hydra.run.dir`` / ``hydra.sweep.subdir``. Overrides that are not
+  already in the path (``trainer.lr=0.1``, ``backbone.widths=[8,16]``) add ``-<hash>`` to the run directory,
+  so two configs never share one; the common case keeps the plain ``.../seed0`` path.
+- ``finished_record``: a directory holding ``result.json`` with status ok and this run key is done (checked
+  without importing torch); a directory of another config is refused (``force=true`` replaces it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from omegaconf import OmegaConf
+
+from poolbench.errors import PoolbenchError
+from poolbench.record import (
+    CHECKPOINT_FILE, CONFIG_FILE, EPOCHS_FILE, RESULT_FILE, RunRecord, compute_run_key, is_semantic, read_result,
+)  # fmt: skip
+
+log = logging.getLogger("poolbench.sweep")
+
+VARIANT_RESOLVER = "poolbench_variant"
+# Overrides already visible in the run path, or naming a preset (which sets `name`): no hash for them.
+PATH_KEYS = ("name", "seed", "dataset", "backbone", "head", "experiment", "launcher")
+
+
+class RunDirConflict(PoolbenchError):
+    """The run directory holds the record of a different config."""
+
+    exit_code = 2
+
+
+def _override_key(override: str) -> str:
+    return override.lstrip("~+").split("=", 1)[0].strip()
+
+
+def _changes_the_directory(key: str) -> bool:
+    root = key.split("/", 1)[0].split("@", 1)[0]
+    return key not in PATH_KEYS and is_semantic(key) and is_semantic(root)
+
+
+def variant_suffix(task_overrides: Sequence[Any] | None) -> str:
+    """'' when only path-visible or non-semantic keys were overridden, else '-' + 8 hex of the other overrides.
+
+    Sorted, so the order on the command line does not matter."""
+    kept = sorted(str(o) for o in (task_overrides or ()) if _changes_the_directory(_override_key(str(o))))
+    if not kept:
+        return ""
+    return "-" + hashlib.sha256("\n".join(kept).encode()).hexdigest()[:8]
+
+
+def register_resolvers() -> None:
+    OmegaConf.register_new_resolver(VARIANT_RESOLVER, variant_suffix, replace=True)
+
+
+def recorded_run_key(run_dir: Path) -> str | None:
+    """Run key of whatever run lives in ``run_dir``: from result.json, else from its config.yaml."""
+    if (run_dir / RESULT_FILE).is_file():
+        return read_result(run_dir).run_key
+    if (run_dir / CONFIG_FILE).is_file():
+        saved = OmegaConf.to_container(OmegaConf.load(run_dir / CONFIG_FILE), resolve=False)
+        return compute_run_key(saved)  # type: ignore[arg-type]
+    return None
+
+
+def clear_run(run_dir: Path) -> None:
+    """``force=true``: forget the earlier attempt (record, curve, checkpoint) so the run starts at epoch 0."""
+    for name in (RESULT_FILE, EPOCHS_FILE, CHECKPOINT_FILE):
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def finished_record(run_dir: Path, resolved: Mapping[str, Any], force: bool) -> RunRecord | None:
+    """The finished record when this config's run in ``run_dir`` is done (skip it); None when it must (re)run.
+
+    ``force`` forgets an earlier attempt; a folder holding another config's run is refused."""
+    began = time.perf_counter()
+    if force:
+        clear_run(run_dir)
+        return None
+    existing = recorded_run_key(run_dir)
+    if existing is None:
+        return None
+    run_key = compute_run_key(resolved)
+    if existing != run_key:
+        raise RunDirConflict(
+            f"{run_dir} holds a run of a different config (run key {existing}; this config: {run_key}), "
+            "e.g. a YAML file changed since. poolbench does not overwrite it. Fix: rerun with force=true to "
+            "replace it, or write elsewhere with name=NEW_NAME (or hydra.run.dir=DIR)."
+        )
+    if not (run_dir / RESULT_FILE).is_file():
+        return None  # cut short: resume from its checkpoint
+    record = read_result(run_dir)
+    if record.status != "ok":
+        log.info("retrying %s (last attempt: %s)", run_dir, record.status)
+        return None
+    log.info(
+        "skipped: %s is done (status ok, run key %s; checked in %.3fs); force=true reruns it",
+        run_dir, run_key, time.perf_counter() - began,
+    )  # fmt: skip
+    return record

@@ -1,0 +1,217 @@
+"""Typed settings: one place for the type, the allowed values and (where any) the default of every key.
+
+``Settings`` (the run-level keys), ``PathSettings``, ``TrainerSettings``, ``DatasetSettings`` and
+``AugmentSettings`` are frozen dataclasses. Every field carries its check (``poolbench.checks``) and an example
+fix; ``poolbench.validate`` turns the fields into the rules table it applies to the composed config, then
+builds these objects, and the code reads only them.
+
+Defaults: the shipped YAMLs under ``conf/`` are the defaults a user sees (``poolbench --cfg job``), so a key that
+every shipped YAML of its group sets has no default here (it is required). A field has a default only where
+some shipped YAML leaves the key out (kind-specific dataset keys, say); ``tests/test_settings.py`` checks that
+no such default differs from a shipped YAML's value.
+
+Why not Hydra's ConfigStore schemas: OmegaConf would type-check while composing and answer a typo or a bad
+value with its own message, before poolbench can name the key, what is allowed and the fix; heads and
+backbones are open (a user's own ``_target_`` brings its own arguments) and stay plain mappings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import MISSING, dataclass, field
+from typing import Any, Iterator, Mapping
+
+from poolbench.checks import (
+    AUTO_OR_BOOL, COUNT, DEVICE, FOLDER_NAME, FRACTION, NON_NEGATIVE, OPEN_FRACTION, POSITIVE, SIZE, Boolean,
+    Check, Choice, Number, NumberList, Rule, Text,
+)  # fmt: skip
+from poolbench.data.catalog import KINDS as DATASET_KINDS
+
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("cosine", "onecycle", "step", "constant")
+TARGET = Text(r"[\w.]+\.\w+", "the import path of a class")
+
+
+def setting(check: Check, example: str, *, default: Any = MISSING, optional: bool = False) -> Any:
+    """A typed field with its check and example fix; no default means every config must set it."""
+    metadata = {"check": check, "example": example, "optional": optional}
+    if isinstance(default, (list, dict)):
+        raise TypeError("use a tuple (immutable) default")
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PathSettings:
+    results_dir: str = setting(Text(), "paths.results_dir=results")
+    output_dir: str | None = setting(Text(), "leave paths.output_dir to Hydra", default=None, optional=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainerSettings:
+    optimizer: str = setting(Choice(OPTIMIZERS), "trainer.optimizer=sgd")
+    lr: float = setting(POSITIVE, "trainer.lr=0.05")
+    momentum: float = setting(FRACTION, "trainer.momentum=0.9")
+    nesterov: bool = setting(Boolean(), "trainer.nesterov=true")
+    betas: tuple[float, float] = setting(NumberList(FRACTION, length=2), "trainer.betas=[0.9,0.999]")
+    weight_decay: float = setting(NON_NEGATIVE, "trainer.weight_decay=5e-4")
+    schedule: str = setting(Choice(SCHEDULES), "trainer.schedule=cosine")
+    warmup_epochs: float = setting(NON_NEGATIVE, "trainer.warmup_epochs=0")
+    pct_start: float = setting(OPEN_FRACTION, "trainer.pct_start=0.25")
+    div_factor: float = setting(Number(1), "trainer.div_factor=10")
+    milestones: tuple[float, ...] = setting(NumberList(OPEN_FRACTION, min_length=0), "trainer.milestones=[0.5,0.75]")
+    gamma: float = setting(Number(0, 1, low_open=True), "trainer.gamma=0.1")
+    label_smoothing: float = setting(FRACTION, "trainer.label_smoothing=0.1")
+    grad_clip: float | None = setting(POSITIVE, "trainer.grad_clip=null", optional=True)
+    batch_size: int = setting(COUNT, "trainer.batch_size=128")
+    eval_batch_size: int = setting(COUNT, "trainer.eval_batch_size=256")
+    epochs: int = setting(SIZE, "trainer.epochs=10")
+    train_eval_samples: int | None = setting(COUNT, "trainer.train_eval_samples=null", optional=True)
+    device: str = setting(DEVICE, "trainer.device=auto")
+    threads: int | None = setting(COUNT, "trainer.threads=null (all cores)", optional=True)
+    channels_last: str | bool = setting(AUTO_OR_BOOL, "trainer.channels_last=auto")
+    amp: str | bool = setting(AUTO_OR_BOOL, "trainer.amp=auto")
+    compile: bool = setting(Boolean(), "trainer.compile=false")
+    deterministic: bool = setting(Boolean(), "trainer.deterministic=false")
+    checkpoint: bool = setting(Boolean(), "trainer.checkpoint=true")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AugmentSettings:
+    crop_padding: int = setting(SIZE, "dataset.augment.crop_padding=2")
+    flip: bool = setting(Boolean(), "dataset.augment.flip=false")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetSettings:
+    name: str = setting(FOLDER_NAME, "dataset=fashion_mnist")
+    kind: str = setting(Choice(DATASET_KINDS), "dataset=fashion_mnist")
+    channels: int = setting(COUNT, "dataset.channels=1")
+    image_size: int = setting(COUNT, "dataset.image_size=28")
+    num_classes: int = setting(Number(2, integer=True), "dataset.num_classes=10")
+    # One value per channel, or one value for all channels (broadcast).
+    mean: tuple[float, ...] = setting(NumberList(Number(0, 1)), "dataset.mean=[0.5]")
+    std: tuple[float, ...] = setting(NumberList(Number(0, low_open=True)), "dataset.std=[0.25]")
+    augment: AugmentSettings
+    eval_image_size: int | None = setting(COUNT, "dataset.eval_image_size=null", default=None, optional=True)
+    eval_shifts: tuple[int, ...] = setting(NumberList(SIZE, min_length=0), "dataset.eval_shifts=[2,4,6]", default=())
+    val_fraction: float = setting(FRACTION, "dataset.val_fraction=0.1", default=0.1)
+    split_seed: int = setting(Number(0, integer=True), "dataset.split_seed=0", default=0)
+    train_samples: int | None = setting(COUNT, "dataset.train_samples=null (all)", default=None, optional=True)
+    test_samples: int | None = setting(COUNT, "dataset.test_samples=null (all)", default=None, optional=True)
+    download: bool = setting(Boolean(), "dataset.download=false", default=True)
+    verify_checksums: bool = setting(Boolean(), "dataset.verify_checksums=true", default=True)
+    # dataset.kind=synthetic
+    train_size: int | None = setting(COUNT, "dataset.train_size=2000", default=None)
+    test_size: int | None = setting(COUNT, "dataset.test_size=500", default=None)
+    generator_seed: int | None = setting(Number(0, integer=True), "dataset.generator_seed=0", default=None)
+    noise: float = setting(NON_NEGATIVE, "dataset.noise=0.25", default=0.25)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """The whole validated config of one run. ``backbone`` and ``head`` stay mappings (open components)."""
+
+    name: str = setting(FOLDER_NAME, "name=my_experiment")
+    seed: int = setting(Number(0, integer=True), "seed=0")
+    data_dir: str = setting(Text(), "data_dir=data")
+    progress: bool = setting(Boolean(), "progress=false")
+    force: bool = setting(Boolean(), "force=true (rerun even if done)")
+    jobs: int = setting(COUNT, "jobs=2 (runs sharing this machine)")
+    report_on_sweep_end: bool = setting(Boolean(), "report_on_sweep_end=false")
+    paths: PathSettings
+    trainer: TrainerSettings
+    dataset: DatasetSettings
+    backbone: Mapping[str, Any]
+    head: Mapping[str, Any]
+    resolved: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """The resolved config as plain data (what ``config.yaml`` holds and the run key hashes)."""
+
+
+# Keys of poolbench's own heads and backbones (a user's component is checked against its constructor instead).
+COMPONENT_RULES: tuple[Rule, ...] = (
+    Rule("backbone.name", FOLDER_NAME, "backbone=small_cnn", required=True),
+    Rule("backbone._target_", TARGET, "backbone=small_cnn", required=True),
+    Rule("backbone.widths", NumberList(COUNT), "backbone.widths=[32,64,128]"),
+    Rule("backbone.depth", COUNT, "backbone.depth=1"),
+    Rule("backbone.pool_early", Boolean(), "backbone.pool_early=true"),
+    Rule("backbone.base_width", COUNT, "backbone.base_width=16"),
+    Rule("head.name", FOLDER_NAME, "head=gap", required=True),
+    Rule("head._target_", TARGET, "head=gap", required=True),
+    Rule("head.p", POSITIVE, "head.p=3"),
+    Rule("head.r", POSITIVE, "head.r=10"),
+    Rule("head.eps", POSITIVE, "head.eps=1e-6"),
+    Rule("head.learn_p", Boolean(), "head.learn_p=true"),
+    Rule("head.per_channel", Boolean(), "head.per_channel=false"),
+    Rule("head.hidden", SIZE, "head.hidden=0"),
+    Rule("head.dropout", FRACTION, "head.dropout=0.0"),
+)
+# Keys of a head/backbone config that are for poolbench itself: its label, and the class Hydra instantiates.
+COMPONENT_LABEL_KEYS = ("name",)
+COMPONENT_META_KEYS = (*COMPONENT_LABEL_KEYS, "_target_")
+# Constructor arguments poolbench passes itself: a config must not set them.
+COMPONENT_PROVIDED = {"backbone": ("in_channels",), "head": ("in_channels", "num_classes", "feature_size")}
+
+
+def _nested_type(hint: Any) -> type | None:
+    """The settings dataclass a field holds (``DatasetSettings`` for ``dataset``), if any."""
+    return hint if isinstance(hint, type) and dataclasses.is_dataclass(hint) else None
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def rules_of(cls: type, prefix: str = "") -> Iterator[Rule]:
+    """The rules table derived from a settings dataclass and its nested settings, in declaration order."""
+    hints = _hints(cls)
+    for item in dataclasses.fields(cls):
+        key = f"{prefix}{item.name}"
+        nested = _nested_type(hints[item.name])
+        if nested is not None:
+            yield from rules_of(nested, f"{key}.")
+        elif "check" in item.metadata:
+            required = item.default is MISSING and item.default_factory is MISSING
+            yield Rule(key, item.metadata["check"], item.metadata["example"], item.metadata["optional"], required)
+
+
+RULES: tuple[Rule, ...] = (*rules_of(Settings), *COMPONENT_RULES)
+RULES_BY_KEY = {rule.key: rule for rule in RULES}
+
+
+def _convert(value: Any, hint: Any) -> Any:
+    """Plain validated data -> the field's type: lists become tuples, nested mappings become settings."""
+    nested = _nested_type(hint)
+    if nested is not None:
+        return build(nested, value)
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return value if value is None or len(options) != 1 else _convert(value, options[0])
+    if origin is tuple and isinstance(value, (list, tuple)):
+        return tuple(value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def build(cls: type, data: Mapping[str, Any]) -> Any:
+    """An instance of settings class ``cls`` from validated plain data (unknown keys were rejected before)."""
+    hints = _hints(cls)
+    names = {item.name for item in dataclasses.fields(cls) if item.init}
+    values = {name: _convert(value, hints[name]) for name, value in data.items() if name in names}
+    return cls(**values)
+
+
+def settings_from(resolved: Mapping[str, Any]) -> Settings:
+    """``Settings`` from a validated, resolved config (see ``poolbench.validate.validate``)."""
+    data = dict(resolved)
+    dataset = dict(data["dataset"])
+    channels = int(dataset["channels"])
+    for key in ("mean", "std"):  # one value for every channel
+        if len(dataset[key]) == 1 and channels > 1:
+            dataset[key] = list(dataset[key]) * channels
+    data["dataset"] = dataset
+    data["backbone"], data["head"] = dict(data["backbone"]), dict(data["head"])
+    return dataclasses.replace(build(Settings, data), resolved=resolved)

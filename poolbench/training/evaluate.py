@@ -1,0 +1,103 @@
+"""Evaluation in eval mode: loss and accuracy over a split, the per-epoch row, the final metrics and the
+translation test. Train metrics are measured here too (eval mode, on the train split), not averaged over the
+noisy training batches, so the generalization gap is honest."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from poolbench.data.batches import epoch_batches, shift_images
+from poolbench.data.splits import DataBundle, ImageSplit
+from poolbench.step import StepContext
+
+SPLIT_METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
+
+
+@torch.inference_mode()
+def evaluate(
+    model: nn.Module, split: ImageSplit, data: DataBundle, batch_size: int, ctx: StepContext
+) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of ``model`` in eval mode over a whole split."""
+    if len(split) == 0:
+        return float("nan"), float("nan")
+    was_training = model.training
+    model.eval()
+    # float64 sums keep 60k-sample losses exact to print precision; MPS has no float64.
+    sum_dtype = torch.float32 if split.x.device.type == "mps" else torch.float64
+    loss_sum = torch.zeros((), dtype=sum_dtype, device=split.x.device)
+    correct = torch.zeros((), dtype=torch.int64, device=split.x.device)
+    for images, labels in epoch_batches(split, batch_size, data.mean, data.std, memory_format=ctx.memory_format):
+        with ctx.autocast():
+            logits = model(images)
+        loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum").to(sum_dtype)
+        correct += (logits.argmax(1) == labels).sum()
+    model.train(was_training)
+    return float(loss_sum) / len(split), int(correct) / len(split)
+
+
+def train_subset(split: ImageSplit, size: int) -> ImageSplit:
+    """A fixed slice of the (already shuffled-at-split) train set, for a cheap per-epoch train curve."""
+    if size >= len(split):
+        return split
+    return ImageSplit(split.x[:size], split.y[:size])
+
+
+@dataclass
+class Evaluator:
+    """Evaluates one model on one dataset; ``curve`` is the train subset of the per-epoch train curve."""
+
+    model: nn.Module
+    data: DataBundle
+    batch_size: int
+    ctx: StepContext
+    curve: ImageSplit
+
+    def on(self, split: ImageSplit) -> tuple[float, float]:
+        return evaluate(self.model, split, self.data, self.batch_size, self.ctx)
+
+    def epoch_row(self, epoch: int, lr: float, seconds: float) -> dict[str, Any]:
+        """One row of ``epochs.csv``: train (curve subset), val and test metrics, plus learned pool params."""
+        row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, "seconds": seconds}
+        for name, split in (("train", self.curve), ("val", self.data.val), ("test", self.data.test)):
+            row[f"{name}_loss"], row[f"{name}_acc"] = self.on(split)
+        pool = self.model.pool_params() if hasattr(self.model, "pool_params") else {}
+        row.update({key: value for key, value in pool.items() if isinstance(value, (int, float))})
+        return row
+
+    def final(self, last_row: dict[str, Any] | None) -> dict[str, float]:
+        """Loss and accuracy of the trained model on the whole train, val and test splits.
+
+        The last epoch row already evaluated these very weights on val and test (and on the train split, when
+        the curve subset is the whole split): those numbers are reused instead of being computed again."""
+        final: dict[str, float] = {}
+        whole_train = len(self.curve) == len(self.data.train)
+        for name, split in (("train", self.data.train), ("val", self.data.val), ("test", self.data.test)):
+            if last_row is not None and (name != "train" or whole_train):
+                final[f"{name}_loss"], final[f"{name}_acc"] = last_row[f"{name}_loss"], last_row[f"{name}_acc"]
+            else:
+                final[f"{name}_loss"], final[f"{name}_acc"] = self.on(split)
+        return final
+
+    def shift_accuracy(self, shifts: Sequence[int], test_acc: float) -> dict[str, float]:
+        """Test accuracy with every test image moved by each of ``shifts`` pixels (``shift_images``; 0 is the
+        plain test accuracy). A global pool sums over positions and should lose less than flatten + dense,
+        whose weights are tied to where each feature was in training: "where features are matters less"."""
+        accuracy: dict[str, float] = {}
+        for pixels in sorted({int(p) for p in shifts}):
+            if pixels == 0:
+                accuracy["0"] = test_acc
+                continue
+            shifted = ImageSplit(shift_images(self.data.test.x, pixels), self.data.test.y)
+            accuracy[str(pixels)] = self.on(shifted)[1]
+        return accuracy
+
+
+def best_val_acc(history: list[dict[str, Any]]) -> float | None:
+    values = [row["val_acc"] for row in history if row.get("val_acc") is not None and math.isfinite(row["val_acc"])]
+    return max(values) if values else None

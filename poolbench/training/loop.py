@@ -1,0 +1,122 @@
+"""``train(model, data, plan)``: the epoch loop, with its divergence guard, checkpoints and progress.
+
+Randomness per epoch (data order, crops, flips) comes from a generator seeded by (seed, epoch), so an epoch is
+the same whether the run went straight through or resumed from a checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from poolbench.data.batches import epoch_batches
+from poolbench.data.splits import DataBundle
+from poolbench.settings import AugmentSettings, TrainerSettings
+from poolbench.step import EpochStats, StepContext, TrainStep, train_epoch
+from poolbench.training.checkpoint import Progress, resume, save_checkpoint
+from poolbench.training.evaluate import Evaluator, best_val_acc, train_subset
+from poolbench.training.optim import build_train_step, epoch_steps
+from poolbench.training.progress import RunProgress
+
+log = logging.getLogger("poolbench.train")
+
+
+@dataclass
+class TrainPlan:
+    """Everything ``train`` needs besides the model and the data."""
+
+    trainer: TrainerSettings
+    augment: AugmentSettings
+    seed: int
+    ctx: StepContext
+    eval_shifts: tuple[int, ...] = ()
+    checkpoint: Path | None = None  # None: no checkpoints, no resume
+    run_key: str = ""
+    progress_bar: bool = True
+    on_epoch: Callable[[list[dict[str, Any]]], None] | None = None  # after each epoch, with the history so far
+
+
+@dataclass
+class TrainOutcome:
+    status: str  # ok | diverged
+    progress: Progress
+    best_val_acc: float | None
+    error: str | None = None
+    final: dict[str, float] = field(default_factory=dict)
+    shift_acc: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return self.progress.history
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch))
+
+
+def train(model: nn.Module, data: DataBundle, plan: TrainPlan) -> TrainOutcome:
+    """Train for ``plan.trainer.epochs`` epochs (resuming from ``plan.checkpoint`` if it holds this run); the
+    trained model then takes the translation test at each of ``plan.eval_shifts`` pixels."""
+    trainer = plan.trainer
+    steps_per_epoch, drop_last = epoch_steps(len(data.train), trainer.batch_size)
+    step = build_train_step(model, trainer, plan.ctx, steps_per_epoch)
+    curve = train_subset(data.train, trainer.train_eval_samples or len(data.test))
+    evaluator = Evaluator(model, data, trainer.eval_batch_size, plan.ctx, curve)
+    progress = resume(plan.checkpoint, plan.run_key, model, step, trainer.epochs)
+    model.train()
+    with RunProgress(trainer.epochs, steps_per_epoch, progress.epochs_done, plan.progress_bar) as shown:
+        for epoch in range(progress.epochs_done, trainer.epochs):
+            began = time.perf_counter()
+            stats = train_epoch(step, shown.batches(_epoch_batches(data, plan, epoch, drop_last)))
+            if not stats.finite:  # checked every few steps (no per-step host sync), see poolbench/step.py
+                return _diverged(progress, f"non-finite training loss ({stats.loss_sum}) at epoch {epoch + 1} "
+                                           f"by step {stats.steps}; lower trainer.lr")  # fmt: skip
+            row = _finish_epoch(evaluator, step, progress, stats, epoch, _synced_seconds_since(began, plan.ctx))
+            shown.epoch_done(row)
+            if not math.isfinite(row["train_loss"]):
+                return _diverged(progress, f"non-finite loss in evaluation after epoch {epoch + 1}; lower trainer.lr")
+            if plan.checkpoint is not None:
+                save_checkpoint(plan.checkpoint, plan.run_key, model, step, progress)
+            if plan.on_epoch is not None:
+                plan.on_epoch(progress.history)
+    final = evaluator.final(progress.history[-1] if progress.history else None)
+    shifted = evaluator.shift_accuracy(plan.eval_shifts, final["test_acc"])
+    return TrainOutcome("ok", progress, best_val_acc(progress.history), final=final, shift_acc=shifted)
+
+
+def _epoch_batches(data: DataBundle, plan: TrainPlan, epoch: int, drop_last: bool) -> Any:
+    return epoch_batches(
+        data.train, plan.trainer.batch_size, data.mean, data.std, epoch_generator(plan.seed, epoch),
+        crop_padding=plan.augment.crop_padding, flip=plan.augment.flip, drop_last=drop_last,
+        memory_format=plan.ctx.memory_format,
+    )  # fmt: skip
+
+
+def _synced_seconds_since(began: float, ctx: StepContext) -> float:
+    if ctx.device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - began
+
+
+def _finish_epoch(
+    evaluator: Evaluator, step: TrainStep, progress: Progress, stats: EpochStats, epoch: int, seconds: float
+) -> dict[str, Any]:
+    """Account the epoch's time and images, evaluate it, and append its row to the history."""
+    progress.train_seconds += seconds
+    progress.images_seen += stats.seen
+    row = evaluator.epoch_row(epoch, step.optimizer.param_groups[0]["lr"], seconds)
+    row["train_batch_loss"] = stats.mean_loss
+    progress.history.append(row)
+    return row
+
+
+def _diverged(progress: Progress, message: str) -> TrainOutcome:
+    log.warning("diverged: %s", message)
+    return TrainOutcome("diverged", progress, best_val_acc(progress.history), error=message)

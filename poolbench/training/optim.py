@@ -1,0 +1,80 @@
+"""Optimiser, parameter groups and learning-rate schedules, built from ``TrainerSettings``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from poolbench.settings import TrainerSettings
+from poolbench.step import StepContext, TrainStep
+
+
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Two groups: decayed, and not decayed (the names the model lists in ``no_weight_decay``, e.g. GeM p)."""
+    skip = model.no_weight_decay() if hasattr(model, "no_weight_decay") else set()
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            (no_decay if name in skip else decay).append(parameter)
+    groups = [{"params": decay, "weight_decay": weight_decay}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    return groups
+
+
+def build_optimizer(model: nn.Module, trainer: TrainerSettings) -> torch.optim.Optimizer:
+    groups = parameter_groups(model, trainer.weight_decay)
+    if trainer.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=trainer.lr, betas=trainer.betas)
+    return torch.optim.SGD(groups, lr=trainer.lr, momentum=trainer.momentum, nesterov=trainer.nesterov)
+
+
+def lr_factor(step: int, total_steps: int, trainer: TrainerSettings, steps_per_epoch: int) -> float:
+    """Multiplier of the base learning rate at optimiser step ``step`` (0-based) of ``total_steps``."""
+    if trainer.schedule == "onecycle":
+        # Linear warm-up over pct_start of training from lr/div, then linear decay to ~0 (airbench-style).
+        peak = max(1, int(total_steps * trainer.pct_start))
+        start = 1.0 / trainer.div_factor
+        if step < peak:
+            return start + (1.0 - start) * step / peak
+        return max(0.0, (total_steps - step) / max(1, total_steps - peak))
+    warmup = int(round(trainer.warmup_epochs * steps_per_epoch))
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    if trainer.schedule == "cosine":
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    if trainer.schedule == "step":
+        progress = step / max(1, total_steps)
+        return trainer.gamma ** sum(progress >= m for m in trainer.milestones)
+    return 1.0  # constant
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, trainer: TrainerSettings, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    total = max(1, steps_per_epoch * trainer.epochs)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total, trainer, steps_per_epoch))
+
+
+def build_train_step(model: nn.Module, trainer: TrainerSettings, ctx: StepContext, steps_per_epoch: int) -> TrainStep:
+    """The optimiser, schedule, loss and (optional) ``torch.compile`` that ``train`` uses, as one step."""
+    optimizer = build_optimizer(model, trainer)
+    return TrainStep(
+        model,
+        optimizer,
+        nn.CrossEntropyLoss(label_smoothing=trainer.label_smoothing),
+        ctx,
+        scheduler=build_scheduler(optimizer, trainer, steps_per_epoch),
+        grad_clip=trainer.grad_clip,
+        compile=trainer.compile,
+    )
+
+
+def epoch_steps(num_train: int, batch_size: int) -> tuple[int, bool]:
+    """(optimiser steps per epoch, drop_last): the ragged last batch is dropped unless it is the only one."""
+    drop_last = num_train >= batch_size
+    return max(1, num_train // batch_size if drop_last else math.ceil(num_train / batch_size)), drop_last

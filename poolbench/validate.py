@@ -1,0 +1,216 @@
+"""Validation of the composed config, in one place, before any work starts.
+
+The rules table is derived from the typed settings (``poolbench.settings.RULES``: every key's check and example
+fix). ``validate(cfg)`` resolves the config, applies the rules, rejects keys that no rule and no shipped YAML
+knows (with a "did you mean"), checks combinations of keys (split sizes, mean/std per channel, the keys a dataset
+kind needs), and returns the typed ``Settings``. It imports no torch, so a typo costs about a second. Checks that
+need a component's code (constructor arguments of a head or backbone ``_target_``) are in
+``poolbench.components``. Every failure raises ``ConfigError(key, value, allowed, fix)``: one paragraph, exit 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from poolbench.data.catalog import KIND_KEYS, split_sizes
+from poolbench.errors import ConfigError
+from poolbench.settings import RULES, RULES_BY_KEY, Settings, settings_from
+
+# Groups whose every key must be known (a rule or a shipped YAML); head/backbone keys are checked by signature.
+CLOSED_GROUPS = ("", "paths", "trainer", "dataset", "dataset.augment")
+CONFIG_GROUPS = ("backbone", "head", "dataset", "trainer")
+
+
+def find_conf_dir() -> Path | None:
+    """The shipped configs: inside the package (wheel) or at the top of the source tree (editable/dev)."""
+    package_dir = Path(__file__).resolve().parent
+    for candidate in (package_dir / "conf", package_dir.parent / "conf"):
+        if (candidate / "config.yaml").is_file():
+            return candidate
+    return None
+
+
+def resolved_container(cfg: DictConfig) -> dict[str, Any]:
+    """The config as plain data with interpolations resolved; an interpolation that fails names its key.
+
+    ``paths.output_dir`` stays as written where it cannot resolve yet (it needs Hydra's runtime), and a config
+    without a ``hydra`` node works.
+    """
+    data: dict[str, Any] = {}
+    for key in cfg.keys():
+        if key == "hydra":
+            continue
+        try:
+            data[str(key)] = _resolve_paths(cfg[key]) if key == "paths" else _resolve(cfg, key)
+        except OmegaConfBaseException as error:
+            full_key = getattr(error, "full_key", None) or str(key)
+            _, raw = lookup(OmegaConf.to_container(cfg, resolve=False), full_key)  # type: ignore[arg-type]
+            raise ConfigError(
+                full_key, raw, "a value, or an interpolation that resolves",
+                f"check the ${{...}} in {full_key} ({str(error).splitlines()[0]})",
+            ) from None  # fmt: skip
+    return data
+
+
+def _resolve_paths(paths: DictConfig) -> dict[str, Any]:
+    raw = OmegaConf.to_container(paths, resolve=False)
+    assert isinstance(raw, dict)
+    resolved = {}
+    for key in paths:
+        try:
+            resolved[key] = _resolve(paths, key)
+        except OmegaConfBaseException:
+            if key != "output_dir":
+                raise
+            resolved[key] = raw[key]
+    return resolved
+
+
+def _resolve(node: DictConfig, key: Any) -> Any:
+    value = node[key]
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+
+def lookup(data: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
+    """(present, value) of a dotted key in nested dicts."""
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def flat_keys(data: Mapping[str, Any], prefix: str = "") -> Iterable[str]:
+    """Dotted paths of all leaves and sub-dicts of a nested dict."""
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        yield path
+        if isinstance(value, Mapping):
+            yield from flat_keys(value, f"{path}.")
+
+
+def shipped_keys(conf_dir: Path | None = None) -> set[str]:
+    """Every dotted key that the shipped YAMLs define (top level, paths, trainer/*, dataset/*)."""
+    return set(_shipped_keys(conf_dir or find_conf_dir()))
+
+
+@functools.lru_cache(maxsize=4)
+def _shipped_keys(conf_dir: Path | None) -> frozenset[str]:
+    keys: set[str] = set()
+    if conf_dir is None:
+        return frozenset()
+    main = OmegaConf.to_container(OmegaConf.load(conf_dir / "config.yaml"), resolve=False)
+    assert isinstance(main, dict)
+    keys.update(k for k in flat_keys(main) if not k.startswith(("defaults", "hydra")))
+    for group in ("trainer", "dataset"):
+        for path in sorted((conf_dir / group).glob("*.yaml")):
+            node = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+            if isinstance(node, dict):
+                keys.update(f"{group}.{k}" for k in flat_keys(node) if not k.startswith("defaults"))
+    return frozenset(keys)
+
+
+def did_you_mean(key: str, known: Iterable[str]) -> str | None:
+    matches = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+# ----------------------------------------------------------------------------------------------- checks
+def check_rules(data: Mapping[str, Any]) -> None:
+    for rule in RULES:
+        present, value = lookup(data, rule.key)
+        if not present:
+            if rule.required:
+                fix = f"set it, e.g. {rule.example}"
+                raise ConfigError(rule.key, None, rule.allowed(), fix, problem="Missing config key")
+            continue
+        if value is None and rule.optional:
+            continue
+        if not rule.check.accepts(value):
+            raise ConfigError(rule.key, value, rule.allowed(), f"e.g. {rule.example}")
+
+
+def check_unknown_keys(data: Mapping[str, Any], known: set[str]) -> None:
+    """Reject keys no rule and no shipped YAML knows in the closed groups: a typo such as ``+trainer.lrr``."""
+    for key in flat_keys(data):
+        group = key.rpartition(".")[0]
+        if group not in CLOSED_GROUPS or key in known or key in CONFIG_GROUPS:
+            continue
+        suggestion = did_you_mean(key, {k for k in known if k.rpartition(".")[0] == group} or known)
+        _, value = lookup(data, key)
+        fix = f"did you mean {suggestion}={show_value(value)}?" if suggestion else "remove it"
+        choices = {k.rpartition(".")[2] for k in known if k.rpartition(".")[0] == group}
+        choices |= set() if group else set(CONFIG_GROUPS)
+        allowed = f"the keys of {group or 'the top level'}: {', '.join(sorted(choices))}"
+        raise ConfigError(key, value, allowed, fix, problem="Unknown config key")
+
+
+def show_value(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) or value is None else str(value).replace(" ", "")
+
+
+def check_dataset_combinations(dataset: Mapping[str, Any]) -> None:
+    channels = dataset["channels"]
+    for key in ("mean", "std"):
+        if len(dataset[key]) not in (1, channels):
+            raise ConfigError(f"dataset.{key}", dataset[key], f"one value per channel ({channels}), or one for all",
+                              f"give {channels} value(s), or one")  # fmt: skip
+    eval_size = dataset.get("eval_image_size") or dataset["image_size"]
+    too_far = [pixels for pixels in dataset.get("eval_shifts") or () if pixels >= eval_size]
+    if too_far:
+        raise ConfigError("dataset.eval_shifts", dataset["eval_shifts"],
+                          f"pixel shifts below the test image size ({eval_size}); {too_far} would move the whole image out",
+                          "e.g. dataset.eval_shifts=[2,4,6]")  # fmt: skip
+    kind = dataset["kind"]
+    for key in KIND_KEYS.get(kind, ()):
+        if dataset.get(key) is None:
+            raise ConfigError(f"dataset.{key}", None, f"required by dataset.kind={kind}",
+                              f"e.g. {RULES_BY_KEY[f'dataset.{key}'].example}", problem="Missing config key")  # fmt: skip
+    check_split_sizes(dataset)
+
+
+def check_split_sizes(dataset: Mapping[str, Any], sizes: tuple[int, int] | None = None) -> None:
+    """The validation carve-out and the train/test subsets fit the splits: ``sizes`` (train, test) as loaded,
+    or as the catalog knows them before loading."""
+    sizes = sizes or split_sizes(dataset)
+    if sizes is None:
+        return
+    num_train, num_test = sizes
+    num_val = int(round(num_train * float(dataset.get("val_fraction", 0.1))))
+    available = num_train - num_val
+    if available < 1:
+        raise ConfigError("dataset.val_fraction", dataset.get("val_fraction"), f"a fraction that leaves train images "
+                          f"(the train split has {num_train})", "lower dataset.val_fraction")  # fmt: skip
+    train_samples = dataset.get("train_samples")
+    if train_samples is not None and train_samples > available:
+        raise ConfigError(
+            "dataset.train_samples", train_samples,
+            f"at most {available} (the {num_train} train images minus {num_val} carved out for validation), or null",
+            f"set dataset.train_samples={available} or null for all, or lower dataset.val_fraction",
+        )  # fmt: skip
+    test_samples = dataset.get("test_samples")
+    if test_samples is not None and test_samples > num_test:
+        raise ConfigError("dataset.test_samples", test_samples, f"at most {num_test} (the test split), or null",
+                          "set dataset.test_samples=null for the whole test split")  # fmt: skip
+
+
+def validate(cfg: DictConfig | Mapping[str, Any], known_keys: set[str] | None = None) -> Settings:
+    """Check types, ranges, unknown keys and combinations; raise ConfigError on the first problem.
+
+    Returns the typed settings (``.resolved``: the config as plain data). Imports no torch: the fast first gate.
+    """
+    data = resolved_container(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
+    for group in (*CONFIG_GROUPS, "paths"):
+        if not isinstance(data.get(group), Mapping):
+            raise ConfigError(group, data.get(group), f"a {group} config", f"pick one with {group}=NAME")
+    check_rules(data)
+    check_unknown_keys(data, (known_keys if known_keys is not None else shipped_keys()) | set(RULES_BY_KEY))
+    check_dataset_combinations(data["dataset"])
+    return settings_from(data)
