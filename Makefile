@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PB     := $(VENV)/bin/poolbench
 
-.PHONY: install dataset demo report test test-fast bench bench-sweep sweep clean
+.PHONY: install dataset demo report test test-fast lint format bench bench-sweep sweep clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +12,7 @@ $(PY):
 
 # Reproducible install: versions pinned by constraints.txt (pyproject.toml itself only states ranges).
 install: $(PY)
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[launchers,test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[launchers,test,dev]'
 
 $(PB):
 	$(MAKE) install
@@ -42,6 +42,16 @@ bench-sweep: $(PB)
 
 test: $(PB)
 	$(PY) -m pytest -q
+
+# Style and types: ruff (lint + format check) and mypy, as configured in pyproject.toml; CI runs it first.
+lint: $(PB)
+	$(VENV)/bin/ruff check poolbench scripts tests
+	$(VENV)/bin/ruff format --check poolbench scripts tests
+	$(VENV)/bin/mypy
+
+format: $(PB)
+	$(VENV)/bin/ruff check --fix poolbench scripts tests
+	$(VENV)/bin/ruff format poolbench scripts tests
 
 test-fast: $(PB)
 	$(PY) -m pytest -q -m "not slow"

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+
 class Check(Protocol):
     def accepts(self, value: Any) -> bool: ...
 
@@ -123,4 +124,3 @@ SIZE = Number(0, integer=True)
 AUTO_OR_BOOL = Choice(("auto", True, False))
 FOLDER_NAME = Text(r"[^/\\]+", "a folder name (no slashes)")
 DEVICE = Text(r"auto|cpu|mps|cuda(:\d+)?", "auto, cpu, cuda, cuda:N or mps")
-

@@ -54,9 +54,14 @@ def app(cfg: DictConfig) -> float | None:
         job.status, job.error = record.status, record.error
         log.info(
             "%s: test_acc %s  train_acc %s  generalization gap %s  params %d (head %d)  %s",
-            record.status, _number(record.test_acc), _number(record.train_acc), _number(record.gap_acc),
-            record.params_total, record.params_head, cfg.paths.output_dir,
-        )  # fmt: skip
+            record.status,
+            _number(record.test_acc),
+            _number(record.train_acc),
+            _number(record.gap_acc),
+            record.params_total,
+            record.params_head,
+            cfg.paths.output_dir,
+        )
         if record.status != "ok" and not hydra_adapter.is_multirun():
             abort(RunFailed(f"the run {record.status}: {record.error}"))
         return record.test_acc

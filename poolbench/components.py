@@ -7,7 +7,8 @@ constructor's signature rather than a fixed table.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from poolbench.errors import ConfigError
 from poolbench.settings import COMPONENT_META_KEYS, COMPONENT_PROVIDED
@@ -57,11 +58,17 @@ def check_constructor_arguments(group: str, cls: type, component: Mapping[str, A
         if key in COMPONENT_META_KEYS or key in accepted:
             continue
         if key in provided:
-            raise ConfigError(f"{group}.{key}", value, f"not set by hand: poolbench passes {key} to {cls.__name__}",
-                              f"remove {group}.{key}")  # fmt: skip
+            raise ConfigError(
+                f"{group}.{key}",
+                value,
+                f"not set by hand: poolbench passes {key} to {cls.__name__}",
+                f"remove {group}.{key}",
+            )
         suggestion = did_you_mean(key, accepted)
         raise ConfigError(
-            f"{group}.{key}", value, f"the arguments of {cls.__name__}: {', '.join(accepted) or 'none'}",
+            f"{group}.{key}",
+            value,
+            f"the arguments of {cls.__name__}: {', '.join(accepted) or 'none'}",
             f"did you mean {group}.{suggestion}={show_value(value)}?" if suggestion else f"remove {group}.{key}",
             problem="Unknown config key",
-        )  # fmt: skip
+        )

@@ -39,7 +39,7 @@ def sweep_arguments(config: DictConfig) -> list[str]:
     """The sweep as override strings: ``hydra.sweeper.params`` first, then the command line's."""
     params = OmegaConf.select(config, "hydra.sweeper.params") or {}
     arguments = [f"{key}={value}" for key, value in params.items()]
-    return arguments + [str(o) for o in OmegaConf.to_container(config.hydra.overrides.task, resolve=False) or []]  # type: ignore[union-attr]
+    return arguments + [str(o) for o in OmegaConf.to_container(config.hydra.overrides.task, resolve=False) or []]
 
 
 def sweep_job_configs(config: DictConfig) -> list[DictConfig]:

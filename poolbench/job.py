@@ -7,10 +7,11 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from poolbench import hydra_adapter
 from poolbench.errors import Abort, Interrupted

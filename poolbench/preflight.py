@@ -23,9 +23,10 @@ import json
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
@@ -76,12 +77,15 @@ def _guard(config: DictConfig, make_jobs: Callable[[], list[Job]]) -> None:
 def unresolvable_override(config: DictConfig, error: OmegaConfBaseException) -> ConfigError:
     """Name the override whose ${...} cannot be resolved (OmegaConf names the node that used it instead)."""
     overrides = OmegaConf.to_container(config.hydra.overrides.task, resolve=False) or []
-    culprits = [str(o) for o in overrides if "${" in str(o)]  # type: ignore[union-attr]
+    culprits = [str(o) for o in overrides if "${" in str(o)]
     key, _, value = (culprits[0] if culprits else f"{getattr(error, 'full_key', 'config')}=?").partition("=")
     return ConfigError(
-        key, value, "a value, or an interpolation ${...} of a key that exists",
-        f"fix the interpolation ({_first_line(error)})", problem="Unresolvable config",
-    )  # fmt: skip
+        key,
+        value,
+        "a value, or an interpolation ${...} of a key that exists",
+        f"fix the interpolation ({_first_line(error)})",
+        problem="Unresolvable config",
+    )
 
 
 def _task_config(config: DictConfig, output_dir: Path) -> DictConfig:
@@ -108,8 +112,13 @@ def jobs_for_sweep(config: DictConfig) -> list[Job]:
     try:
         return [job_for_run_in_sweep(job, None) for job in hydra_adapter.sweep_job_configs(config)]
     except (HydraException, OmegaConfBaseException) as error:
-        raise ConfigError("sweep", " ".join(hydra_adapter.sweep_arguments(config)), "overrides that compose for "
-                          "every job", str(error).strip(), problem="Invalid sweep")  # fmt: skip
+        raise ConfigError(
+            "sweep",
+            " ".join(hydra_adapter.sweep_arguments(config)),
+            "overrides that compose for every job",
+            str(error).strip(),
+            problem="Invalid sweep",
+        ) from None
 
 
 def job_for_run_in_sweep(config: DictConfig, output_dir: Path | None) -> Job:
@@ -216,10 +225,12 @@ def check_model(settings: Settings, built: set[str]) -> None:
         raise
     except Exception as error:
         raise ConfigError(
-            f"backbone={backbone['name']} head={head['name']}", _first_line(error),
-            "arguments their classes accept", "check the backbone.* and head.* values",
+            f"backbone={backbone['name']} head={head['name']}",
+            _first_line(error),
+            "arguments their classes accept",
+            "check the backbone.* and head.* values",
             problem="Cannot build the model",
-        ) from None  # fmt: skip
+        ) from None
     finally:
         torch.set_rng_state(rng)
     if eval_size != size:
@@ -240,11 +251,12 @@ def check_eval_size(model: Any, head_name: str, channels: int, size: int, eval_s
             built = "x".join(str(v) for v in model.backbone(torch.zeros(1, channels, size, size)).shape[2:])
             got = "x".join(str(v) for v in features.shape[2:])
             raise ConfigError(
-                "dataset.eval_image_size", eval_size,
+                "dataset.eval_image_size",
+                eval_size,
                 f"null or {size} for head={head_name}, which is tied to the {built} feature map of {size}px inputs "
                 f"({eval_size}px gives {got})",
                 "drop dataset.eval_image_size, or use a global pooling head (gap, gmp, gem, lse, ...)",
-            ) from None  # fmt: skip
+            ) from None
 
 
 def _first_line(error: BaseException) -> str:

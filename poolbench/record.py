@@ -12,9 +12,10 @@ import hashlib
 import io
 import json
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from poolbench.atomic import atomic_write_json, atomic_write_text
 from poolbench.errors import RecordError
@@ -26,13 +27,29 @@ CONFIG_FILE = "config.yaml"
 CHECKPOINT_FILE = "checkpoint.pt"
 STATUSES = ("ok", "diverged", "failed")
 EPOCH_COLUMNS = [
-    "epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "seconds",
-]  # fmt: skip
+    "epoch",
+    "lr",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "test_loss",
+    "test_acc",
+    "seconds",
+]
 # The one list of config keys (dotted; a key covers everything under it) that name where things go or how
 # fast, not what is computed: they do not change the run key, the run directory or a report's grouping.
 NON_SEMANTIC_KEYS = (
-    "paths", "data_dir", "hydra", "name", "progress", "force", "jobs", "report_on_sweep_end", "trainer.threads",
-)  # fmt: skip
+    "paths",
+    "data_dir",
+    "hydra",
+    "name",
+    "progress",
+    "force",
+    "jobs",
+    "report_on_sweep_end",
+    "trainer.threads",
+)
 
 
 def is_semantic(dotted_key: str) -> bool:
@@ -79,7 +96,7 @@ class RunRecord:
         return {key: _json_safe(value) for key, value in asdict(self).items()}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], origin: str = "result.json") -> "RunRecord":
+    def from_json(cls, data: Mapping[str, Any], origin: str = "result.json") -> RunRecord:
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
             raise RecordError(f"{origin}: unknown schema_version {version!r} (this poolbench reads {SCHEMA_VERSION}).")

@@ -9,7 +9,8 @@ too, so a user head or backbone that draws from them resumes exactly as well.
 from __future__ import annotations
 
 import random
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,10 +22,15 @@ def capture_rng() -> dict[str, Any]:
     return {
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-        "numpy_rng": {"kind": kind, "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
-                      "position": int(position), "has_gauss": int(has_gauss), "cached_gauss": float(cached_gauss)},
+        "numpy_rng": {
+            "kind": kind,
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "position": int(position),
+            "has_gauss": int(has_gauss),
+            "cached_gauss": float(cached_gauss),
+        },
         "python_rng": {"version": version, "internal": list(internal), "gauss_next": gauss_next},
-    }  # fmt: skip
+    }
 
 
 def restore_rng(state: Mapping[str, Any]) -> None:

@@ -19,8 +19,15 @@ from poolbench.data.splits import DataBundle, prepare_data
 from poolbench.models import Classifier, build_classifier
 from poolbench.models.flops import count_flops_per_image
 from poolbench.record import (
-    CHECKPOINT_FILE, EPOCHS_FILE, RunRecord, compute_run_key, read_epochs, write_config, write_epochs, write_result,
-)  # fmt: skip
+    CHECKPOINT_FILE,
+    EPOCHS_FILE,
+    RunRecord,
+    compute_run_key,
+    read_epochs,
+    write_config,
+    write_epochs,
+    write_result,
+)
 from poolbench.runtime import prepare_runtime
 from poolbench.settings import Settings
 from poolbench.training.evaluate import SPLIT_METRICS
@@ -41,10 +48,16 @@ def run(settings: Settings) -> RunRecord:
     base = describe_run(settings, run_key, model, data, ctx.device, started_at)
     write_config(run_dir, OmegaConf.to_yaml(OmegaConf.create(dict(settings.resolved))))
     plan = TrainPlan(
-        settings.trainer, settings.dataset.augment, settings.seed, ctx, settings.dataset.eval_shifts,
-        checkpoint=run_dir / CHECKPOINT_FILE if settings.trainer.checkpoint else None, run_key=run_key,
-        progress_bar=settings.progress, on_epoch=lambda history: write_epochs(run_dir, history),
-    )  # fmt: skip
+        settings.trainer,
+        settings.dataset.augment,
+        settings.seed,
+        ctx,
+        settings.dataset.eval_shifts,
+        checkpoint=run_dir / CHECKPOINT_FILE if settings.trainer.checkpoint else None,
+        run_key=run_key,
+        progress_bar=settings.progress,
+        on_epoch=lambda history: write_epochs(run_dir, history),
+    )
     try:
         outcome = train(model, data, plan)
     except Exception as error:
@@ -65,9 +78,16 @@ def build_model(settings: Settings, data: DataBundle, device: torch.device) -> C
     counts = model.param_counts()
     log.info(
         "%s | %s | %s | seed %d | %d params (head %d) | %s, %d threads | data from %s",
-        settings.dataset.name, settings.backbone["name"], settings.head["name"], settings.seed,
-        counts["params_total"], counts["params_head"], device, torch.get_num_threads(), data.source,
-    )  # fmt: skip
+        settings.dataset.name,
+        settings.backbone["name"],
+        settings.head["name"],
+        settings.seed,
+        counts["params_total"],
+        counts["params_head"],
+        device,
+        torch.get_num_threads(),
+        data.source,
+    )
     return model
 
 
@@ -76,19 +96,28 @@ def describe_run(
 ) -> dict[str, Any]:
     """The record fields known before training: identity, model size and cost, environment."""
     return dict(
-        run_key=run_key, dataset=settings.dataset.name, backbone=settings.backbone["name"],
-        head=settings.head["name"], seed=settings.seed, epochs=settings.trainer.epochs,
+        run_key=run_key,
+        dataset=settings.dataset.name,
+        backbone=settings.backbone["name"],
+        head=settings.head["name"],
+        seed=settings.seed,
+        epochs=settings.trainer.epochs,
         flops_per_image=count_flops_per_image(model, data.channels, data.image_size, device),
-        device=str(device), torch_version=torch.__version__, poolbench_version=poolbench.__version__,
-        git_sha=git_sha(), started_at=started_at, **model.param_counts(),
-    )  # fmt: skip
+        device=str(device),
+        torch_version=torch.__version__,
+        poolbench_version=poolbench.__version__,
+        git_sha=git_sha(),
+        started_at=started_at,
+        **model.param_counts(),
+    )
 
 
 def failed_record(base: dict[str, Any], error: BaseException, run_dir: Path) -> RunRecord:
     """The record of a run that raised (or was interrupted): the epochs its checkpoint holds, if any."""
     done = len(read_epochs(run_dir)) if (run_dir / EPOCHS_FILE).is_file() else 0
-    return RunRecord(status="failed", error=f"{type(error).__name__}: {error}", finished_at=now_iso(),
-                     epochs_completed=done, **base)  # fmt: skip
+    return RunRecord(
+        status="failed", error=f"{type(error).__name__}: {error}", finished_at=now_iso(), epochs_completed=done, **base
+    )
 
 
 def finished_record(base: dict[str, Any], outcome: TrainOutcome, model: Classifier) -> RunRecord:

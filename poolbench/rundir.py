@@ -12,15 +12,23 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from omegaconf import OmegaConf
 
 from poolbench.errors import PoolbenchError
 from poolbench.record import (
-    CHECKPOINT_FILE, CONFIG_FILE, EPOCHS_FILE, RESULT_FILE, RunRecord, compute_run_key, is_semantic, read_result,
-)  # fmt: skip
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    EPOCHS_FILE,
+    RESULT_FILE,
+    RunRecord,
+    compute_run_key,
+    is_semantic,
+    read_result,
+)
 
 log = logging.getLogger("poolbench.sweep")
 
@@ -100,6 +108,8 @@ def finished_record(run_dir: Path, resolved: Mapping[str, Any], force: bool) -> 
         return None
     log.info(
         "skipped: %s is done (status ok, run key %s; checked in %.3fs); force=true reruns it",
-        run_dir, run_key, time.perf_counter() - began,
-    )  # fmt: skip
+        run_dir,
+        run_key,
+        time.perf_counter() - began,
+    )
     return record

@@ -20,13 +20,28 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Iterator, Mapping
 from dataclasses import MISSING, dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from poolbench.checks import (
-    AUTO_OR_BOOL, COUNT, DEVICE, FOLDER_NAME, FRACTION, NON_NEGATIVE, OPEN_FRACTION, POSITIVE, SIZE, Boolean,
-    Check, Choice, Number, NumberList, Rule, Text,
-)  # fmt: skip
+    AUTO_OR_BOOL,
+    COUNT,
+    DEVICE,
+    FOLDER_NAME,
+    FRACTION,
+    NON_NEGATIVE,
+    OPEN_FRACTION,
+    POSITIVE,
+    SIZE,
+    Boolean,
+    Check,
+    Choice,
+    Number,
+    NumberList,
+    Rule,
+    Text,
+)
 from poolbench.data.catalog import KINDS as DATASET_KINDS
 
 OPTIMIZERS = ("sgd", "adamw")

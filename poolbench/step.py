@@ -10,8 +10,8 @@ CPU it costs nothing either way, so both devices share this one code path.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import torch
 from torch import nn

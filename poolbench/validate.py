@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import difflib
 import functools
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -43,7 +44,7 @@ def resolved_container(cfg: DictConfig) -> dict[str, Any]:
     without a ``hydra`` node works.
     """
     data: dict[str, Any] = {}
-    for key in cfg.keys():
+    for key in cfg:
         if key == "hydra":
             continue
         try:
@@ -52,23 +53,25 @@ def resolved_container(cfg: DictConfig) -> dict[str, Any]:
             full_key = getattr(error, "full_key", None) or str(key)
             _, raw = lookup(OmegaConf.to_container(cfg, resolve=False), full_key)  # type: ignore[arg-type]
             raise ConfigError(
-                full_key, raw, "a value, or an interpolation that resolves",
+                full_key,
+                raw,
+                "a value, or an interpolation that resolves",
                 f"check the ${{...}} in {full_key} ({str(error).splitlines()[0]})",
-            ) from None  # fmt: skip
+            ) from None
     return data
 
 
 def _resolve_paths(paths: DictConfig) -> dict[str, Any]:
     raw = OmegaConf.to_container(paths, resolve=False)
     assert isinstance(raw, dict)
-    resolved = {}
+    resolved: dict[str, Any] = {}
     for key in paths:
         try:
-            resolved[key] = _resolve(paths, key)
+            resolved[str(key)] = _resolve(paths, key)
         except OmegaConfBaseException:
             if key != "output_dir":
                 raise
-            resolved[key] = raw[key]
+            resolved[str(key)] = raw[key]
     return resolved
 
 
@@ -87,7 +90,7 @@ def lookup(data: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
     return True, node
 
 
-def flat_keys(data: Mapping[str, Any], prefix: str = "") -> Iterable[str]:
+def flat_keys(data: Mapping[Any, Any], prefix: str = "") -> Iterable[str]:
     """Dotted paths of all leaves and sub-dicts of a nested dict."""
     for key, value in data.items():
         path = f"{prefix}{key}"
@@ -160,19 +163,31 @@ def check_dataset_combinations(dataset: Mapping[str, Any]) -> None:
     channels = dataset["channels"]
     for key in ("mean", "std"):
         if len(dataset[key]) not in (1, channels):
-            raise ConfigError(f"dataset.{key}", dataset[key], f"one value per channel ({channels}), or one for all",
-                              f"give {channels} value(s), or one")  # fmt: skip
+            raise ConfigError(
+                f"dataset.{key}",
+                dataset[key],
+                f"one value per channel ({channels}), or one for all",
+                f"give {channels} value(s), or one",
+            )
     eval_size = dataset.get("eval_image_size") or dataset["image_size"]
     too_far = [pixels for pixels in dataset.get("eval_shifts") or () if pixels >= eval_size]
     if too_far:
-        raise ConfigError("dataset.eval_shifts", dataset["eval_shifts"],
-                          f"pixel shifts below the test image size ({eval_size}); {too_far} would move the whole image out",
-                          "e.g. dataset.eval_shifts=[2,4,6]")  # fmt: skip
+        raise ConfigError(
+            "dataset.eval_shifts",
+            dataset["eval_shifts"],
+            f"pixel shifts below the test image size ({eval_size}); {too_far} would move the whole image out",
+            "e.g. dataset.eval_shifts=[2,4,6]",
+        )
     kind = dataset["kind"]
     for key in KIND_KEYS.get(kind, ()):
         if dataset.get(key) is None:
-            raise ConfigError(f"dataset.{key}", None, f"required by dataset.kind={kind}",
-                              f"e.g. {RULES_BY_KEY[f'dataset.{key}'].example}", problem="Missing config key")  # fmt: skip
+            raise ConfigError(
+                f"dataset.{key}",
+                None,
+                f"required by dataset.kind={kind}",
+                f"e.g. {RULES_BY_KEY[f'dataset.{key}'].example}",
+                problem="Missing config key",
+            )
     check_split_sizes(dataset)
 
 
@@ -183,22 +198,31 @@ def check_split_sizes(dataset: Mapping[str, Any], sizes: tuple[int, int] | None 
     if sizes is None:
         return
     num_train, num_test = sizes
-    num_val = int(round(num_train * float(dataset.get("val_fraction", 0.1))))
+    num_val = round(num_train * float(dataset.get("val_fraction", 0.1)))
     available = num_train - num_val
     if available < 1:
-        raise ConfigError("dataset.val_fraction", dataset.get("val_fraction"), f"a fraction that leaves train images "
-                          f"(the train split has {num_train})", "lower dataset.val_fraction")  # fmt: skip
+        raise ConfigError(
+            "dataset.val_fraction",
+            dataset.get("val_fraction"),
+            f"a fraction that leaves train images (the train split has {num_train})",
+            "lower dataset.val_fraction",
+        )
     train_samples = dataset.get("train_samples")
     if train_samples is not None and train_samples > available:
         raise ConfigError(
-            "dataset.train_samples", train_samples,
+            "dataset.train_samples",
+            train_samples,
             f"at most {available} (the {num_train} train images minus {num_val} carved out for validation), or null",
             f"set dataset.train_samples={available} or null for all, or lower dataset.val_fraction",
-        )  # fmt: skip
+        )
     test_samples = dataset.get("test_samples")
     if test_samples is not None and test_samples > num_test:
-        raise ConfigError("dataset.test_samples", test_samples, f"at most {num_test} (the test split), or null",
-                          "set dataset.test_samples=null for the whole test split")  # fmt: skip
+        raise ConfigError(
+            "dataset.test_samples",
+            test_samples,
+            f"at most {num_test} (the test split), or null",
+            "set dataset.test_samples=null for the whole test split",
+        )
 
 
 def validate(cfg: DictConfig | Mapping[str, Any], known_keys: set[str] | None = None) -> Settings:
@@ -206,7 +230,7 @@ def validate(cfg: DictConfig | Mapping[str, Any], known_keys: set[str] | None = 
 
     Returns the typed settings (``.resolved``: the config as plain data). Imports no torch: the fast first gate.
     """
-    data = resolved_container(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
+    data: dict[str, Any] = resolved_container(cfg) if isinstance(cfg, DictConfig) else dict(cfg)
     for group in (*CONFIG_GROUPS, "paths"):
         if not isinstance(data.get(group), Mapping):
             raise ConfigError(group, data.get(group), f"a {group} config", f"pick one with {group}=NAME")

@@ -39,14 +39,15 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's poolbench, not an installed one
 
-import torch  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 PREFETCH_FACTOR = 2  # DataLoader's default: batches each worker keeps ready
@@ -66,8 +67,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", default="0,1,2", help="DataLoader num_workers tried for the naive pipeline")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the naive-loader + poolbench-step rows")
     parser.add_argument("--compile", action="store_true", help="also time trainer.compile=true (and its compile time)")
-    parser.add_argument("--glibc-default-malloc", action="store_true",
-                        help="skip poolbench.malloc.retain_freed_memory (to measure what it brings)")
+    parser.add_argument(
+        "--glibc-default-malloc",
+        action="store_true",
+        help="skip poolbench.malloc.retain_freed_memory (to measure what it brings)",
+    )
     parser.add_argument("--peak-size", type=int, default=None, help="matmul size (default 2048 CPU, 8192 CUDA)")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides, e.g. trainer.batch_size=256")
     args = parser.parse_args(argv)
@@ -81,8 +85,14 @@ def compose_config(args: argparse.Namespace):
 
     from poolbench.cli import CONF_DIR
 
-    overrides = [f"backbone={args.backbone}", f"head={args.head}", f"dataset={args.dataset}",
-                 f"trainer.device={args.device}", "paths.output_dir=unused", *args.overrides]  # fmt: skip
+    overrides = [
+        f"backbone={args.backbone}",
+        f"head={args.head}",
+        f"dataset={args.dataset}",
+        f"trainer.device={args.device}",
+        "paths.output_dir=unused",
+        *args.overrides,
+    ]
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         return compose(config_name="config", overrides=overrides)
 
@@ -114,8 +124,14 @@ class Setup:
         from poolbench.models import build_classifier
 
         data = self.data
-        model, _ = build_classifier(self.settings.backbone, self.settings.head, data.channels, data.image_size,
-                                    data.num_classes, seed=self.settings.seed)  # fmt: skip
+        model, _ = build_classifier(
+            self.settings.backbone,
+            self.settings.head,
+            data.channels,
+            data.image_size,
+            data.num_classes,
+            seed=self.settings.seed,
+        )
         return model.to(self.device).to(memory_format=memory_format).train()
 
     def poolbench_step(self, compile: bool = False):
@@ -139,8 +155,14 @@ def make_setup(cfg_node) -> Setup:
     seed_everything(settings.seed)
     data = prepare_data(settings.dataset, settings.data_dir, device)
     batch_size = settings.trainer.batch_size
-    return Setup(settings, device, data, step_context(device, settings.trainer), batch_size,
-                 epoch_steps(len(data.train), batch_size)[0])  # fmt: skip
+    return Setup(
+        settings,
+        device,
+        data,
+        step_context(device, settings.trainer),
+        batch_size,
+        epoch_steps(len(data.train), batch_size)[0],
+    )
 
 
 # ----------------------------------------------------------------------------------------------- naive
@@ -212,10 +234,15 @@ def endless(loader: torch.utils.data.DataLoader) -> Iterator[Batch]:
 
 def naive_batches(setup: Setup, dataset: torch.utils.data.Dataset, workers: int) -> Iterator[Batch]:
     loader = torch.utils.data.DataLoader(
-        dataset, batch_size=setup.batch_size, shuffle=True, drop_last=True, num_workers=workers,
-        persistent_workers=workers > 0, pin_memory=setup.device.type == "cuda",
+        dataset,
+        batch_size=setup.batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=setup.device.type == "cuda",
         prefetch_factor=PREFETCH_FACTOR if workers > 0 else None,
-    )  # fmt: skip
+    )
     return endless(loader)
 
 
@@ -257,8 +284,9 @@ class Variant:
     group: str  # naive | naive+step | poolbench | compute | compile
 
 
-def loader_variant(setup: Setup, name: str, group: str, batches: Iterator[Batch], step, memory_format,
-                   prefetched: int) -> Variant:  # fmt: skip
+def loader_variant(
+    setup: Setup, name: str, group: str, batches: Iterator[Batch], step, memory_format, prefetched: int
+) -> Variant:
     """``prefetched`` batches that workers made while other variants ran are taken untimed first, so a timed
     block starts as a loader in steady state does, not with a queue filled for free."""
 
@@ -281,10 +309,16 @@ def poolbench_batches(setup: Setup) -> Iterator[Batch]:
     drop_last = epoch_steps(len(setup.data.train), setup.batch_size)[1]
     for epoch in itertools.count():
         yield from epoch_batches(
-            setup.data.train, setup.batch_size, setup.data.mean, setup.data.std, epoch_generator(setup.settings.seed, epoch),
-            crop_padding=setup.augment.crop_padding, flip=setup.augment.flip,
-            drop_last=drop_last, memory_format=setup.ctx.memory_format,
-        )  # fmt: skip
+            setup.data.train,
+            setup.batch_size,
+            setup.data.mean,
+            setup.data.std,
+            epoch_generator(setup.settings.seed, epoch),
+            crop_padding=setup.augment.crop_padding,
+            flip=setup.augment.flip,
+            drop_last=drop_last,
+            memory_format=setup.ctx.memory_format,
+        )
 
 
 def poolbench_variant(setup: Setup, name: str = "poolbench", compile: bool = False) -> Variant:
@@ -317,11 +351,29 @@ def build_variants(setup: Setup, args: argparse.Namespace, scratch: Path) -> lis
     for workers in [int(w) for w in args.workers.split(",") if w.strip()]:
         batches = naive_batches(setup, dataset, workers)  # one loader (and its workers) for both rows
         prefetched = workers * PREFETCH_FACTOR
-        variants.append(loader_variant(setup, f"naive (workers={workers})", "naive", batches, plain_step(setup),
-                                       torch.contiguous_format, prefetched))  # fmt: skip
+        variants.append(
+            loader_variant(
+                setup,
+                f"naive (workers={workers})",
+                "naive",
+                batches,
+                plain_step(setup),
+                torch.contiguous_format,
+                prefetched,
+            )
+        )
         if not args.no_breakdown:
-            variants.append(loader_variant(setup, f"naive loader + poolbench step (workers={workers})", "naive+step",
-                                           batches, setup.poolbench_step(), setup.ctx.memory_format, prefetched))  # fmt: skip
+            variants.append(
+                loader_variant(
+                    setup,
+                    f"naive loader + poolbench step (workers={workers})",
+                    "naive+step",
+                    batches,
+                    setup.poolbench_step(),
+                    setup.ctx.memory_format,
+                    prefetched,
+                )
+            )
     variants += [poolbench_variant(setup), compute_variant(setup)]
     return variants
 
@@ -415,13 +467,19 @@ def measure(setup: Setup, variants: list[Variant], args: argparse.Namespace, pea
     """Seconds per step of every variant (and the peak's FLOP/s, eval s/image) for every repetition."""
     peak_iterations = 10 if setup.device.type == "cpu" else 50
     eval_measure = eval_seconds_per_image(setup, min(len(setup.data.test), 8 * setup.trainer.eval_batch_size))
-    tasks: list[tuple[str, Callable[[], float]]] = [
-        (v.name, lambda v=v: timed(v.run, args.steps) / args.steps) for v in variants
-    ]
+
+    def per_step(variant: Variant) -> Callable[[], float]:
+        return lambda: timed(variant.run, args.steps) / args.steps
+
+    tasks: list[tuple[str, Callable[[], float]]] = [(v.name, per_step(v)) for v in variants]
     tasks.append(("peak", lambda: matmul_flops_per_second(setup.device, peak_size, peak_iterations)))
     if setup.ctx.autocast_dtype is not None:
-        tasks.append(("peak_autocast", lambda: matmul_flops_per_second(setup.device, peak_size, peak_iterations,
-                                                                       setup.ctx.autocast_dtype)))  # fmt: skip
+        tasks.append(
+            (
+                "peak_autocast",
+                lambda: matmul_flops_per_second(setup.device, peak_size, peak_iterations, setup.ctx.autocast_dtype),
+            )
+        )
     tasks.append(("eval", eval_measure))
     samples: dict[str, list[float]] = {name: [] for name, _ in tasks}
     for rep in range(args.reps):
@@ -439,8 +497,9 @@ def warm_up(variants: list[Variant], steps: int) -> dict[str, float]:
 
 
 # ----------------------------------------------------------------------------------------------- report
-def summarise(setup: Setup, variants: list[Variant], samples: dict[str, list[float]], flops: float,
-              extra: dict[str, Any]) -> tuple[list[list[Any]], dict[str, Any]]:  # fmt: skip
+def summarise(
+    setup: Setup, variants: list[Variant], samples: dict[str, list[float]], flops: float, extra: dict[str, Any]
+) -> tuple[list[list[Any]], dict[str, Any]]:
     batch = setup.batch_size
     median_step = {v.name: statistics.median(samples[v.name]) for v in variants}
     ips = {name: batch / seconds for name, seconds in median_step.items()}
@@ -452,9 +511,16 @@ def summarise(setup: Setup, variants: list[Variant], samples: dict[str, list[flo
     rows = []
     for v in variants:
         spread = [batch / s for s in samples[v.name]]
-        rows.append([v.name, f"{ips[v.name]:.0f}", f"{1000 * median_step[v.name]:.1f}",
-                     f"{min(spread):.0f}-{max(spread):.0f}", f"{median_step[v.name] / pb:.2f}",
-                     f"{flops * ips[v.name] / peak:.2f}"])  # fmt: skip
+        rows.append(
+            [
+                v.name,
+                f"{ips[v.name]:.0f}",
+                f"{1000 * median_step[v.name]:.1f}",
+                f"{min(spread):.0f}-{max(spread):.0f}",
+                f"{median_step[v.name] / pb:.2f}",
+                f"{flops * ips[v.name] / peak:.2f}",
+            ]
+        )
     result: dict[str, Any] = {
         "speedup_vs_naive": median_step[best_naive] / pb,
         "mfu": flops * ips["poolbench"] / peak,
@@ -473,13 +539,15 @@ def summarise(setup: Setup, variants: list[Variant], samples: dict[str, list[flo
         "epoch_eval_seconds": eval_s,
         "eval_fraction_of_epoch": eval_s / (eval_s + epoch_train_s),
         "variants_images_per_second": ips,
-        "backbone": setup.settings.backbone["name"], "head": setup.settings.head["name"],
-        "dataset": setup.settings.dataset.name, "batch_size": batch,
+        "backbone": setup.settings.backbone["name"],
+        "head": setup.settings.head["name"],
+        "dataset": setup.settings.dataset.name,
+        "batch_size": batch,
         "memory_format": "channels_last" if setup.ctx.memory_format == torch.channels_last else "contiguous",
         "autocast": str(setup.ctx.autocast_dtype).replace("torch.", "") if setup.ctx.autocast_dtype else None,
         "torch_version": torch.__version__,
         **extra,
-    }  # fmt: skip
+    }
     if "peak_autocast" in samples:
         result["peak_flops_autocast"] = statistics.median(samples["peak_autocast"])
         result["mfu_vs_autocast_peak"] = flops * ips["poolbench"] / result["peak_flops_autocast"]
@@ -529,17 +597,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         retain_freed_memory()  # as poolbench.run does; process-wide, so the naive rows get it too
     peak_size = args.peak_size or (2048 if setup.device.type == "cpu" else 8192)
     load_before = os.getloadavg()
-    print(f"bench: {setup.settings.backbone['name']} + {setup.settings.head['name']} on {setup.settings.dataset.name}, "
-          f"batch {setup.batch_size}, {args.steps} steps x {args.reps} reps, {setup.device}, "
-          f"{torch.get_num_threads()} threads, load average {load_before[0]:.1f}", file=sys.stderr, flush=True)  # fmt: skip
+    print(
+        f"bench: {setup.settings.backbone['name']} + {setup.settings.head['name']} on {setup.settings.dataset.name}, "
+        f"batch {setup.batch_size}, {args.steps} steps x {args.reps} reps, {setup.device}, "
+        f"{torch.get_num_threads()} threads, load average {load_before[0]:.1f}",
+        file=sys.stderr,
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="poolbench-bench-") as scratch:
         variants = build_variants(setup, args, Path(scratch))
         flops = training_flops_per_image(setup)
         warm_up(variants, args.warmup)
         samples = measure(setup, variants, args, peak_size)
         extra: dict[str, Any] = compile_report(setup, args) if args.compile else {}
-    extra.update(steps=args.steps, reps=args.reps, load_average_before=load_before[0],
-                 load_average_after=os.getloadavg()[0])  # fmt: skip
+    extra.update(
+        steps=args.steps, reps=args.reps, load_average_before=load_before[0], load_average_after=os.getloadavg()[0]
+    )
     rows, result = summarise(setup, variants, samples, flops, extra)
     print_report(rows, result)
     return result
@@ -548,21 +621,36 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 def print_report(rows: list[list[Any]], result: dict[str, Any]) -> None:
     from tabulate import tabulate
 
-    print(tabulate(rows, headers=["variant", "img/s", "ms/step", "img/s range", "time vs poolbench", "MFU"],
-                   colalign=("left", "right", "right", "right", "right", "right")))  # fmt: skip
+    print(
+        tabulate(
+            rows,
+            headers=["variant", "img/s", "ms/step", "img/s range", "time vs poolbench", "MFU"],
+            colalign=("left", "right", "right", "right", "right", "right"),
+        )
+    )
     print()
-    print(f"device {result['device']} ({result['device_name']}), {result['threads']} threads, batch "
-          f"{result['batch_size']}, {result['memory_format']}, autocast {result['autocast']}; load average "
-          f"{result['load_average_before']:.1f} -> {result['load_average_after']:.1f}")  # fmt: skip
-    print(f"training FLOPs/image {result['train_flops_per_image'] / 1e6:.1f} M; matmul peak "
-          f"{result['peak_flops'] / 1e9:.1f} GFLOP/s; achieved {result['achieved_flops'] / 1e9:.1f} GFLOP/s")
-    print(f"speedup vs naive ({result['naive_best']}) {result['speedup_vs_naive']:.2f}x | MFU {result['mfu']:.2f} | "
-          f"overhead vs compute only {result['overhead']:.3f}")  # fmt: skip
-    print(f"per-epoch evaluation {result['epoch_eval_seconds']:.1f} s vs training {result['epoch_train_seconds']:.1f} s "
-          f"= {100 * result['eval_fraction_of_epoch']:.0f}% of the epoch")  # fmt: skip
+    print(
+        f"device {result['device']} ({result['device_name']}), {result['threads']} threads, batch "
+        f"{result['batch_size']}, {result['memory_format']}, autocast {result['autocast']}; load average "
+        f"{result['load_average_before']:.1f} -> {result['load_average_after']:.1f}"
+    )
+    print(
+        f"training FLOPs/image {result['train_flops_per_image'] / 1e6:.1f} M; matmul peak "
+        f"{result['peak_flops'] / 1e9:.1f} GFLOP/s; achieved {result['achieved_flops'] / 1e9:.1f} GFLOP/s"
+    )
+    print(
+        f"speedup vs naive ({result['naive_best']}) {result['speedup_vs_naive']:.2f}x | MFU {result['mfu']:.2f} | "
+        f"overhead vs compute only {result['overhead']:.3f}"
+    )
+    print(
+        f"per-epoch evaluation {result['epoch_eval_seconds']:.1f} s vs training {result['epoch_train_seconds']:.1f} s "
+        f"= {100 * result['eval_fraction_of_epoch']:.0f}% of the epoch"
+    )
     if "compile_seconds" in result:
-        print(f"torch.compile: {result['compile_seconds']:.0f} s to compile, {result['compile_speedup']:.2f}x per step, "
-              f"pays off after {result['compile_break_even_epochs']} epochs")  # fmt: skip
+        print(
+            f"torch.compile: {result['compile_seconds']:.0f} s to compile, {result['compile_speedup']:.2f}x per step, "
+            f"pays off after {result['compile_break_even_epochs']} epochs"
+        )
     print(json.dumps(result, default=float))
 
 

@@ -30,9 +30,16 @@ def sweep_args(args: argparse.Namespace, results_dir: Path) -> list[str]:
         else ["dataset=fashion_mnist", f"dataset.train_samples={args.train_samples}", "dataset.test_samples=2000"]
     )
     return [
-        "-m", *data, "backbone=small_cnn", f"head={args.heads}", f"trainer.epochs={args.epochs}",
-        "progress=false", "force=true", f"paths.results_dir={results_dir}", "name=bench_sweep",
-    ]  # fmt: skip
+        "-m",
+        *data,
+        "backbone=small_cnn",
+        f"head={args.heads}",
+        f"trainer.epochs={args.epochs}",
+        "progress=false",
+        "force=true",
+        f"paths.results_dir={results_dir}",
+        "name=bench_sweep",
+    ]
 
 
 def time_sweep(extra: list[str], args: argparse.Namespace) -> float:
@@ -72,8 +79,10 @@ def main() -> None:
     for mode, median in medians.items():
         print(f"  {mode:32s} median {median:7.1f}s  over {args.repeats}")
     parallel, threaded = medians.values()
-    print(f"speed-up of parallel jobs over threads: {threaded / parallel:.2f}x "
-          f"({'parallel jobs' if parallel < threaded else 'threads'} faster)")  # fmt: skip
+    print(
+        f"speed-up of parallel jobs over threads: {threaded / parallel:.2f}x "
+        f"({'parallel jobs' if parallel < threaded else 'threads'} faster)"
+    )
 
 
 if __name__ == "__main__":

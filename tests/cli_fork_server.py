@@ -22,7 +22,7 @@ PARALLEL = 4
 
 
 def child(job: dict[str, Any]) -> int:
-    handle = open(job["output"], "w", buffering=1)
+    handle = open(job["output"], "w", buffering=1)  # noqa: SIM115 (stays open as the child's stdout until it exits)
     os.dup2(handle.fileno(), 1)
     os.dup2(handle.fileno(), 2)
     sys.stdout = sys.stderr = handle
@@ -55,10 +55,11 @@ def fork(job: dict[str, Any]) -> int:
 
 
 def main(jobs_path: str, codes_path: str) -> None:
-    import poolbench.cli  # noqa: F401  (imports the children inherit)
-    import poolbench.data.splits  # noqa: F401
-    import poolbench.run  # noqa: F401
     from hydra.core.plugins import Plugins
+
+    import poolbench.cli
+    import poolbench.data.splits
+    import poolbench.run  # noqa: F401
 
     Plugins.instance()  # Hydra's plugin discovery, once
     with open(jobs_path) as handle:

@@ -14,8 +14,9 @@ import os
 import random
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,13 +32,36 @@ def version(index: int) -> dict[str, Any]:
     """Two distinct versions of every file's content; large enough that a write takes a while."""
     rng = np.random.default_rng(index)
     return {
-        "record": RunRecord(status="ok", run_key=f"key{index}", dataset="d", backbone="b", head="h", seed=index,
-                            epochs=3, test_acc=0.5 + index / 10, pool_params={"gem_p": 3.0 + index}),  # fmt: skip
-        "epochs": [{"epoch": e, "lr": 0.1 * index, "train_loss": float(rng.random()), "train_acc": 0.5,
-                    "val_loss": 1.0, "val_acc": 0.5, "test_loss": 1.0, "test_acc": 0.5, "seconds": 1.0}
-                   for e in range(1, 200)],  # fmt: skip
+        "record": RunRecord(
+            status="ok",
+            run_key=f"key{index}",
+            dataset="d",
+            backbone="b",
+            head="h",
+            seed=index,
+            epochs=3,
+            test_acc=0.5 + index / 10,
+            pool_params={"gem_p": 3.0 + index},
+        ),
+        "epochs": [
+            {
+                "epoch": e,
+                "lr": 0.1 * index,
+                "train_loss": float(rng.random()),
+                "train_acc": 0.5,
+                "val_loss": 1.0,
+                "val_acc": 0.5,
+                "test_loss": 1.0,
+                "test_acc": 0.5,
+                "seconds": 1.0,
+            }
+            for e in range(1, 200)
+        ],
         "config": "".join(f"key_{i}: {index}\n" for i in range(2000)),
-        "checkpoint": {"run_key": f"key{index}", "weights": torch.from_numpy(rng.random((512, 512)).astype(np.float32))},
+        "checkpoint": {
+            "run_key": f"key{index}",
+            "weights": torch.from_numpy(rng.random((512, 512)).astype(np.float32)),
+        },
         "table": "| head | acc |\n|---|---|\n" + "".join(f"| h{i} | {index}.{i} |\n" for i in range(3000)),
         "figure": rng.random((64, 64)),
         "cache": rng.bytes(1 << 20),

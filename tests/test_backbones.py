@@ -21,7 +21,9 @@ GAP = {"_target_": "poolbench.models.heads.GlobalAvgPoolHead"}
     [(20, 269_722), (32, 464_154), (44, 658_586), (56, 853_018), (110, 1_727_962)],
 )
 def test_cifar_resnet_parameter_counts_match_he_et_al(depth, params):
-    model, shape = build_classifier({"_target_": "poolbench.models.backbones.CifarResNet", "depth": depth}, GAP, 3, 32, 10)
+    model, shape = build_classifier(
+        {"_target_": "poolbench.models.backbones.CifarResNet", "depth": depth}, GAP, 3, 32, 10
+    )
     assert model.param_counts()["params_total"] == params
     assert shape == (64, 8, 8)
 

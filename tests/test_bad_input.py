@@ -16,9 +16,9 @@ import pickle
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -29,9 +29,13 @@ pytestmark = pytest.mark.slow
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="the case runner forks (POSIX only)")
 
 SYNTHETIC = [
-    "dataset=synthetic", "dataset.train_size=400", "dataset.test_size=200", "dataset.image_size=12",
-    "backbone.widths=[8,16]", "trainer.batch_size=32",
-]  # fmt: skip
+    "dataset=synthetic",
+    "dataset.train_size=400",
+    "dataset.test_size=200",
+    "dataset.image_size=12",
+    "backbone.widths=[8,16]",
+    "trainer.batch_size=32",
+]
 HEAD_DIR = Path("results/default/synthetic/small_cnn/gap")
 
 
@@ -125,8 +129,18 @@ CASES = [
     Case("test_samples_too_many", ["dataset.test_samples=201"], 2, ["dataset.test_samples=201", "at most 200"]),
     Case("unknown_optimizer", ["trainer.optimizer=adam"], 2, ["trainer.optimizer='adam'", "sgd, adamw"]),
     Case("unknown_schedule", ["trainer.schedule=linear"], 2, ["trainer.schedule='linear'", "cosine"]),
-    Case("flatten_other_size", ["head=flatten", "dataset.eval_image_size=16"], 2, ["dataset.eval_image_size=16", "flatten"]),
-    Case("shift_beyond_image", ["dataset.eval_shifts=[2,12]"], 2, ["dataset.eval_shifts=[2, 12]", "below the test image size (12)"]),
+    Case(
+        "flatten_other_size",
+        ["head=flatten", "dataset.eval_image_size=16"],
+        2,
+        ["dataset.eval_image_size=16", "flatten"],
+    ),
+    Case(
+        "shift_beyond_image",
+        ["dataset.eval_shifts=[2,12]"],
+        2,
+        ["dataset.eval_shifts=[2, 12]", "below the test image size (12)"],
+    ),
     Case("shift_negative", ["dataset.eval_shifts=[-2]"], 2, ["dataset.eval_shifts=[-2]"]),
     Case("typo_added_key", ["+trainer.lrr=0.1"], 2, ["trainer.lrr", "did you mean trainer.lr=0.1"]),
     Case("typo_head_arg", ["head=gem", "+head.pp=2"], 2, ["head.pp", "did you mean head.p=2"]),
@@ -140,26 +154,73 @@ CASES = [
     Case("bad_interpolation", ["trainer.lr=${nowhere}"], 2, ["trainer.lr", "nowhere"]),
     Case("sweep_one_bad_job", ["-m", "trainer.lr=0.1,-1"], 2, ["trainer.lr=-1"]),
     # --- environment (exit 1)
-    Case("fashion_mnist_offline", ["dataset=fashion_mnist", "dataset.download=false"], 1,
-         ["FashionMNIST not found", "dataset-fashion-mnist", "data_dir="],
-         env={"POOLBENCH_SYSTEM_FASHION_MNIST": ""}, synthetic=False),  # fmt: skip
-    Case("fashion_mnist_truncated", ["dataset=fashion_mnist", "dataset.download=false"], 1,
-         ["train-images-idx3-ubyte", "truncated", "Delete"], setup=truncated_fashion_mnist,
-         env={"POOLBENCH_SYSTEM_FASHION_MNIST": ""}, synthetic=False),  # fmt: skip
-    Case("cifar10_offline", ["dataset=cifar10", "dataset.download=false"], 1,
-         ["CIFAR-10 not found", "cifar-10-python.tar.gz"], synthetic=False),  # fmt: skip
-    Case("cifar10_checksum", ["dataset=cifar10", "dataset.download=false"], 1,
-         ["data_batch_1", "MD5", "Delete"], setup=truncated_cifar, synthetic=False),  # fmt: skip
-    Case("cifar10_truncated_unverified", ["dataset=cifar10", "dataset.download=false", "dataset.verify_checksums=false"],
-         1, ["data_batch_3", "truncated", "Delete"], setup=truncated_cifar, synthetic=False),  # fmt: skip
+    Case(
+        "fashion_mnist_offline",
+        ["dataset=fashion_mnist", "dataset.download=false"],
+        1,
+        ["FashionMNIST not found", "dataset-fashion-mnist", "data_dir="],
+        env={"POOLBENCH_SYSTEM_FASHION_MNIST": ""},
+        synthetic=False,
+    ),
+    Case(
+        "fashion_mnist_truncated",
+        ["dataset=fashion_mnist", "dataset.download=false"],
+        1,
+        ["train-images-idx3-ubyte", "truncated", "Delete"],
+        setup=truncated_fashion_mnist,
+        env={"POOLBENCH_SYSTEM_FASHION_MNIST": ""},
+        synthetic=False,
+    ),
+    Case(
+        "cifar10_offline",
+        ["dataset=cifar10", "dataset.download=false"],
+        1,
+        ["CIFAR-10 not found", "cifar-10-python.tar.gz"],
+        synthetic=False,
+    ),
+    Case(
+        "cifar10_checksum",
+        ["dataset=cifar10", "dataset.download=false"],
+        1,
+        ["data_batch_1", "MD5", "Delete"],
+        setup=truncated_cifar,
+        synthetic=False,
+    ),
+    Case(
+        "cifar10_truncated_unverified",
+        ["dataset=cifar10", "dataset.download=false", "dataset.verify_checksums=false"],
+        1,
+        ["data_batch_3", "truncated", "Delete"],
+        setup=truncated_cifar,
+        synthetic=False,
+    ),
     Case("results_dir_is_a_file", [], 1, ["not a directory", "paths.results_dir"], setup=file_at("results")),
-    Case("data_dir_is_a_file", ["dataset=fashion_mnist"], 1, ["data_dir=", "not a directory"], setup=file_at("data"),
-         synthetic=False),  # fmt: skip
+    Case(
+        "data_dir_is_a_file",
+        ["dataset=fashion_mnist"],
+        1,
+        ["data_dir=", "not a directory"],
+        setup=file_at("data"),
+        synthetic=False,
+    ),
     Case("results_dir_not_writable", ["paths.results_dir=/proc/poolbench-results"], 1, ["not writable", "/proc"]),
-    Case("corrupt_checkpoint", [], 1, ["checkpoint.pt", "corrupt", "Delete"], setup=in_run_dir("checkpoint.pt", b"\x80garbage")),
-    Case("pickle_exploit_checkpoint", [], 1, ["checkpoint.pt", "Delete"],
-         setup=in_run_dir("checkpoint.pt", pickle.dumps(Exploit()))),  # fmt: skip
-    Case("corrupt_result_json", [], 1, ["result.json", "Delete"], setup=in_run_dir("result.json", b'{"status": "ok", ')),
+    Case(
+        "corrupt_checkpoint",
+        [],
+        1,
+        ["checkpoint.pt", "corrupt", "Delete"],
+        setup=in_run_dir("checkpoint.pt", b"\x80garbage"),
+    ),
+    Case(
+        "pickle_exploit_checkpoint",
+        [],
+        1,
+        ["checkpoint.pt", "Delete"],
+        setup=in_run_dir("checkpoint.pt", pickle.dumps(Exploit())),
+    ),
+    Case(
+        "corrupt_result_json", [], 1, ["result.json", "Delete"], setup=in_run_dir("result.json", b'{"status": "ok", ')
+    ),
 ]
 
 
@@ -206,15 +267,22 @@ def run_all(cases: list[Case], base: Path) -> dict[str, Outcome]:
         root = base / case.id
         args = prepare_case(case, root)
         befores[case.id] = snapshot(root)
-        jobs.append({"args": args, "cwd": str(root), "env": cli_env(**case.env), "output": str(base / f"{case.id}.out")})
+        jobs.append(
+            {"args": args, "cwd": str(root), "env": cli_env(**case.env), "output": str(base / f"{case.id}.out")}
+        )
     (base / "jobs.json").write_text(json.dumps(jobs))
     server = Path(__file__).with_name("cli_fork_server.py")
-    subprocess.run([sys.executable, str(server), str(base / "jobs.json"), str(base / "codes.json")],
-                   env=cli_env(), check=True, timeout=900)  # fmt: skip
+    subprocess.run(
+        [sys.executable, str(server), str(base / "jobs.json"), str(base / "codes.json")],
+        env=cli_env(),
+        check=True,
+        timeout=900,
+    )
     codes = json.loads((base / "codes.json").read_text())
     return {
-        case.id: Outcome(code, (base / f"{case.id}.out").read_text(), befores[case.id], snapshot(base / case.id),
-                         base / case.id)  # fmt: skip
+        case.id: Outcome(
+            code, (base / f"{case.id}.out").read_text(), befores[case.id], snapshot(base / case.id), base / case.id
+        )
         for case, code in zip(cases, codes)
     }
 
@@ -234,7 +302,10 @@ def test_bad_input_is_reported_cleanly(case: Case, outcomes: dict[str, Outcome])
     assert "Traceback" not in message, message
     for text in case.says:
         assert text.format(root=outcome.root) in message, f"{text!r} not in: {message}"
-    changed = sorted(set(outcome.after) ^ set(outcome.before) | {k for k in outcome.after if outcome.before.get(k) != outcome.after[k]})
+    changed = sorted(
+        set(outcome.after) ^ set(outcome.before)
+        | {k for k in outcome.after if outcome.before.get(k) != outcome.after[k]}
+    )
     assert not changed, f"new or changed files: {changed}"
 
 

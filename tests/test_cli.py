@@ -40,7 +40,10 @@ def test_bad_group_option_lists_the_available_options(tmp_path):
 @pytest.mark.slow
 def test_tiny_multirun_over_heads_writes_one_record_per_head(tmp_path):
     heads = ["gap", "gmp", "gem", "flatten", "avgmax", "catavgmax", "lse"]
-    out = run_cli(["-m", f"head={','.join(heads)}", *TINY, "trainer.epochs=1", "name=sweep", "paths.results_dir=results"], cwd=tmp_path)
+    out = run_cli(
+        ["-m", f"head={','.join(heads)}", *TINY, "trainer.epochs=1", "name=sweep", "paths.results_dir=results"],
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     records = sorted((tmp_path / "results" / "sweep").rglob("result.json"))
     assert len(records) == len(heads)

@@ -24,7 +24,9 @@ assert CONF is not None
 
 def test_every_shipped_key_has_a_rule() -> None:
     """The table is complete: a key added to a shipped YAML needs a typed field in poolbench/settings.py."""
-    missing = sorted(key for key in shipped_keys() if key not in RULES_BY_KEY and key not in ("paths", "dataset.augment"))
+    missing = sorted(
+        key for key in shipped_keys() if key not in RULES_BY_KEY and key not in ("paths", "dataset.augment")
+    )
     assert not missing, f"add rules for: {missing}"
 
 
@@ -97,8 +99,12 @@ def test_val_fraction_zero_is_allowed() -> None:
 
 
 @pytest.mark.parametrize(
-    "check, text", [(Number(0, low_open=True), "a number > 0"), (Number(0, 1, high_open=True), "a number in [0, 1)"),
-                    (Number(1, integer=True), "an integer >= 1")],  # fmt: skip
+    "check, text",
+    [
+        (Number(0, low_open=True), "a number > 0"),
+        (Number(0, 1, high_open=True), "a number in [0, 1)"),
+        (Number(1, integer=True), "an integer >= 1"),
+    ],
 )
 def test_allowed_text(check: Number, text: str) -> None:
     assert check.describe() == text

@@ -137,7 +137,7 @@ def test_cifar10_missing_offline_names_the_archive(tmp_path):
 
 def test_validation_split_is_fixed_disjoint_and_independent_of_run_seed():
     train_a, val_a = split_indices(1000, 0.1, split_seed=0, train_samples=None)
-    train_b, val_b = split_indices(1000, 0.1, split_seed=0, train_samples=None)
+    _train_b, val_b = split_indices(1000, 0.1, split_seed=0, train_samples=None)
     assert torch.equal(val_a, val_b) and len(val_a) == 100 and len(train_a) == 900
     assert not set(train_a.tolist()) & set(val_a.tolist())
     subset, val_c = split_indices(1000, 0.1, split_seed=0, train_samples=200)

@@ -21,7 +21,15 @@ from poolbench.models.heads import (
 )
 
 N, C, H, W, K = 3, 8, 5, 6, 7
-ALL_HEADS = [GlobalAvgPoolHead, GlobalMaxPoolHead, AvgMaxPoolHead, CatAvgMaxPoolHead, LSEPoolHead, GeMPoolHead, FlattenHead]
+ALL_HEADS = [
+    GlobalAvgPoolHead,
+    GlobalMaxPoolHead,
+    AvgMaxPoolHead,
+    CatAvgMaxPoolHead,
+    LSEPoolHead,
+    GeMPoolHead,
+    FlattenHead,
+]
 
 
 @pytest.fixture
@@ -69,7 +77,10 @@ def test_gem_with_large_p_approaches_max_pooling():
     gap_to_max = (global_max_pool(x) - gem_pool(x, torch.tensor([200.0], dtype=torch.float64))).abs().max()
     assert gap_to_max < 0.02 * global_max_pool(x).max()
     # and GeM grows monotonically with p towards the max
-    assert (gem_pool(x, torch.tensor([2.0], dtype=torch.float64)) <= gem_pool(x, torch.tensor([5.0], dtype=torch.float64)) + 1e-12).all()
+    assert (
+        gem_pool(x, torch.tensor([2.0], dtype=torch.float64))
+        <= gem_pool(x, torch.tensor([5.0], dtype=torch.float64)) + 1e-12
+    ).all()
 
 
 def test_gem_per_channel_p_matches_scalar_p_per_channel():
@@ -127,7 +138,9 @@ def test_flatten_head_refuses_another_input_size_with_a_clear_message():
         head(torch.rand(2, C, H + 1, W))
 
 
-@pytest.mark.parametrize("cls, kwargs, key", [(GeMPoolHead, {"p": 0.0}, "head.p"), (LSEPoolHead, {"r": -1.0}, "head.r")])
+@pytest.mark.parametrize(
+    "cls, kwargs, key", [(GeMPoolHead, {"p": 0.0}, "head.p"), (LSEPoolHead, {"r": -1.0}, "head.r")]
+)
 def test_invalid_pool_parameters_name_the_key(cls, kwargs, key):
     with pytest.raises(ConfigError, match=key):
         cls(C, K, **kwargs)

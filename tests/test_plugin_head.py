@@ -33,10 +33,16 @@ def test_user_head_from_own_module_and_config_dir(tmp_path):
     env = cli_env()
     env["PYTHONPATH"] = f"{tmp_path}:{env['PYTHONPATH']}"
     out = run_cli(
-        [f"hydra.searchpath=[file://{tmp_path / 'my_conf'}]", "head=median", *TINY, "trainer.epochs=1",
-         "paths.results_dir=results"],
-        cwd=tmp_path, env=env,
-    )  # fmt: skip
+        [
+            f"hydra.searchpath=[file://{tmp_path / 'my_conf'}]",
+            "head=median",
+            *TINY,
+            "trainer.epochs=1",
+            "paths.results_dir=results",
+        ],
+        cwd=tmp_path,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     (record,) = (tmp_path / "results/default/synthetic/small_cnn/median").glob("seed0*/result.json")
     result = json.loads(record.read_text())

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.conftest import TINY, cli_env, run_cli
 from omegaconf import OmegaConf
 from scipy import stats
 
@@ -17,12 +16,12 @@ from poolbench.atomic import atomic_write_text
 from poolbench.record import RESULT_FILE, RunRecord, write_config, write_epochs, write_result
 from poolbench.report.aggregate import mean_std_ci, paired_comparison, runs_frame, summary_table
 from poolbench.report.build import write_report
-from poolbench.report.collect import ReportInputError
 from poolbench.report.callback import ReportOnSweepEnd
 from poolbench.report.cli import main as report_main
-from poolbench.report.collect import collect_runs
+from poolbench.report.collect import ReportInputError, collect_runs
 from poolbench.report.curves import curve_band, learning_curves
 from poolbench.report.references import attach_references, load_references
+from tests.conftest import TINY, cli_env, run_cli
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PDF_MAGIC = b"%PDF-"
@@ -33,27 +32,68 @@ GEM_ACC = {0: 0.83, 1: 0.86, 2: 0.86}
 GEM_P = {0: 2.5, 1: 3.0, 2: 3.5}
 
 
-def write_run(root: Path, head: str, seed: int, test_acc: float | None, *, status: str = "ok", error: str | None = None,
-              dataset: str = "fashion_mnist", backbone: str = "small_cnn", train_acc: float | None = None,
-              pool_params: dict | None = None, epochs: int = 2, config: dict | None = None,
-              finished_at: str | None = None, shift_acc: dict | None = None) -> Path:  # fmt: skip
+def write_run(
+    root: Path,
+    head: str,
+    seed: int,
+    test_acc: float | None,
+    *,
+    status: str = "ok",
+    error: str | None = None,
+    dataset: str = "fashion_mnist",
+    backbone: str = "small_cnn",
+    train_acc: float | None = None,
+    pool_params: dict | None = None,
+    epochs: int = 2,
+    config: dict | None = None,
+    finished_at: str | None = None,
+    shift_acc: dict | None = None,
+) -> Path:
     """A run record as poolbench writes it, under root/DATASET/BACKBONE/HEAD/seedK."""
     run_dir = root / dataset / backbone / head / f"seed{seed}"
     params_backbone, params_head = PARAMS.get(head, (1000, 10))
     train_acc = train_acc if train_acc is not None else (None if test_acc is None else test_acc + 0.05)
     record = RunRecord(
-        status=status, error=error, run_key=f"{head}{seed}", dataset=dataset, backbone=backbone, head=head,
-        seed=seed, epochs=epochs, test_acc=test_acc, train_acc=train_acc, test_loss=0.5, train_loss=0.3,
-        gap_acc=None if test_acc is None else train_acc - test_acc, gap_loss=0.2,
-        params_backbone=params_backbone, params_head=params_head, params_total=params_backbone + params_head,
-        flops_per_image=1_000_000, train_seconds=10.0, images_per_second=5000.0, pool_params=pool_params or {},
-        epochs_completed=epochs if status == "ok" else 1, finished_at=finished_at, shift_acc=shift_acc or {},
-    )  # fmt: skip
+        status=status,
+        error=error,
+        run_key=f"{head}{seed}",
+        dataset=dataset,
+        backbone=backbone,
+        head=head,
+        seed=seed,
+        epochs=epochs,
+        test_acc=test_acc,
+        train_acc=train_acc,
+        test_loss=0.5,
+        train_loss=0.3,
+        gap_acc=None if test_acc is None else train_acc - test_acc,
+        gap_loss=0.2,
+        params_backbone=params_backbone,
+        params_head=params_head,
+        params_total=params_backbone + params_head,
+        flops_per_image=1_000_000,
+        train_seconds=10.0,
+        images_per_second=5000.0,
+        pool_params=pool_params or {},
+        epochs_completed=epochs if status == "ok" else 1,
+        finished_at=finished_at,
+        shift_acc=shift_acc or {},
+    )
     rows = []
     for epoch in range(1, epochs + 1):
         acc = (test_acc or 0.5) * epoch / epochs
-        row = dict(epoch=epoch, lr=0.1, train_loss=1.0 / epoch, train_acc=acc + 0.05, val_loss=1.0, val_acc=acc,
-                   test_loss=1.0 / epoch, test_acc=acc, seconds=1.0, train_batch_loss=1.1 / epoch)  # fmt: skip
+        row = dict(
+            epoch=epoch,
+            lr=0.1,
+            train_loss=1.0 / epoch,
+            train_acc=acc + 0.05,
+            val_loss=1.0,
+            val_acc=acc,
+            test_loss=1.0 / epoch,
+            test_acc=acc,
+            seconds=1.0,
+            train_batch_loss=1.1 / epoch,
+        )
         if pool_params and "gem_p" in pool_params:
             row["gem_p"] = 3.0 + (pool_params["gem_p"] - 3.0) * epoch / epochs
         rows.append(row)
@@ -234,11 +274,13 @@ def test_group_by_config_key_splits_rows(tmp_path: Path) -> None:
 
 
 def test_published_reference_sits_beside_matching_rows() -> None:
-    summary = pd.DataFrame({
-        "dataset": ["cifar10", "cifar10", "fashion_mnist"],
-        "backbone": ["resnet20", "resnet20", "small_cnn"],
-        "head": ["gap", "gem", "gap"],
-    })  # fmt: skip
+    summary = pd.DataFrame(
+        {
+            "dataset": ["cifar10", "cifar10", "fashion_mnist"],
+            "backbone": ["resnet20", "resnet20", "small_cnn"],
+            "head": ["gap", "gem", "gap"],
+        }
+    )
     attached = attach_references(summary, load_references())
     assert attached.loc[0, "reference_acc"] == pytest.approx(1 - 0.0875)
     assert "He et al. 2016" in attached.loc[0, "reference_source"]
@@ -254,8 +296,9 @@ def test_report_input_errors(tmp_path: Path) -> None:
 
 
 def report_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "poolbench.report", *args], env=cli_env(), capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "poolbench.report", *args], env=cli_env(), capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_end_to_end(sweep: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -292,8 +335,16 @@ def test_callback_switched_off_or_failing_never_raises(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_sweep_end_callback_writes_the_report(tmp_path: Path) -> None:
-    overrides = [*TINY, "trainer.epochs=1", "seed=0", "head=gap,gem", f"paths.results_dir={tmp_path / 'results'}",
-                 f"data_dir={tmp_path / 'data'}", "name=sweep", "report_on_sweep_end=true"]  # fmt: skip
+    overrides = [
+        *TINY,
+        "trainer.epochs=1",
+        "seed=0",
+        "head=gap,gem",
+        f"paths.results_dir={tmp_path / 'results'}",
+        f"data_dir={tmp_path / 'data'}",
+        "name=sweep",
+        "report_on_sweep_end=true",
+    ]
     done = run_cli(["-m", *overrides], cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     report_dir = tmp_path / "results" / "sweep" / "report"
@@ -344,8 +395,10 @@ def test_translation_test_table_figure_and_paragraph(tmp_path: Path) -> None:
     from poolbench.report.shift import shift_table
 
     root = tmp_path / "sweep"
-    shifted = {"gap": {0: (0.80, 0.78), 1: (0.82, 0.80), 2: (0.84, 0.79)},      # test_acc, acc at 4 px
-               "flatten": {0: (0.86, 0.50), 1: (0.88, 0.56), 2: (0.87, 0.53)}}  # fmt: skip
+    shifted = {
+        "gap": {0: (0.80, 0.78), 1: (0.82, 0.80), 2: (0.84, 0.79)},  # test_acc, acc at 4 px
+        "flatten": {0: (0.86, 0.50), 1: (0.88, 0.56), 2: (0.87, 0.53)},
+    }
     for head, seeds in shifted.items():
         for seed, (test_acc, at4) in seeds.items():
             write_run(root, head, seed, test_acc, shift_acc={"0": test_acc, "4": at4})

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import gzip
 import importlib.util
-import itertools
 import json
 import subprocess
 import sys
@@ -42,8 +41,13 @@ def one_thread():
 # ----------------------------------------------------------------------------------------------- same result
 def reference_losses(model, x_uint8, y, order, batch_size, mean, std, trainer) -> list[float]:
     """A plain loop: NCHW model, plain indexing and normalisation, torch.optim.SGD at a constant lr."""
-    optimizer = torch.optim.SGD(model.parameters(), lr=trainer.lr, momentum=trainer.momentum,
-                                nesterov=trainer.nesterov, weight_decay=trainer.weight_decay)  # fmt: skip
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=trainer.lr,
+        momentum=trainer.momentum,
+        nesterov=trainer.nesterov,
+        weight_decay=trainer.weight_decay,
+    )
     losses = []
     for start in range(0, len(order) - batch_size + 1, batch_size):
         index = order[start : start + batch_size]
@@ -67,23 +71,26 @@ def test_fast_path_and_train_give_the_plain_loop_loss_trajectory(tmp_path, one_t
 
     generator = lambda: torch.Generator().manual_seed(1234)  # noqa: E731
     order = torch.randperm(len(data.train), generator=generator())  # the permutation epoch_batches draws first
-    expected = reference_losses(copy.deepcopy(model), data.train.x, data.train.y, order, batch_size,
-                                data.mean, data.std, trainer)  # fmt: skip
+    expected = reference_losses(
+        copy.deepcopy(model), data.train.x, data.train.y, order, batch_size, data.mean, data.std, trainer
+    )
 
     ctx = step_context(torch.device("cpu"), trainer)
     assert ctx.memory_format == torch.channels_last  # the fast path really differs from the reference's NCHW
     fast_model = copy.deepcopy(model).to(memory_format=ctx.memory_format)
     step = build_train_step(fast_model, trainer, ctx, num_steps)
-    batches = epoch_batches(data.train, batch_size, data.mean, data.std, generator(), drop_last=True,
-                            memory_format=ctx.memory_format)  # fmt: skip
+    batches = epoch_batches(
+        data.train, batch_size, data.mean, data.std, generator(), drop_last=True, memory_format=ctx.memory_format
+    )
     fast = [float(step(images, labels)) for images, labels in batches]
     np.testing.assert_allclose(fast, expected, rtol=1e-4, atol=1e-6)
     assert fast[-1] < fast[0]  # it trained: the check is not comparing constants
 
     # train() itself (epoch seeds, the device-side loss sum): same mean loss over its one epoch.
     order = torch.randperm(len(data.train), generator=epoch_generator(SEED, 0))
-    expected = reference_losses(copy.deepcopy(model), data.train.x, data.train.y, order, batch_size,
-                                data.mean, data.std, trainer)  # fmt: skip
+    expected = reference_losses(
+        copy.deepcopy(model), data.train.x, data.train.y, order, batch_size, data.mean, data.std, trainer
+    )
     plan = TrainPlan(trainer, cfg.dataset.augment, SEED, ctx, progress_bar=False)
     outcome = train(copy.deepcopy(model).to(memory_format=ctx.memory_format), data, plan)
     assert outcome.status == "ok"
@@ -94,8 +101,11 @@ def test_fast_path_and_train_give_the_plain_loop_loss_trajectory(tmp_path, one_t
 def windows_of(image: torch.Tensor, padding: int) -> dict[tuple[int, int], torch.Tensor]:
     padded = F.pad(image, (padding,) * 4)
     height, width = image.shape[-2:]
-    return {(dy, dx): padded[:, dy : dy + height, dx : dx + width]
-            for dy in range(2 * padding + 1) for dx in range(2 * padding + 1)}  # fmt: skip
+    return {
+        (dy, dx): padded[:, dy : dy + height, dx : dx + width]
+        for dy in range(2 * padding + 1)
+        for dx in range(2 * padding + 1)
+    }
 
 
 def test_crop_windows_cuts_each_image_at_its_own_offset():
@@ -138,8 +148,21 @@ def test_augmented_epoch_batches_are_flipped_windows_of_their_source_images():
     count, padding = 70, 2
     split = ImageSplit(torch.randint(1, 256, (count, 2, 6, 6), dtype=torch.uint8), torch.arange(count))
     zero, one = torch.zeros(1, 2, 1, 1), torch.ones(1, 2, 1, 1)
-    batches = lambda seed: list(epoch_batches(split, 16, zero, one, torch.Generator().manual_seed(seed),  # noqa: E731
-                                              crop_padding=padding, flip=True, memory_format=torch.channels_last))
+
+    def batches(seed):
+        return list(
+            epoch_batches(
+                split,
+                16,
+                zero,
+                one,
+                torch.Generator().manual_seed(seed),
+                crop_padding=padding,
+                flip=True,
+                memory_format=torch.channels_last,
+            )
+        )
+
     first = batches(7)
     seen, flipped = [], 0
     for images, labels in first:
@@ -305,18 +328,46 @@ def test_bench_waits_for_busy_child_processes_before_the_next_timed_task(tmp_pat
 
 @pytest.mark.slow
 def test_bench_script_prints_a_table_and_a_json_last_line(tmp_path):
-    args = ["--dataset", "synthetic", "--steps", "2", "--reps", "2", "--warmup", "1", "--threads", "1",
-            "--workers", "0", "backbone.widths=[4,8]", "dataset.image_size=12", "dataset.train_size=300",
-            "dataset.test_size=100", "dataset.augment.crop_padding=2", "dataset.augment.flip=true",
-            "trainer.batch_size=32", f"data_dir={tmp_path}"]  # fmt: skip
-    done = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "bench.py"), *args], cwd=tmp_path,
-                          env=cli_env(), capture_output=True, text=True, timeout=300)  # fmt: skip
+    args = [
+        "--dataset",
+        "synthetic",
+        "--steps",
+        "2",
+        "--reps",
+        "2",
+        "--warmup",
+        "1",
+        "--threads",
+        "1",
+        "--workers",
+        "0",
+        "backbone.widths=[4,8]",
+        "dataset.image_size=12",
+        "dataset.train_size=300",
+        "dataset.test_size=100",
+        "dataset.augment.crop_padding=2",
+        "dataset.augment.flip=true",
+        "trainer.batch_size=32",
+        f"data_dir={tmp_path}",
+    ]
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "bench.py"), *args],
+        cwd=tmp_path,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()
     result = json.loads(lines[-1])
     for key in ("speedup_vs_naive", "mfu", "overhead", "images_per_second", "peak_flops", "train_flops_per_image"):
         assert result[key] > 0, key
     assert result["device"] == "cpu" and result["threads"] == 1
-    assert set(result["variants_images_per_second"]) == {"naive (workers=0)", "naive loader + poolbench step (workers=0)",
-                                                         "poolbench", "compute only"}  # fmt: skip
+    assert set(result["variants_images_per_second"]) == {
+        "naive (workers=0)",
+        "naive loader + poolbench step (workers=0)",
+        "poolbench",
+        "compute only",
+    }
     assert any(line.startswith("poolbench") for line in lines) and "MFU" in done.stdout

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from poolbench.record import RunRecord, compute_run_key, read_epochs, read_result, write_config, write_result
 from poolbench.ledger import summary_line
+from poolbench.record import RunRecord, compute_run_key, read_epochs, read_result, write_config, write_result
 from poolbench.rundir import RunDirConflict, finished_record, variant_suffix
 from tests.conftest import TINY, cli_env, compose_cfg, run_cli
 
@@ -28,9 +28,22 @@ def run_dirs(root: Path) -> list[Path]:
 
 # ----------------------------------------------------------------------------------------------- run dirs
 def test_variant_suffix_is_empty_for_path_and_bookkeeping_overrides() -> None:
-    plain = ["head=gem", "seed=3", "dataset=synthetic", "backbone=resnet20", "name=x", "experiment=demo",
-             "launcher=joblib", "paths.results_dir=/tmp/r", "data_dir=d", "progress=false", "force=true",
-             "jobs=2", "trainer.threads=1", "+hydra.job.chdir=false"]  # fmt: skip
+    plain = [
+        "head=gem",
+        "seed=3",
+        "dataset=synthetic",
+        "backbone=resnet20",
+        "name=x",
+        "experiment=demo",
+        "launcher=joblib",
+        "paths.results_dir=/tmp/r",
+        "data_dir=d",
+        "progress=false",
+        "force=true",
+        "jobs=2",
+        "trainer.threads=1",
+        "+hydra.job.chdir=false",
+    ]
     assert variant_suffix(plain) == ""
     assert variant_suffix(None) == ""
 
@@ -50,8 +63,16 @@ def test_run_key_ignores_threads_and_jobs_but_not_lr() -> None:
 
 
 def _record_for(run_key: str, status: str = "ok") -> RunRecord:
-    return RunRecord(status=status, run_key=run_key, dataset="synthetic", backbone="small_cnn", head="gap", seed=0,
-                     epochs=2, test_acc=0.5)  # fmt: skip
+    return RunRecord(
+        status=status,
+        run_key=run_key,
+        dataset="synthetic",
+        backbone="small_cnn",
+        head="gap",
+        seed=0,
+        epochs=2,
+        test_acc=0.5,
+    )
 
 
 def test_done_run_is_skipped_other_config_refused_force_clears(tmp_path: Path, tiny_overrides: list[str]) -> None:
@@ -127,24 +148,36 @@ def test_rerun_of_finished_sweep_trains_nothing_and_is_fast(tmp_path: Path, tiny
 
 def test_skipping_does_not_import_torch() -> None:
     """Importing torch takes seconds; the CLI and the skip check must not need it."""
-    code = "import sys, poolbench.cli, poolbench.rundir, poolbench.ledger, poolbench.job; assert 'torch' not in sys.modules, 'torch imported'"
+    modules = "poolbench.cli, poolbench.rundir, poolbench.ledger, poolbench.job, poolbench.validate"
+    code = f"import sys, {modules}; assert 'torch' not in sys.modules, 'torch imported'"
     result = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
 
 
 # ----------------------------------------------------------------------------------------------- resume
 RESUME = [
-    "dataset=synthetic", "dataset.train_size=3000", "dataset.test_size=300", "dataset.image_size=16",
-    "backbone.widths=[16,32]", "trainer.epochs=3", "trainer.batch_size=32", "trainer.threads=1",
-    "trainer.deterministic=true", "progress=false",
-]  # fmt: skip
+    "dataset=synthetic",
+    "dataset.train_size=3000",
+    "dataset.test_size=300",
+    "dataset.image_size=16",
+    "backbone.widths=[16,32]",
+    "trainer.epochs=3",
+    "trainer.batch_size=32",
+    "trainer.threads=1",
+    "trainer.deterministic=true",
+    "progress=false",
+]
 
 
 def _start(run_dir: Path, cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "poolbench", *RESUME, f"hydra.run.dir={run_dir}", f"data_dir={cwd / 'data'}"],
-        cwd=cwd, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        cwd=cwd,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _wait_for_epoch(run_dir: Path, process: subprocess.Popen[str], epoch: int, timeout: float = 120) -> None:
@@ -204,8 +237,15 @@ def test_sigkill_and_sigterm_then_rerun_equals_uninterrupted_run(tmp_path: Path)
 @pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
 def test_tiny_sweep_completes_with_parallel_launchers(tmp_path: Path, launcher: str) -> None:
     overrides = [o for o in TINY if not o.startswith("trainer.threads")]  # threads come from cores / jobs
-    sweep = ["-m", f"launcher={launcher}", "jobs=2", *overrides, f"paths.results_dir={tmp_path / 'results'}",
-             f"data_dir={tmp_path / 'data'}", f"head._target_={HEAD_CLASS},{EXPLODING_HEAD}"]  # fmt: skip
+    sweep = [
+        "-m",
+        f"launcher={launcher}",
+        "jobs=2",
+        *overrides,
+        f"paths.results_dir={tmp_path / 'results'}",
+        f"data_dir={tmp_path / 'data'}",
+        f"head._target_={HEAD_CLASS},{EXPLODING_HEAD}",
+    ]
     result = run_cli(sweep, cwd=tmp_path)
     assert result.returncode == 1, result.stderr[-3000:]
     assert "1 ok, 1 failed, 0 skipped" in result.stdout

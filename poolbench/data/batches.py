@@ -3,7 +3,7 @@ translation test's shifted images, and ``epoch_batches``."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F

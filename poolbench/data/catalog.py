@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 KINDS = ("fashion_mnist", "cifar10", "synthetic")
 # (train, test) split sizes of the real datasets, known without loading them.

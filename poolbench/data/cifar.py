@@ -100,7 +100,10 @@ def load_cifar10(data_dir: Path, download: bool, verify_checksums: bool = True) 
     except Exception as error:
         problem = _cifar_unreadable_file(batches) or f"cannot read the batches in {batches} ({error})"
         raise DataError(f"CIFAR-10: {problem}. Delete it and fetch the dataset again.") from None
-    to_nchw = lambda array: torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2).contiguous()
+
+    def to_nchw(array):
+        return torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2).contiguous()
+
     return RawDataset(
         train_x=to_nchw(train.data),
         train_y=torch.tensor(train.targets, dtype=torch.int64),
@@ -117,4 +120,3 @@ def _cifar_missing_message(data_dir: Path, detail: str) -> str:
         "or download https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz and put the archive (or its "
         f"extracted cifar-10-batches-py folder) in {data_dir}; or point data_dir=... at the folder that holds it."
     )
-

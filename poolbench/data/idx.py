@@ -23,7 +23,6 @@ IDX_FILES = {
 }
 
 
-
 def parse_idx(data: bytes, origin: str) -> np.ndarray:
     """Parse an IDX (LeCun MNIST format) byte string; raise DataError naming ``origin`` if it is malformed."""
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:

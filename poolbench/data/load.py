@@ -42,7 +42,9 @@ def load_raw(dataset: DatasetSettings, data_dir: str | os.PathLike[str]) -> RawD
     root = Path(data_dir).expanduser()
     key = (dataset, str(root.resolve()))
     if key in _LOADED:
-        log.debug("dataset %s: reusing the tensors loaded earlier in this process from %s", dataset.name, _LOADED[key].source)
+        log.debug(
+            "dataset %s: reusing the tensors loaded earlier in this process from %s", dataset.name, _LOADED[key].source
+        )
         return _LOADED[key]
     raw = read_source(dataset, root)
     check_matches_config(raw, dataset)

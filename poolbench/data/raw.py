@@ -21,7 +21,6 @@ class RawDataset:
     source: str
 
 
-
 def check_matches_config(raw: RawDataset, dataset: DatasetSettings) -> None:
     """The images have the channels and size the config promises (a user's dataset config may not)."""
     channels, height, width = raw.train_x.shape[1:]

@@ -44,7 +44,7 @@ def split_indices(
 
     The sizes were checked against the split before (``poolbench.validate.check_split_sizes``)."""
     order = torch.randperm(num_train, generator=torch.Generator().manual_seed(int(split_seed)))
-    num_val = int(round(num_train * val_fraction))
+    num_val = round(num_train * val_fraction)
     val, train = order[:num_val], order[num_val:]
     if train_samples is not None:
         train = train[:train_samples]
@@ -63,7 +63,9 @@ def resize_images(images: torch.Tensor, size: int | None) -> torch.Tensor:
 def prepare_data(dataset: DatasetSettings, data_dir: str | os.PathLike[str], device: torch.device) -> DataBundle:
     """The dataset split into train/val/test, subset as configured and moved to ``device`` once."""
     raw = load_raw(dataset, data_dir)
-    train_idx, val_idx = split_indices(len(raw.train_y), dataset.val_fraction, dataset.split_seed, dataset.train_samples)
+    train_idx, val_idx = split_indices(
+        len(raw.train_y), dataset.val_fraction, dataset.split_seed, dataset.train_samples
+    )
     test_idx = torch.arange(len(raw.test_y))[: dataset.test_samples]
 
     def place(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:

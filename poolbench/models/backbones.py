@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -44,7 +44,9 @@ class SmallCNN(nn.Module):
         super().__init__()
         widths = [int(w) for w in widths]
         if not widths or min(widths) < 1:
-            raise ConfigError("backbone.widths", widths, "a non-empty list of positive ints", "e.g. backbone.widths=[32,64,128]")
+            raise ConfigError(
+                "backbone.widths", widths, "a non-empty list of positive ints", "e.g. backbone.widths=[32,64,128]"
+            )
         if int(depth) < 1:
             raise ConfigError("backbone.depth", depth, "an int >= 1 (conv blocks per stage)", "set backbone.depth=1")
         layers: list[nn.Module] = []
@@ -101,7 +103,9 @@ class CifarResNet(nn.Module):
         blocks = (int(depth) - 2) // 6
         widths = [base_width, base_width * 2, base_width * 4]
         self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True)
+            nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False),
+            nn.BatchNorm2d(widths[0]),
+            nn.ReLU(inplace=True),
         )
         layers: list[nn.Module] = []
         channels = widths[0]

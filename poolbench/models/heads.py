@@ -60,11 +60,15 @@ class PoolHead(nn.Module):
         self.in_channels = int(in_channels)
         self.num_classes = int(num_classes)
         self.feature_size = tuple(feature_size) if feature_size is not None else None
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.fc = nn.Linear(self.pooled_features(), self.num_classes)
+        self.dropout: nn.Module = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.fc = self.classifier(self.pooled_features())
 
     def pooled_features(self) -> int:
         return self.in_channels * self.feat_mult
+
+    def classifier(self, features: int) -> nn.Module:
+        """The layers from the pooled features to the logits: one linear layer."""
+        return nn.Linear(features, self.num_classes)
 
     def pool(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -183,17 +187,21 @@ class FlattenHead(PoolHead):
         self.hidden = int(hidden)
         super().__init__(in_channels, num_classes, feature_size=feature_size, dropout=dropout)
         if self.hidden > 0:
-            flat = in_channels * feature_size[0] * feature_size[1]
-            self.fc = nn.Sequential(
-                nn.Linear(flat, self.hidden), nn.ReLU(inplace=True), self.dropout, nn.Linear(self.hidden, num_classes)
-            )
-            self.dropout = nn.Identity()
+            self.dropout = nn.Identity()  # applied inside the classifier, after the hidden layer
 
     def pooled_features(self) -> int:
         assert self.feature_size is not None
         return self.in_channels * self.feature_size[0] * self.feature_size[1]
 
+    def classifier(self, features: int) -> nn.Module:
+        """Linear, or linear -> ReLU -> dropout -> linear with ``hidden`` > 0 (only the layers used are built)."""
+        if self.hidden <= 0:
+            return super().classifier(features)
+        hidden = nn.Linear(features, self.hidden)
+        return nn.Sequential(hidden, nn.ReLU(inplace=True), self.dropout, nn.Linear(self.hidden, self.num_classes))
+
     def pool(self, x: torch.Tensor) -> torch.Tensor:
+        assert self.feature_size is not None
         if tuple(x.shape[2:]) != self.feature_size:
             raise ConfigError(
                 "head",
@@ -210,17 +218,17 @@ def head_param_count(head: nn.Module) -> int:
 
 
 __all__ = [
-    "PoolHead",
-    "GlobalAvgPoolHead",
-    "GlobalMaxPoolHead",
     "AvgMaxPoolHead",
     "CatAvgMaxPoolHead",
-    "LSEPoolHead",
-    "GeMPoolHead",
     "FlattenHead",
+    "GeMPoolHead",
+    "GlobalAvgPoolHead",
+    "GlobalMaxPoolHead",
+    "LSEPoolHead",
+    "PoolHead",
+    "gem_pool",
     "global_avg_pool",
     "global_max_pool",
-    "gem_pool",
-    "lse_pool",
     "head_param_count",
+    "lse_pool",
 ]

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,8 +26,16 @@ IDENTITY = ("dataset", "backbone", "head")
 MIN_SEEDS_FOR_TEST = 3
 NOT_ENOUGH_SEEDS = "not enough seeds"
 CONFIDENCE = 0.95
-SPREAD_METRICS = ("test_acc", "gap_acc", "gap_loss", "train_acc", "val_acc", "best_val_acc", "train_seconds",
-                  "images_per_second")  # fmt: skip
+SPREAD_METRICS = (
+    "test_acc",
+    "gap_acc",
+    "gap_loss",
+    "train_acc",
+    "val_acc",
+    "best_val_acc",
+    "train_seconds",
+    "images_per_second",
+)
 PARAM_COLUMNS = ("params_total", "params_backbone", "params_head", "flops_per_image")
 SHIFT_PREFIX = "shift_acc_"  # runs-frame column of the translation test at N pixels: shift_acc_N
 
@@ -83,10 +92,11 @@ def deduplicate(runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> tuple[pd.
     dropped = ordered[duplicated].drop(columns="_finished")
     latest_key = kept.set_index(identity)["run_key"]
     reasons = [
-        "same run_key as the kept record (a rerun)" if latest_key.loc[tuple(row[identity])] == row["run_key"]
+        "same run_key as the kept record (a rerun)"
+        if latest_key.loc[tuple(row[identity])] == row["run_key"]
         else "different run_key: another config (separate them with --group-by KEY)"
         for _, row in dropped.iterrows()
-    ]  # fmt: skip
+    ]
     dropped = dropped[[*identity, "status", "run_key", "run_dir"]].assign(reason=reasons)
     return kept.reset_index(drop=True), dropped.reset_index(drop=True)
 
@@ -152,8 +162,18 @@ def _pool_columns(runs: pd.DataFrame) -> list[str]:
 def paired_comparison(runs: pd.DataFrame, baseline: str, extra_keys: Sequence[str] = ()) -> pd.DataFrame:
     """Each head minus ``baseline`` in test accuracy, paired on seed within a panel, with CI and p-value."""
     ok = ok_runs(runs)
-    columns = [*row_keys(extra_keys), "baseline", "n_pairs", "diff_mean", "diff_std", "diff_ci_low",
-               "diff_ci_high", "t_statistic", "p_value", "test"]  # fmt: skip
+    columns = [
+        *row_keys(extra_keys),
+        "baseline",
+        "n_pairs",
+        "diff_mean",
+        "diff_std",
+        "diff_ci_low",
+        "diff_ci_high",
+        "t_statistic",
+        "p_value",
+        "test",
+    ]
     if ok.empty:
         return pd.DataFrame(columns=columns)
     rows = []

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
@@ -76,11 +76,22 @@ def write_report(
         atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
     written = write_figures(summary, runs, curves, out / FIGURES_DIR, extra, shifts) if figures else []
     text = render_report(
-        roots=roots, out_dir=out, n_records=len(collection.runs), summary=summary, paired=paired, failed=failed,
-        missing=missing, problems=problems, duplicates=duplicates, runs=runs,
+        roots=roots,
+        out_dir=out,
+        n_records=len(collection.runs),
+        summary=summary,
+        paired=paired,
+        failed=failed,
+        missing=missing,
+        problems=problems,
+        duplicates=duplicates,
+        runs=runs,
         references=references_for_datasets(references, datasets),
-        figures=written, baseline=baseline, extra_keys=extra, shifts=shifts,
-    )  # fmt: skip
+        figures=written,
+        baseline=baseline,
+        extra_keys=extra,
+        shifts=shifts,
+    )
     atomic_write_text(out / REPORT_FILE, text)
     n_ok = int((runs["status"] == "ok").sum()) if not runs.empty else 0
     problem_messages = [p.message for p in collection.problems]

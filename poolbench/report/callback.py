@@ -31,7 +31,11 @@ class ReportOnSweepEnd(Callback):
 
             result = write_report([sweep_dir], baseline=self.baseline)
         except Exception as error:  # the sweep's records are safe on disk; a report problem must not fail it
-            log.error("sweep report not written (%s: %s); rerun: poolbench-report %s", type(error).__name__, error,
-                      OmegaConf.select(config, "hydra.sweep.dir", default="SWEEP_DIR"))  # fmt: skip
+            log.error(
+                "sweep report not written (%s: %s); rerun: poolbench-report %s",
+                type(error).__name__,
+                error,
+                OmegaConf.select(config, "hydra.sweep.dir", default="SWEEP_DIR"),
+            )
             return
         log.info("sweep report: %s (%d records, %d missing)", result.report_md, result.n_records, result.n_missing)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from poolbench.errors import PoolbenchError
 
@@ -25,10 +25,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--baseline", default="gap", metavar="HEAD", help="head compared with the others, paired on seed (default: gap)"
     )
     parser.add_argument(
-        "--group-by", action="append", default=[], metavar="KEY[,KEY]",
+        "--group-by",
+        action="append",
+        default=[],
+        metavar="KEY[,KEY]",
         help="extra keys that split rows beyond dataset/backbone/head: a result field or a dotted config key, "
-             "repeatable or comma-separated (e.g. --group-by trainer.lr,epochs)",
-    )  # fmt: skip
+        "repeatable or comma-separated (e.g. --group-by trainer.lr,epochs)",
+    )
     parser.add_argument("--no-figures", action="store_true", help="tables and report.md only (faster)")
     return parser.parse_args(argv)
 
@@ -45,8 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_paths(args.paths)  # before the heavy imports: a typo in a path answers at once
         from poolbench.report.build import write_report
 
-        result = write_report(args.paths, args.out, baseline=args.baseline, group_by=split_keys(args.group_by),
-                              figures=not args.no_figures)  # fmt: skip
+        result = write_report(
+            args.paths,
+            args.out,
+            baseline=args.baseline,
+            group_by=split_keys(args.group_by),
+            figures=not args.no_figures,
+        )
     except PoolbenchError as error:
         if os.environ.get("POOLBENCH_TRACEBACK", "") not in ("", "0"):
             raise

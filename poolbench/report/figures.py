@@ -10,10 +10,10 @@ from __future__ import annotations
 import io
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 import matplotlib.style
@@ -92,16 +92,29 @@ def gap_per_head(summary: pd.DataFrame, runs: pd.DataFrame, title: str, colors: 
     return _dot_plot(summary, runs, "gap_acc", "train − test accuracy (pp)", title, colors, reference=False)
 
 
-def _dot_plot(summary: pd.DataFrame, runs: pd.DataFrame, metric: str, ylabel: str, title: str,
-              colors: dict[str, str], reference: bool) -> Figure:  # fmt: skip
+def _dot_plot(
+    summary: pd.DataFrame,
+    runs: pd.DataFrame,
+    metric: str,
+    ylabel: str,
+    title: str,
+    colors: dict[str, str],
+    reference: bool,
+) -> Figure:
     """Mean ± std per head, with each seed as a small grey dot so the spread is visible."""
     figure, axes = new_figure()
     heads = list(summary["head"])
     for x, row in enumerate(summary.itertuples(index=False)):
         seeds = runs[runs["head"] == row.head][metric].dropna() * 100
         axes.scatter(np.full(len(seeds), x + 0.18), seeds, s=6, color=SEED_DOT_COLOR, zorder=2, linewidths=0)
-        axes.errorbar(x, getattr(row, f"{metric}_mean") * 100, yerr=np.nan_to_num(getattr(row, f"{metric}_std") * 100),
-                      fmt="o", color=colors[row.head], zorder=3)  # fmt: skip
+        axes.errorbar(
+            x,
+            getattr(row, f"{metric}_mean") * 100,
+            yerr=np.nan_to_num(getattr(row, f"{metric}_std") * 100),
+            fmt="o",
+            color=colors[row.head],
+            zorder=3,
+        )
     if reference and "reference_acc" in summary and summary["reference_acc"].notna().any():
         axes.axhline(summary["reference_acc"].dropna().iloc[0] * 100, ls="--", lw=0.8, color="0.3", label="published")
         axes.legend(loc="lower right")
@@ -113,7 +126,7 @@ def _dot_plot(summary: pd.DataFrame, runs: pd.DataFrame, metric: str, ylabel: st
 
 
 def _n_text(summary: pd.DataFrame) -> str:
-    counts = sorted(set(int(n) for n in summary["n_seeds"]))
+    counts = sorted({int(n) for n in summary["n_seeds"]})
     return str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
 
 
@@ -123,8 +136,14 @@ def accuracy_vs_params(summary: pd.DataFrame, title: str, colors: dict[str, str]
     backbones = sorted(summary["backbone"].unique())
     for row in summary.itertuples(index=False):
         marker = MARKERS[backbones.index(row.backbone) % len(MARKERS)]
-        axes.errorbar(row.params_total, row.test_acc_mean * 100, yerr=np.nan_to_num(row.test_acc_std * 100),
-                      fmt=marker, color=colors[row.head], zorder=3)  # fmt: skip
+        axes.errorbar(
+            row.params_total,
+            row.test_acc_mean * 100,
+            yerr=np.nan_to_num(row.test_acc_std * 100),
+            fmt=marker,
+            color=colors[row.head],
+            zorder=3,
+        )
     axes.set_xscale("log")
     axes.xaxis.set_major_formatter(EngFormatter(sep=""))
     if summary["params_total"].max() < 10 * summary["params_total"].min():  # within a decade: label minor ticks
@@ -189,8 +208,14 @@ def _band(axes, band: pd.DataFrame, color: str, style: str, label: str, scale: f
     axes.fill_between(band["epoch"], mean - std, mean + std, color=color, alpha=0.18, linewidth=0)
 
 
-def write_figures(summary: pd.DataFrame, runs: pd.DataFrame, curves: pd.DataFrame, out_dir: Path,
-                  extra_keys: Sequence[str] = (), shifts: pd.DataFrame | None = None) -> list[FigureFile]:  # fmt: skip
+def write_figures(
+    summary: pd.DataFrame,
+    runs: pd.DataFrame,
+    curves: pd.DataFrame,
+    out_dir: Path,
+    extra_keys: Sequence[str] = (),
+    shifts: pd.DataFrame | None = None,
+) -> list[FigureFile]:
     """Every figure of the report; returns what was written, in report order."""
     if summary.empty:
         return []

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
@@ -36,8 +36,12 @@ def provenance_line(runs: pd.DataFrame) -> str:
     if runs.empty:
         return ""
     parts = []
-    for column, label in (("device", "device"), ("torch_version", "torch"), ("poolbench_version", "poolbench"),
-                          ("git_sha", "git")):  # fmt: skip
+    for column, label in (
+        ("device", "device"),
+        ("torch_version", "torch"),
+        ("poolbench_version", "poolbench"),
+        ("git_sha", "git"),
+    ):
         values = sorted(str(v)[:12] if column == "git_sha" else str(v) for v in runs[column].dropna().unique())
         if values:
             parts.append(f"{label} {', '.join(values)}")
@@ -51,21 +55,27 @@ def panel_paragraph(summary: pd.DataFrame, paired: pd.DataFrame, baseline: str) 
     """Which head is best, by how much, whether it is significant, what each head costs: numbers only."""
     ranked = summary.sort_values("test_acc_mean", ascending=False)
     best, worst = ranked.iloc[0], ranked.iloc[-1]
-    seeds = sorted(set(int(n) for n in summary["n_seeds"]))
+    seeds = sorted({int(n) for n in summary["n_seeds"]})
     parts = [
         f"{len(summary)} head(s), {'/'.join(map(str, seeds))} seed(s) each"
         + (" (one seed: no spread, so no conclusion)." if seeds == [1] else "."),
         f"Highest mean test accuracy: {best['head']} {pct_pm(best['test_acc_mean'], best['test_acc_std'])} %"
-        + (f"; lowest: {worst['head']} {pct_pm(worst['test_acc_mean'], worst['test_acc_std'])} %"
-           f" ({pct(best['test_acc_mean'] - worst['test_acc_mean'])} pp apart)." if len(ranked) > 1 else "."),
-    ]  # fmt: skip
+        + (
+            f"; lowest: {worst['head']} {pct_pm(worst['test_acc_mean'], worst['test_acc_std'])} %"
+            f" ({pct(best['test_acc_mean'] - worst['test_acc_mean'])} pp apart)."
+            if len(ranked) > 1
+            else "."
+        ),
+    ]
     comparisons = [_comparison_text(row) for row in paired.itertuples(index=False)]
     if comparisons:
         parts.append(f"Versus {baseline} (paired on seed): " + "; ".join(comparisons) + ".")
     elif baseline not in set(summary["head"]):
         parts.append(f"No {baseline} runs here, so no paired comparison (choose one with --baseline HEAD).")
-    costs = [f"{r['head']} {count(r['params_head'])} ({pct(r['head_share'], 1)} % of {count(r['params_total'])})"
-             for _, r in summary.iterrows()]  # fmt: skip
+    costs = [
+        f"{r['head']} {count(r['params_head'])} ({pct(r['head_share'], 1)} % of {count(r['params_total'])})"
+        for _, r in summary.iterrows()
+    ]
     parts.append("Head parameters: " + ", ".join(costs) + ".")
     gaps = [f"{r['head']} {pct_pm(r['gap_acc_mean'], r['gap_acc_std'])}" for _, r in summary.iterrows()]
     parts.append("Train − test accuracy (pp): " + ", ".join(gaps) + ".")
@@ -109,14 +119,32 @@ def render_report(
     provenance = provenance_line(runs)
     lines += ["", *([provenance, ""] if provenance else []), CONVENTIONS, ""]
     if not problems.empty:
-        lines += ["## Unreadable records", "", f"{len(problems)} record(s) could not be used and are left out:", "",
-                  to_markdown(problems), ""]  # fmt: skip
+        lines += [
+            "## Unreadable records",
+            "",
+            f"{len(problems)} record(s) could not be used and are left out:",
+            "",
+            to_markdown(problems),
+            "",
+        ]
     if not missing.empty:
-        lines += ["## Missing runs (partial sweep)", "", f"{len(missing)} expected run(s) have no usable record yet:",
-                  "", to_markdown(missing), ""]  # fmt: skip
+        lines += [
+            "## Missing runs (partial sweep)",
+            "",
+            f"{len(missing)} expected run(s) have no usable record yet:",
+            "",
+            to_markdown(missing),
+            "",
+        ]
     if not duplicates.empty:
-        lines += ["## Duplicate records", "", f"{len(duplicates)} record(s) repeat a (row, seed) and are left out; "
-                  "the latest finished one is used:", "", to_markdown(duplicates), ""]  # fmt: skip
+        lines += [
+            "## Duplicate records",
+            "",
+            f"{len(duplicates)} record(s) repeat a (row, seed) and are left out; the latest finished one is used:",
+            "",
+            to_markdown(duplicates),
+            "",
+        ]
     for values, panel in summary.groupby(keys, sort=True, dropna=False) if not summary.empty else []:
         panel_paired = select_panel(paired, keys, values)
         lines += [f"## {panel_title(keys, values)}", "", panel_paragraph(panel, panel_paired, baseline), ""]
@@ -150,10 +178,14 @@ def shift_paragraph(shifts: pd.DataFrame) -> str:
     """Numbers only: how much accuracy each head loses when the test images move by the largest shift."""
     widest = max(table_pixels(shifts))
     drops = shifts.sort_values(f"drop_{widest}_mean", kind="stable")
-    parts = [f"`{row['head']}` {pct_pm(row[f'drop_{widest}_mean'], row[f'drop_{widest}_std'])} pp"
-             for row in drops.to_dict("records")]  # fmt: skip
-    return (f"Translation test (every test image moved by N pixels, zero fill; `dataset.eval_shifts`): accuracy "
-            f"lost at {widest} px, smallest first: " + ", ".join(parts) + ".")
+    parts = [
+        f"`{row['head']}` {pct_pm(row[f'drop_{widest}_mean'], row[f'drop_{widest}_std'])} pp"
+        for row in drops.to_dict("records")
+    ]
+    return (
+        f"Translation test (every test image moved by N pixels, zero fill; `dataset.eval_shifts`): accuracy "
+        f"lost at {widest} px, smallest first: " + ", ".join(parts) + "."
+    )
 
 
 def _relative(path: Path, out_dir: Path) -> str:

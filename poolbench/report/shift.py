@@ -7,7 +7,7 @@ the drop (test accuracy minus shifted accuracy) is taken per seed first, so its 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -17,7 +17,7 @@ from poolbench.report.tables import pct_pm
 
 def shift_pixels(runs: pd.DataFrame) -> list[int]:
     """The shifts (pixels) any run was tested at, ascending; 0 (the plain test set) is always first."""
-    found = {int(column[len(SHIFT_PREFIX):]) for column in runs.columns if column.startswith(SHIFT_PREFIX)}
+    found = {int(column[len(SHIFT_PREFIX) :]) for column in runs.columns if column.startswith(SHIFT_PREFIX)}
     return sorted(found | {0}) if found else []
 
 
@@ -51,7 +51,9 @@ def shift_table(runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> pd.DataFr
 
 
 def table_pixels(table: pd.DataFrame) -> list[int]:
-    return sorted(int(column.split("_")[1]) for column in table.columns if column.startswith("acc_") and column.endswith("_mean"))
+    return sorted(
+        int(column.split("_")[1]) for column in table.columns if column.startswith("acc_") and column.endswith("_mean")
+    )
 
 
 def display_shift(table: pd.DataFrame, key_columns: list[str]) -> pd.DataFrame:
@@ -63,5 +65,7 @@ def display_shift(table: pd.DataFrame, key_columns: list[str]) -> pd.DataFrame:
     for shift in pixels:
         out[f"{shift} px %"] = [pct_pm(m, s) for m, s in zip(table[f"acc_{shift}_mean"], table[f"acc_{shift}_std"])]
     widest = max(pixels)
-    out[f"drop at {widest} px pp"] = [pct_pm(m, s) for m, s in zip(table[f"drop_{widest}_mean"], table[f"drop_{widest}_std"])]
+    out[f"drop at {widest} px pp"] = [
+        pct_pm(m, s) for m, s in zip(table[f"drop_{widest}_mean"], table[f"drop_{widest}_std"])
+    ]
     return out

@@ -7,8 +7,9 @@ Accuracies are shown in percent, gaps in percentage points; every file is writte
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 

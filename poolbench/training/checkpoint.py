@@ -56,11 +56,20 @@ def load_checkpoint(path: Path, run_key: str) -> dict[str, Any] | None:
 
 def save_checkpoint(path: Path, run_key: str, model: nn.Module, step: TrainStep, progress: Progress) -> None:
     assert step.scheduler is not None
-    atomic_torch_save(path, {
-        "run_key": run_key, "epoch": progress.epochs_done, "model": model.state_dict(),
-        "optimizer": step.optimizer.state_dict(), "scheduler": step.scheduler.state_dict(), **capture_rng(),
-        "history": progress.history, "train_seconds": progress.train_seconds, "images_seen": progress.images_seen,
-    })  # fmt: skip
+    atomic_torch_save(
+        path,
+        {
+            "run_key": run_key,
+            "epoch": progress.epochs_done,
+            "model": model.state_dict(),
+            "optimizer": step.optimizer.state_dict(),
+            "scheduler": step.scheduler.state_dict(),
+            **capture_rng(),
+            "history": progress.history,
+            "train_seconds": progress.train_seconds,
+            "images_seen": progress.images_seen,
+        },
+    )
 
 
 def resume(path: Path | None, run_key: str, model: nn.Module, step: TrainStep, total_epochs: int) -> Progress:

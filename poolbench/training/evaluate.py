@@ -5,8 +5,9 @@ noisy training batches, so the generalization gap is honest."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -66,7 +67,8 @@ class Evaluator:
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, "seconds": seconds}
         for name, split in (("train", self.curve), ("val", self.data.val), ("test", self.data.test)):
             row[f"{name}_loss"], row[f"{name}_acc"] = self.on(split)
-        pool = self.model.pool_params() if hasattr(self.model, "pool_params") else {}
+        listed = getattr(self.model, "pool_params", None)
+        pool = listed() if callable(listed) else {}
         row.update({key: value for key, value in pool.items() if isinstance(value, (int, float))})
         return row
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -76,8 +77,11 @@ def train(model: nn.Module, data: DataBundle, plan: TrainPlan) -> TrainOutcome:
             began = time.perf_counter()
             stats = train_epoch(step, shown.batches(_epoch_batches(data, plan, epoch, drop_last)))
             if not stats.finite:  # checked every few steps (no per-step host sync), see poolbench/step.py
-                return _diverged(progress, f"non-finite training loss ({stats.loss_sum}) at epoch {epoch + 1} "
-                                           f"by step {stats.steps}; lower trainer.lr")  # fmt: skip
+                return _diverged(
+                    progress,
+                    f"non-finite training loss ({stats.loss_sum}) at epoch {epoch + 1} "
+                    f"by step {stats.steps}; lower trainer.lr",
+                )
             row = _finish_epoch(evaluator, step, progress, stats, epoch, _synced_seconds_since(began, plan.ctx))
             shown.epoch_done(row)
             if not math.isfinite(row["train_loss"]):
@@ -93,10 +97,16 @@ def train(model: nn.Module, data: DataBundle, plan: TrainPlan) -> TrainOutcome:
 
 def _epoch_batches(data: DataBundle, plan: TrainPlan, epoch: int, drop_last: bool) -> Any:
     return epoch_batches(
-        data.train, plan.trainer.batch_size, data.mean, data.std, epoch_generator(plan.seed, epoch),
-        crop_padding=plan.augment.crop_padding, flip=plan.augment.flip, drop_last=drop_last,
+        data.train,
+        plan.trainer.batch_size,
+        data.mean,
+        data.std,
+        epoch_generator(plan.seed, epoch),
+        crop_padding=plan.augment.crop_padding,
+        flip=plan.augment.flip,
+        drop_last=drop_last,
         memory_format=plan.ctx.memory_format,
-    )  # fmt: skip
+    )
 
 
 def _synced_seconds_since(began: float, ctx: StepContext) -> float:

@@ -14,8 +14,10 @@ from poolbench.step import StepContext, TrainStep
 
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Two groups: decayed, and not decayed (the names the model lists in ``no_weight_decay``, e.g. GeM p)."""
-    skip = model.no_weight_decay() if hasattr(model, "no_weight_decay") else set()
-    decay, no_decay = [], []
+    listed = getattr(model, "no_weight_decay", None)
+    skip: set[str] = listed() if callable(listed) else set()
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for name, parameter in model.named_parameters():
         if parameter.requires_grad:
             (no_decay if name in skip else decay).append(parameter)
@@ -41,7 +43,7 @@ def lr_factor(step: int, total_steps: int, trainer: TrainerSettings, steps_per_e
         if step < peak:
             return start + (1.0 - start) * step / peak
         return max(0.0, (total_steps - step) / max(1, total_steps - peak))
-    warmup = int(round(trainer.warmup_epochs * steps_per_epoch))
+    warmup = round(trainer.warmup_epochs * steps_per_epoch)
     if warmup and step < warmup:
         return (step + 1) / warmup
     if trainer.schedule == "cosine":

@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from typing import Any, Iterable, Iterator, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 log = logging.getLogger("poolbench.train")
 T = TypeVar("T")
@@ -37,9 +38,13 @@ class RunProgress:
             from tqdm.contrib.logging import logging_redirect_tqdm
 
             self._bar = tqdm(
-                total=total_epochs * steps_per_epoch, initial=epochs_done * steps_per_epoch, unit="step",
-                dynamic_ncols=True, desc=f"epoch {epochs_done + 1}/{total_epochs}", leave=True,
-            )  # fmt: skip
+                total=total_epochs * steps_per_epoch,
+                initial=epochs_done * steps_per_epoch,
+                unit="step",
+                dynamic_ncols=True,
+                desc=f"epoch {epochs_done + 1}/{total_epochs}",
+                leave=True,
+            )
             self._redirect = contextlib.ExitStack()
             loggers = [logging.root, logging.getLogger("poolbench")]
             self._redirect.enter_context(logging_redirect_tqdm(loggers=loggers, tqdm_class=tqdm))
