@@ -309,7 +309,7 @@ def _head_column(frame: pd.DataFrame) -> LatexColumn:
 def _multi(text: str) -> str:
     """A two-line header cell (keeps number columns narrow)."""
     top, _, bottom = text.partition("\n")
-    return rf"\begin{{tabular}}[b]{{@{{}}c@{{}}}}{top}\\{bottom}\end{{tabular}}" if bottom else top
+    return rf"\begin{{tabular}}[b]{{@{{}}r@{{}}}}{top}\\{bottom}\end{{tabular}}" if bottom else top
 
 
 def main_latex(summary: pd.DataFrame, paired: pd.DataFrame, panel_columns: Sequence[str], baseline: str) -> LatexTable:
@@ -331,16 +331,17 @@ def main_latex(summary: pd.DataFrame, paired: pd.DataFrame, panel_columns: Seque
     columns = [
         _head_column(frame),
         _r(_multi("Test acc.\n(\\%)"), [pct_pm(r["test_acc_mean"], r["test_acc_std"]) for r in rows]),
-        _r(_multi(rf"$\Delta$ vs {base}" + "\n(pp)"), delta),
+        _r(_multi("$\\Delta$\n(pp)"), delta),
         _r(_multi("95\\% CI\n(pp)"), ci),
         _r(_multi("$p$\nHolm"), p_holm),
         _r(_multi("Params"), [short_count(r["params_total"]) for r in rows]),
     ]
     n_seeds = sorted({int(n) for n in frame["n_seeds"]}) if not frame.empty else []
-    caption = (f"Test accuracy (mean $\\pm$ sample std over {'/'.join(map(str, n_seeds))} seeds) and difference to "
-               f"{base} paired on seed, with 95\\% CI and Holm-adjusted paired $t$-test $p$.")  # fmt: skip
+    caption = (f"Test accuracy (mean $\\pm$ sample std over {'/'.join(map(str, n_seeds))} seeds); $\\Delta$: "
+               f"difference to {base} paired on seed, with its 95\\% CI and Holm-adjusted paired $t$-test $p$; "
+               "Params: total parameters.")  # fmt: skip
     return LatexTable("main results (compact)", COLUMN_WIDTH, columns, _panels(frame, panel_columns),
-                      caption=caption, font=r"\small", tabcolsep_pt=2.0)  # fmt: skip
+                      caption=caption, font=r"\footnotesize", tabcolsep_pt=2.0)  # fmt: skip
 
 
 def summary_latex(summary: pd.DataFrame, panel_columns: Sequence[str]) -> LatexTable:
