@@ -162,9 +162,12 @@ def test_report_writes_failed_table_and_all_outputs(full_report) -> None:
     for stem in ("summary", "paired", "failed"):
         for suffix in ("csv", "md", "tex"):
             assert (out / f"{stem}.{suffix}").is_file()
+    assert (out / "main.tex").is_file() and (out / "cost.tex").is_file()
     tex = (out / "summary.tex").read_text()
-    assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex and "small\\_cnn" in tex
+    assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
+    assert "Small CNN" in tex and "small\\_cnn" not in tex and "Fashion-MNIST" in tex  # display names
     assert "82.00 $\\pm$ 2.00" in tex
+    assert "[57.59, 100.00]" in tex  # lse's CI (n=2, t=12.7) clipped at 100 %
     summary_md = (out / "summary.md").read_text()
     assert "| 82.00 ± 2.00" in summary_md and "| 5.1 " in summary_md  # 68/1340 head share in percent
 
@@ -172,7 +175,7 @@ def test_report_writes_failed_table_and_all_outputs(full_report) -> None:
 def test_figures_are_valid_png_and_pdf(full_report) -> None:
     result = full_report
     kinds = {figure.kind for figure in result.figures}
-    assert kinds == {"accuracy_per_head", "gap_per_head", "learning_curves", "gem_p", "accuracy_vs_params"}
+    assert kinds == {"accuracy_per_head", "generalization_gap", "learning_curves", "gem_p", "accuracy_vs_params"}
     for figure in result.figures:
         assert figure.png.read_bytes().startswith(PNG_MAGIC)
         assert figure.pdf.read_bytes().startswith(PDF_MAGIC)
@@ -322,8 +325,8 @@ def test_single_seed_paragraph_says_no_conclusion(tmp_path: Path) -> None:
     write_run(tmp_path, "gem", 0, 0.85)
     text = write_report([tmp_path], figures=False).report_md.read_text()
     assert "1 seed(s) each (one seed: no spread, so no conclusion)." in text
-    assert "Highest mean test accuracy: gem 85.00 %" in text
-    assert "gem +5.00 pp (n=1, not enough seeds for a test)" in text
+    assert "Highest mean test accuracy: GeM 85.00 %" in text
+    assert "GeM +5.00 pp (n=1, not enough seeds for a test)" in text
 
 
 def test_learning_curve_band_over_seeds(sweep: Path) -> None:
@@ -363,7 +366,7 @@ def test_translation_test_table_figure_and_paragraph(tmp_path: Path) -> None:
     shift_md = (tmp_path / "out" / "shift.md").read_text()
     assert "drop at 4 px pp" in shift_md and "79.00 ± 1.00" in shift_md and "34.00 ± 2.00" in shift_md
     report = result.report_md.read_text()
-    assert "accuracy lost at 4 px, smallest first: `gap` 3.00 ± 1.73 pp, `flatten` 34.00 ± 2.00 pp" in report
+    assert "accuracy lost at 4 px, smallest first: GAP 3.00 ± 1.73 pp, Flatten + FC 34.00 ± 2.00 pp" in report
     kinds = [figure.kind for figure in result.figures]
     assert "accuracy_vs_shift" in kinds
     assert next(f for f in result.figures if f.kind == "accuracy_vs_shift").png.read_bytes().startswith(PNG_MAGIC)
