@@ -83,15 +83,15 @@ def count(value: Any) -> str:
 
 
 def short_count(value: Any) -> str:
-    """Parameter counts for a narrow column: 650, 24.1k, 1.27M."""
+    """Parameter counts for a narrow column, three significant digits: 650, 1.34k, 24.1k, 272k, 1.27M."""
     if _missing(value):
         return EMPTY
     value = float(value)
     if value >= 1e6:
-        return f"{value / 1e6:.2f}M"
-    if value >= 1e4:
-        return f"{value / 1e3:.1f}k"
-    return f"{int(value):,}"
+        return f"{value / 1e6:.3g}M"
+    if value >= 1e3:
+        return f"{value / 1e3:.3g}k"
+    return f"{int(value)}"
 
 
 def format_p(p_value: Any) -> str:
@@ -206,7 +206,7 @@ def to_markdown(display: pd.DataFrame) -> str:
 def tex(text: object) -> str:
     """Display text (as made above, with ±, −, Δ, <) as LaTeX: escaped, with the symbols in math mode."""
     escaped = latex_escape(text)
-    for plain, latex in (("±", r"$\pm$"), (MINUS, "$-$"), ("Δ", r"$\Delta$"), ("—", "---"),
+    for plain, latex in ((" ± ", r"\,$\pm$\,"), ("±", r"$\pm$"), (MINUS, "$-$"), ("Δ", r"$\Delta$"), ("—", "---"),
                          (r"\textless{}", "$<$"), ("·", r"$\cdot$")):  # fmt: skip
         escaped = escaped.replace(plain, latex)
     return escaped
@@ -309,7 +309,7 @@ def _head_column(frame: pd.DataFrame) -> LatexColumn:
 def _multi(text: str) -> str:
     """A two-line header cell (keeps number columns narrow)."""
     top, _, bottom = text.partition("\n")
-    return rf"\begin{{tabular}}[b]{{@{{}}r@{{}}}}{top}\\{bottom}\end{{tabular}}" if bottom else top
+    return rf"\begin{{tabular}}[b]{{@{{}}r@{{}}}}{top}\\{{}}{bottom}\end{{tabular}}" if bottom else top
 
 
 def main_latex(summary: pd.DataFrame, paired: pd.DataFrame, panel_columns: Sequence[str], baseline: str) -> LatexTable:
@@ -324,15 +324,20 @@ def main_latex(summary: pd.DataFrame, paired: pd.DataFrame, panel_columns: Seque
         return keyed.loc[key, column]
 
     rows = [row for _, row in frame.iterrows()]
-    delta = [EMPTY if _missing(pair(r, "diff_mean")) else pct(pair(r, "diff_mean"), 2, plus=True) for r in rows]
-    ci = [ci_text(pair(r, "diff_ci_low"), pair(r, "diff_ci_high"), 1, (-1.0, 1.0)) for r in rows]
+    delta = []
+    for r in rows:
+        if _missing(pair(r, "diff_mean")):
+            delta.append(tex(EMPTY))
+            continue
+        interval = ci_text(pair(r, "diff_ci_low"), pair(r, "diff_ci_high"), 1, (-1.0, 1.0))
+        interval = "" if interval == EMPTY else " " + tex(interval).replace(", ", r",\,")
+        delta.append(tex(pct(pair(r, "diff_mean"), 1, plus=True)) + interval)  # one decimal, as its CI
     p_holm = [format_p(pair(r, "p_holm")) for r in rows]
     base = tex(head_name(baseline))
     columns = [
         _head_column(frame),
         _r(_multi("Test acc.\n(\\%)"), [pct_pm(r["test_acc_mean"], r["test_acc_std"]) for r in rows]),
-        _r(_multi("$\\Delta$\n(pp)"), delta),
-        _r(_multi("95\\% CI\n(pp)"), ci),
+        LatexColumn(_multi("$\\Delta$ (pp)\n[95\\% CI]"), "r", delta),
         _r(_multi("$p$\nHolm"), p_holm),
         _r(_multi("Params"), [short_count(r["params_total"]) for r in rows]),
     ]
@@ -341,7 +346,7 @@ def main_latex(summary: pd.DataFrame, paired: pd.DataFrame, panel_columns: Seque
                f"difference to {base} paired on seed, with its 95\\% CI and Holm-adjusted paired $t$-test $p$; "
                "Params: total parameters.")  # fmt: skip
     return LatexTable("main results (compact)", COLUMN_WIDTH, columns, _panels(frame, panel_columns),
-                      caption=caption, font=r"\footnotesize", tabcolsep_pt=2.0)  # fmt: skip
+                      caption=caption, font=r"\footnotesize", tabcolsep_pt=1.5)  # fmt: skip
 
 
 def summary_latex(summary: pd.DataFrame, panel_columns: Sequence[str]) -> LatexTable:
