@@ -115,14 +115,15 @@ def deduplicate(runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> tuple[pd.
     duplicated = ordered.duplicated(identity, keep="last")
     kept = ordered[~duplicated].drop(columns="_finished").sort_values(identity, kind="stable")
     dropped = ordered[duplicated].drop(columns="_finished")
-    latest_key = kept.set_index(identity)["run_key"]
+    latest_key = kept.assign(_run_key=kept["run_key"]).set_index(identity)["_run_key"]
     reasons = [
         "same run_key and seed as the kept record (a rerun of the same config)"
         if latest_key.loc[tuple(row[identity])] == row["run_key"]
         else "different run_key: another config (separate them with --group-by KEY)"
         for _, row in dropped.iterrows()
     ]  # fmt: skip
-    dropped = dropped[[*identity, "status", "run_key", "run_dir"]].assign(reason=reasons)
+    listed = [*identity, *(column for column in ("status", "run_key", "run_dir") if column not in identity)]
+    dropped = dropped[listed].assign(reason=reasons)
     return kept.reset_index(drop=True), dropped.reset_index(drop=True)
 
 
