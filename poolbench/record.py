@@ -74,7 +74,7 @@ class RunRecord:
         return {key: _json_safe(value) for key, value in asdict(self).items()}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], origin: str = "result.json") -> "RunRecord":
+    def from_json(cls, data: Mapping[str, Any], origin: str = "result.json") -> RunRecord:
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
             raise RecordError(f"{origin}: unknown schema_version {version!r} (this poolbench reads {SCHEMA_VERSION}).")

@@ -3,6 +3,7 @@ made at (3.4 in or 7 in, saved at exactly that size), honest n, GeM p from its i
 
 from __future__ import annotations
 
+import itertools
 import math
 import struct
 from collections import defaultdict
@@ -69,7 +70,13 @@ def test_each_head_has_one_colour_and_marker_in_every_figure(figures) -> None:
         heads_per_figure.append({head for head, _ in artists})
         for head, artist in artists:
             colours[head] |= colours_of(artist)
-            if isinstance(artist, Line2D) and artist.get_marker() not in (None, "None", "", "|", "_"):  # not caps or ticks
+            if isinstance(artist, Line2D) and artist.get_marker() not in (
+                None,
+                "None",
+                "",
+                "|",
+                "_",
+            ):  # not caps or ticks
                 markers[head].add(artist.get_marker())
     kinds = {item.kind for item in figures}
     assert kinds == {"accuracy_per_head", "generalization_gap", "learning_curves", "gem_p", "accuracy_vs_params",
@@ -129,7 +136,11 @@ def test_single_seed_is_called_a_single_run_without_spread(tmp_path: Path) -> No
     for item in figures:
         titles = " ".join(t.get_text() for t in item.figure.findobj(Text))
         assert "single run (1 seed)" in titles and "n=1" not in titles and "n = 1" not in titles, item.kind
-        bands = [a for _, a in head_artists(item.figure) if type(a).__name__ in ("PolyCollection", "FillBetweenPolyCollection")]
+        bands = [
+            a
+            for _, a in head_artists(item.figure)
+            if type(a).__name__ in ("PolyCollection", "FillBetweenPolyCollection")
+        ]
         error_bars = [a for _, a in head_artists(item.figure) if type(a).__name__ == "LineCollection"]
         assert not bands and not error_bars, item.kind
 
@@ -151,5 +162,5 @@ def test_dodge_keeps_order_and_spacing_and_leaves_lone_points() -> None:
     assert positions == sorted(positions)  # order of counts (ties: given order) is kept
     logs = [math.log10(p) for p in positions[:5]]
     step = 0.03 * (math.log10(54778) - math.log10(24058))
-    assert min(b - a for a, b in zip(logs, logs[1:])) == pytest.approx(step)
+    assert min(b - a for a, b in itertools.pairwise(logs)) == pytest.approx(step)
     assert sum(logs) / 5 == pytest.approx(sum(math.log10(c) for c in counts[:5]) / 5)  # centred on the counts

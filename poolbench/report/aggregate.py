@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -235,8 +236,8 @@ def _paired_stats(head: np.ndarray, base: np.ndarray) -> dict[str, Any]:
     n = int(diffs.size)
     mean, std, low, high = mean_std_ci(diffs.tolist())
     effect = mean / std if math.isfinite(std) and std > 0 else math.nan  # Cohen's d_z: mean / sd of the differences
-    result: dict[str, Any] = dict(n_pairs=n, diff_mean=mean, diff_std=std, diff_ci_low=low, diff_ci_high=high,
-                                  effect_dz=effect)  # fmt: skip
+    result: dict[str, Any] = {"n_pairs": n, "diff_mean": mean, "diff_std": std, "diff_ci_low": low,
+                              "diff_ci_high": high, "effect_dz": effect}  # fmt: skip
     if n < MIN_SEEDS_FOR_TEST:
         return {**result, "t_statistic": math.nan, "p_value": math.nan, "test": NOT_ENOUGH_SEEDS}
     with warnings.catch_warnings():

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
@@ -88,7 +88,9 @@ def write_report(
     write_table(summary, display_summary(summary, key_columns), out, "summary",
                 [("main", main_latex(summary, paired, panel, baseline)), ("summary", summary_latex(summary, panel)),
                  ("cost", cost_latex(summary, panel))])  # fmt: skip
-    write_table(paired, display_paired(paired, key_columns), out, "paired", [("paired", paired_latex(paired, panel, baseline))])
+    write_table(
+        paired, display_paired(paired, key_columns), out, "paired", [("paired", paired_latex(paired, panel, baseline))]
+    )
     failed_md = pd.concat([named_keys(failed, key_columns), failed.drop(columns=key_columns)], axis=1)
     write_table(failed, failed_md, out, "failed", [("failed", failed_latex(failed, panel))])
     if not shifts.empty:  # only sweeps that ran the translation test (dataset.eval_shifts)

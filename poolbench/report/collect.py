@@ -7,9 +7,10 @@ A directory that holds a run's other files but no ``result.json`` is *incomplete
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from poolbench.errors import PoolbenchError, RecordError
 from poolbench.record import CONFIG_FILE, EPOCHS_FILE, RESULT_FILE, RunRecord, find_run_dirs, read_epochs, read_result

@@ -19,10 +19,11 @@ import io
 import logging
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import matplotlib
 import matplotlib.style
@@ -317,7 +318,9 @@ def build_figures(summary: pd.DataFrame, runs: pd.DataFrame, curves: pd.DataFram
             values = values if isinstance(values, tuple) else (values,)
             title = panel_title(keys, values)
             panel_runs = select_panel(ok, keys, values)
-            built.append(BuiltFigure("accuracy_per_head", title, values, accuracy_per_head(panel, panel_runs, title, styles)))
+            built.append(
+                BuiltFigure("accuracy_per_head", title, values, accuracy_per_head(panel, panel_runs, title, styles))
+            )
             built.append(BuiltFigure("generalization_gap", title, values,
                                      generalization_gap_per_head(panel, panel_runs, title, styles)))  # fmt: skip
             panel_curves = select_panel(curves, keys, values)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
@@ -58,9 +58,11 @@ def timing_note(runs: pd.DataFrame) -> str:
     parallel = sorted({int(j) for j in jobs if j > 1})
     if not parallel:
         return ""
-    return (f"Timing: {int((jobs > 1).sum())} of {len(runs)} run(s) ran as {' or '.join(map(str, parallel))} "
-            "parallel jobs on one machine (`jobs` in config.yaml), so train time and images/s are shared-machine "
-            "figures: compare them only between runs made the same way, not with single-job timings.")
+    return (
+        f"Timing: {int((jobs > 1).sum())} of {len(runs)} run(s) ran as {' or '.join(map(str, parallel))} "
+        "parallel jobs on one machine (`jobs` in config.yaml), so train time and images/s are shared-machine "
+        "figures: compare them only between runs made the same way, not with single-job timings."
+    )
 
 
 def provenance_line(runs: pd.DataFrame) -> str:
@@ -83,7 +85,7 @@ def panel_paragraph(summary: pd.DataFrame, paired: pd.DataFrame, baseline: str) 
     """Which head is best, by how much, whether it is significant, what each head costs: numbers only."""
     ranked = summary.sort_values("test_acc_mean", ascending=False)
     best, worst = ranked.iloc[0], ranked.iloc[-1]
-    seeds = sorted(set(int(n) for n in summary["n_seeds"]))
+    seeds = sorted({int(n) for n in summary["n_seeds"]})
     parts = [
         f"{len(summary)} head(s), {'/'.join(map(str, seeds))} seed(s) each"
         + (" (one seed: no spread, so no conclusion)." if seeds == [1] else "."),
@@ -120,8 +122,10 @@ def _comparison_text(row) -> str:
     adjusted = row.p_holm if math.isfinite(row.p_holm) else row.p_value
     verdict = "significant" if adjusted < ALPHA else "not significant"
     effect = f", d_z={signed_text(row.effect_dz, 1)}" if math.isfinite(row.effect_dz) else ""
-    return (f"{diff} ({ci}, {_p_equals('p', row.p_value)}, {_p_equals('Holm p', adjusted)}{effect}, n={row.n_pairs}, "
-            f"{verdict} at α={ALPHA} after adjustment)")
+    return (
+        f"{diff} ({ci}, {_p_equals('p', row.p_value)}, {_p_equals('Holm p', adjusted)}{effect}, n={row.n_pairs}, "
+        f"{verdict} at α={ALPHA} after adjustment)"
+    )
 
 
 def _p_equals(label: str, p_value: float) -> str:
@@ -154,8 +158,8 @@ def render_report(
     lines += ["", *([provenance, ""] if provenance else []), *([timing, ""] if timing else []), CONVENTIONS, ""]
     if extra_keys:
         shown = ", ".join(f"`{key}`" for key in extra_keys)
-        lines += [f"Grouped by dataset, backbone, head and {shown} (config keys that differ between runs of one "
-                  "head, and any --group-by keys).", ""]  # fmt: skip
+        lines += [(f"Grouped by dataset, backbone, head and {shown} (config keys that differ between runs of one "
+                   "head, and any --group-by keys)."), ""]  # fmt: skip
     if not problems.empty:
         lines += ["## Unreadable records", "", f"{len(problems)} record(s) could not be used and are left out:", "",
                   to_markdown(problems), ""]  # fmt: skip
@@ -163,8 +167,9 @@ def render_report(
         lines += ["## Missing runs (partial sweep)", "", f"{len(missing)} expected run(s) have no usable record yet:",
                   "", to_markdown(missing), ""]  # fmt: skip
     if not duplicates.empty:
-        lines += ["## Duplicate records", "", f"{len(duplicates)} record(s) repeat a (row, seed) and are left out; "
-                  "the latest finished one is used (same config and seed: a rerun):", "", to_markdown(duplicates), ""]  # fmt: skip
+        lines += ["## Duplicate records", "", (f"{len(duplicates)} record(s) repeat a (row, seed) and are left out; "
+                  "the latest finished one is used (same config and seed: a rerun):"), "", to_markdown(duplicates),
+                  ""]  # fmt: skip
     for values, panel in summary.groupby(keys, sort=True, dropna=False) if not summary.empty else []:
         panel_paired = select_panel(paired, keys, values)
         lines += [f"## {panel_title(keys, values)}", "", panel_paragraph(panel, panel_paired, baseline), ""]
@@ -201,8 +206,10 @@ def shift_paragraph(shifts: pd.DataFrame) -> str:
     drops = shifts.sort_values(f"drop_{widest}_mean", kind="stable")
     parts = [f"{head_name(row['head'])} {pct_pm(row[f'drop_{widest}_mean'], row[f'drop_{widest}_std'])} pp"
              for row in drops.to_dict("records")]  # fmt: skip
-    return (f"Translation test (every test image moved by N pixels, zero fill; `dataset.eval_shifts`): accuracy "
-            f"lost at {widest} px, smallest first: " + ", ".join(parts) + ".")
+    return (
+        f"Translation test (every test image moved by N pixels, zero fill; `dataset.eval_shifts`): accuracy "
+        f"lost at {widest} px, smallest first: " + ", ".join(parts) + "."
+    )
 
 
 def _relative(path: Path, out_dir: Path) -> str:

@@ -12,13 +12,14 @@ file name); a custom YAML whose ``name`` differs shows up as missing here.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 
-from poolbench.report.aggregate import panel_keys
 from poolbench.record import dirs_holding
+from poolbench.report.aggregate import panel_keys
 from poolbench.report.collect import Collection
 
 MULTIRUN_FILE = "multirun.yaml"
@@ -27,8 +28,9 @@ GRID_KEYS = ("dataset", "backbone", "head", "seed")
 
 def missing_table(collection: Collection, runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> pd.DataFrame:
     """Rows of (dataset, backbone, head, seed, reason, where) for every run the report expected but lacks."""
-    rows = [dict(dataset="?", backbone="?", head="?", seed="?", reason="started, no result.json (running or "
-                 "killed)", where=str(path)) for path in collection.incomplete]  # fmt: skip
+    started = "started, no result.json (running or killed)"
+    rows = [{"dataset": "?", "backbone": "?", "head": "?", "seed": "?", "reason": started, "where": str(path)}
+            for path in collection.incomplete]  # fmt: skip
     present = _present_combos(runs)
     expected: dict[tuple[Any, ...], str] = {}
     for sweep_dir in dirs_holding(MULTIRUN_FILE, *collection.roots):
@@ -95,7 +97,7 @@ def swept_values(multirun_yaml: Path) -> dict[str, list[str]] | None:
         task = list(OmegaConf.select(config, "hydra.overrides.task", default=None) or [])
         overrides = [f"{key}={value}" for key, value in params.items()] + task
         parsed = OverridesParser.create().parse_overrides(overrides)
-    except Exception:  # an unreadable or unusual multirun.yaml: fall back to the panel grid
+    except Exception:  # noqa: BLE001 - an unreadable or unusual multirun.yaml: fall back to the panel grid
         return None
     values: dict[str, list[str]] = {}
     for override in parsed:
@@ -107,5 +109,3 @@ def swept_values(multirun_yaml: Path) -> dict[str, list[str]] | None:
         else:
             values[key] = [str(override.get_value_element_as_str())]
     return values
-
-

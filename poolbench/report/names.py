@@ -12,8 +12,8 @@ to the next free style when two unknown heads of one report would collide.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 DATASETS = {
     "fashion_mnist": "Fashion-MNIST",

@@ -7,17 +7,27 @@ the drop (test accuracy minus shifted accuracy) is taken per seed first, so its 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
 from poolbench.report.aggregate import SHIFT_PREFIX, mean_std_ci, ok_runs, row_keys
-from poolbench.report.tables import TEXT_WIDTH, LatexTable, _head_column, _multi, _ordered, _panels, _r, named_keys, pct_pm
+from poolbench.report.tables import (
+    TEXT_WIDTH,
+    LatexTable,
+    _head_column,
+    _multi,
+    _ordered,
+    _panels,
+    _r,
+    named_keys,
+    pct_pm,
+)
 
 
 def shift_pixels(runs: pd.DataFrame) -> list[int]:
     """The shifts (pixels) any run was tested at, ascending; 0 (the plain test set) is always first."""
-    found = {int(column[len(SHIFT_PREFIX):]) for column in runs.columns if column.startswith(SHIFT_PREFIX)}
+    found = {int(column[len(SHIFT_PREFIX) :]) for column in runs.columns if column.startswith(SHIFT_PREFIX)}
     return sorted(found | {0}) if found else []
 
 
@@ -51,7 +61,9 @@ def shift_table(runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> pd.DataFr
 
 
 def table_pixels(table: pd.DataFrame) -> list[int]:
-    return sorted(int(column.split("_")[1]) for column in table.columns if column.startswith("acc_") and column.endswith("_mean"))
+    return sorted(
+        int(column.split("_")[1]) for column in table.columns if column.startswith("acc_") and column.endswith("_mean")
+    )
 
 
 def display_shift(table: pd.DataFrame, key_columns: list[str]) -> pd.DataFrame:
@@ -63,7 +75,9 @@ def display_shift(table: pd.DataFrame, key_columns: list[str]) -> pd.DataFrame:
     for shift in pixels:
         out[f"{shift} px %"] = [pct_pm(m, s) for m, s in zip(table[f"acc_{shift}_mean"], table[f"acc_{shift}_std"])]
     widest = max(pixels)
-    out[f"drop at {widest} px pp"] = [pct_pm(m, s) for m, s in zip(table[f"drop_{widest}_mean"], table[f"drop_{widest}_std"])]
+    out[f"drop at {widest} px pp"] = [
+        pct_pm(m, s) for m, s in zip(table[f"drop_{widest}_mean"], table[f"drop_{widest}_std"])
+    ]
     return out
 
 
@@ -77,8 +91,14 @@ def shift_latex(table: pd.DataFrame, panel_columns: Sequence[str]) -> LatexTable
     for shift in pixels:
         header = _multi(f"{shift} px\n(\\%)") if shift else _multi("Unshifted\n(\\%)")
         columns.append(_r(header, [pct_pm(r[f"acc_{shift}_mean"], r[f"acc_{shift}_std"]) for r in rows]))
-    columns.append(_r(_multi(f"Drop at\n{widest} px (pp)"),
-                      [pct_pm(r[f"drop_{widest}_mean"], r[f"drop_{widest}_std"]) for r in rows]))
-    caption = ("Translation test: test accuracy with every test image moved by $N$ pixels (zero fill), mean "
-               "$\\pm$ sample std over seeds, and the per-seed drop at the largest shift.")
+    columns.append(
+        _r(
+            _multi(f"Drop at\n{widest} px (pp)"),
+            [pct_pm(r[f"drop_{widest}_mean"], r[f"drop_{widest}_std"]) for r in rows],
+        )
+    )
+    caption = (
+        "Translation test: test accuracy with every test image moved by $N$ pixels (zero fill), mean "
+        "$\\pm$ sample std over seeds, and the per-seed drop at the largest shift."
+    )
     return LatexTable("translation test (full)", TEXT_WIDTH, columns, _panels(frame, panel_columns), caption=caption)

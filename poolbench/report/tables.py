@@ -17,9 +17,10 @@ full tables (``summary.tex``, ``cost.tex``, ``paired.tex``, ``shift.tex``, ``fai
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -172,7 +173,9 @@ def display_paired(paired: pd.DataFrame, key_columns: list[str]) -> pd.DataFrame
     if paired.empty:
         return out
     out["Δ test acc pp"] = _map_rows(paired, lambda r: pct_pm(r["diff_mean"], r["diff_std"], signed=True))
-    out["95% CI pp"] = [ci_text(lo, hi, bounds=(-1.0, 1.0)) for lo, hi in zip(paired["diff_ci_low"], paired["diff_ci_high"])]
+    out["95% CI pp"] = [
+        ci_text(lo, hi, bounds=(-1.0, 1.0)) for lo, hi in zip(paired["diff_ci_low"], paired["diff_ci_high"])
+    ]
     out["d_z"] = _column(paired, "effect_dz").map(lambda v: EMPTY if _missing(v) else signed_text(float(v), 1))
     out["p (paired t)"] = _map_rows(paired, lambda r: p_value_text(r["p_value"], r["test"]))
     out["p Holm"] = _column(paired, "p_holm").map(format_p)
@@ -238,11 +241,19 @@ class LatexTable:
         lines = [
             f"% poolbench: {self.purpose}",
             f"% Fits {self.width}"
-            + (" (use table* in a two-column paper)." if self.width == TEXT_WIDTH else " (one column of a two-column paper)."),
+            + (
+                " (use table* in a two-column paper)."
+                if self.width == TEXT_WIDTH
+                else " (one column of a two-column paper)."
+            ),
             "% Needs in the preamble: " + ", ".join(r"\usepackage{" + p + "}" for p in LATEX_PACKAGES) + ".",
-            r"% Use: \begin{table" + ("*" if self.width == TEXT_WIDTH else "") + r"}\centering\input{THIS_FILE}"
+            r"% Use: \begin{table"
+            + ("*" if self.width == TEXT_WIDTH else "")
+            + r"}\centering\input{THIS_FILE}"
             + (rf"\caption{{{self.caption}}}" if self.caption else r"\caption{...}")
-            + r"\end{table" + ("*" if self.width == TEXT_WIDTH else "") + "}",
+            + r"\end{table"
+            + ("*" if self.width == TEXT_WIDTH else "")
+            + "}",
             f"{{{self.font}\\setlength{{\\tabcolsep}}{{{self.tabcolsep_pt:g}pt}}%",
             rf"\begin{{tabular*}}{{{self.width}}}{{@{{\extracolsep{{\fill}}}}{spec}@{{}}}}",
             r"\toprule",
@@ -293,8 +304,10 @@ def _ordered(frame: pd.DataFrame, panel_columns: Sequence[str]) -> pd.DataFrame:
     if frame.empty:
         return frame
     rank = {head: i for i, head in enumerate(head_order(frame["head"]))}
-    return frame.assign(_rank=frame["head"].map(rank)).sort_values([*panel_columns, "_rank"], kind="stable").drop(
-        columns="_rank"
+    return (
+        frame.assign(_rank=frame["head"].map(rank))
+        .sort_values([*panel_columns, "_rank"], kind="stable")
+        .drop(columns="_rank")
     )
 
 
@@ -391,8 +404,13 @@ def cost_latex(summary: pd.DataFrame, panel_columns: Sequence[str]) -> LatexTabl
         _r(_multi("Train\ntime (s)"), [number(r["train_seconds_mean"], ".1f") for r in rows]),
         _r(_multi("Images\nper s"), [number(r["images_per_second_mean"], ",.0f") for r in rows]),
     ]
-    return LatexTable("parameters, FLOPs and speed (full)", TEXT_WIDTH, columns, _panels(frame, panel_columns),
-                      caption="Parameters, forward FLOPs per image and training speed (mean over seeds).")
+    return LatexTable(
+        "parameters, FLOPs and speed (full)",
+        TEXT_WIDTH,
+        columns,
+        _panels(frame, panel_columns),
+        caption="Parameters, forward FLOPs per image and training speed (mean over seeds).",
+    )
 
 
 def paired_latex(paired: pd.DataFrame, panel_columns: Sequence[str], baseline: str) -> LatexTable:
@@ -402,18 +420,31 @@ def paired_latex(paired: pd.DataFrame, panel_columns: Sequence[str], baseline: s
     columns = [
         _head_column(frame),
         _r("Pairs", [str(int(r["n_pairs"])) for r in rows]),
-        _r(_multi(r"$\Delta$ test acc." + "\n(pp)"), [pct_pm(r["diff_mean"], r["diff_std"], signed=True) for r in rows]),
+        _r(
+            _multi(r"$\Delta$ test acc." + "\n(pp)"), [pct_pm(r["diff_mean"], r["diff_std"], signed=True) for r in rows]
+        ),
         _r(_multi("95\\% CI\n(pp)"), [ci_text(r["diff_ci_low"], r["diff_ci_high"], 2, (-1.0, 1.0)) for r in rows]),
-        _r(_multi("Effect\n$d_z$"), [EMPTY if _missing(r["effect_dz"]) else signed_text(r["effect_dz"], 1) for r in rows]),
+        _r(
+            _multi("Effect\n$d_z$"),
+            [EMPTY if _missing(r["effect_dz"]) else signed_text(r["effect_dz"], 1) for r in rows],
+        ),
         _r("$t$", [EMPTY if _missing(r["t_statistic"]) else signed_text(r["t_statistic"], 2) for r in rows]),
         _r("$p$", [format_p(r["p_value"]) for r in rows]),
         _r(_multi("$p$\nHolm"), [format_p(r["p_holm"]) for r in rows]),
     ]
     base = tex(head_name(baseline))
-    caption = (f"Difference to {base} in test accuracy, paired on seed: mean $\\pm$ sample std of the differences, "
-               "95\\% CI, Cohen's $d_z$, paired $t$-test $p$ and Holm-adjusted $p$ (family: all heads of a panel).")
-    return LatexTable("paired comparison with the baseline (full)", TEXT_WIDTH, columns,
-                      _panels(frame, panel_columns), empty_text=f"No head paired with {base}.", caption=caption)
+    caption = (
+        f"Difference to {base} in test accuracy, paired on seed: mean $\\pm$ sample std of the differences, "
+        "95\\% CI, Cohen's $d_z$, paired $t$-test $p$ and Holm-adjusted $p$ (family: all heads of a panel)."
+    )
+    return LatexTable(
+        "paired comparison with the baseline (full)",
+        TEXT_WIDTH,
+        columns,
+        _panels(frame, panel_columns),
+        empty_text=f"No head paired with {base}.",
+        caption=caption,
+    )
 
 
 def failed_latex(failed: pd.DataFrame, panel_columns: Sequence[str]) -> LatexTable:
@@ -429,8 +460,18 @@ def failed_latex(failed: pd.DataFrame, panel_columns: Sequence[str]) -> LatexTab
         _head_column(frame),
         LatexColumn("Seed", "r", [str(seed) for seed in frame["seed"]]),
         LatexColumn("Status", "l", [tex(status) for status in frame["status"]]),
-        LatexColumn(_multi("Epochs\ndone"), "r", [str(int(e)) if not _missing(e) else "---" for e in frame["epochs_completed"]]),
-        LatexColumn("Error", "l", [rf"\parbox[t]{{0.5\textwidth}}{{\raggedright {error_cell(e)}}}" for e in frame["error"]]),
+        LatexColumn(
+            _multi("Epochs\ndone"), "r", [str(int(e)) if not _missing(e) else "---" for e in frame["epochs_completed"]]
+        ),
+        LatexColumn(
+            "Error", "l", [rf"\parbox[t]{{0.5\textwidth}}{{\raggedright {error_cell(e)}}}" for e in frame["error"]]
+        ),
     ]
-    return LatexTable("failed and diverged runs (full)", TEXT_WIDTH, columns, _panels(frame, panel_columns),
-                      empty_text="No failed or diverged runs.", caption="Failed and diverged runs (never averaged in).")
+    return LatexTable(
+        "failed and diverged runs (full)",
+        TEXT_WIDTH,
+        columns,
+        _panels(frame, panel_columns),
+        empty_text="No failed or diverged runs.",
+        caption="Failed and diverged runs (never averaged in).",
+    )

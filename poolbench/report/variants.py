@@ -11,8 +11,9 @@ A key that differs only between heads (``head.p`` of GeM) or datasets is already
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from poolbench.record import CONFIG_FILE, NON_SEMANTIC_KEYS, NON_SEMANTIC_NESTED
 
