@@ -114,6 +114,19 @@ def test_every_tex_fits_its_width_in_a_two_column_article(realistic_report, tmp_
         assert not too_wide, f"{tex_file.name} is {max(too_wide)} pt wider than \\{width}width"
 
 
+REFERENCE_TEX = sorted((Path(__file__).resolve().parents[1] / "results" / "reference").glob("*/report/*.tex"))
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("tex_file", REFERENCE_TEX, ids=lambda p: f"{p.parents[1].name}/{p.name}")
+def test_committed_reference_tables_fit_too(tex_file: Path, tmp_path: Path) -> None:
+    """The reference reports under results/reference (real runs) compile at their widths as well."""
+    width = "column" if tex_file.stem == "main" else "text"
+    code, log = compile_in_two_columns(tex_file, width, tmp_path)
+    assert code == 0, log[-3000:]
+    assert all(points <= MAX_OVERFULL_PT for points in overfull_points(log)), overfull_points(log)
+
+
 @needs_pdflatex
 def test_the_width_check_catches_a_table_that_is_too_wide(tmp_path: Path) -> None:
     """The check above is real: a 17-column table of the old kind is reported as overfull."""
@@ -140,6 +153,7 @@ def test_every_tex_names_its_packages_and_shows_paper_numbers(realistic_report) 
     summary = (out / "summary.tex").read_text()
     assert "100.00]" in summary and not re.search(r"10[1-9]\.\d\d\]", summary)  # CI clipped at 100 %
     assert "Published" in summary and "91.25" in summary  # ResNet-20 + GAP on CIFAR-10: He et al. 2016
+    assert "Published: 0.27M params; 164 epochs" in summary  # the published setting, in the suggested caption
     paired = (out / "paired.tex").read_text()
     assert "$-$" in paired  # GeM is below GAP on CIFAR-10: a real minus sign
     assert re.search(r"(?<![$\w])-\d", paired.replace("$-$", "")) is None  # no hyphen used as a minus

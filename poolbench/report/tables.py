@@ -382,6 +382,10 @@ def summary_latex(summary: pd.DataFrame, panel_columns: Sequence[str]) -> LatexT
         columns.append(_r(_multi("Published\nacc. (\\%)"), published))
     caption = ("Test accuracy, 95\\% CI of the mean (Student's $t$, clipped to [0, 100]) and generalization gap "
                "(train $-$ test accuracy, percentage points); mean $\\pm$ sample std over seeds.")  # fmt: skip
+    if has_references(frame):
+        published = frame[frame["reference_acc"].notna()]
+        settings = sorted({reference_text(row).split(" ", 1)[1].strip("()") for _, row in published.iterrows()})
+        caption += " Published: " + "; ".join(tex(setting) for setting in settings) + "."
     return LatexTable("accuracy and generalization (full)", TEXT_WIDTH, columns, _panels(frame, panel_columns),
                       caption=caption)  # fmt: skip
 
