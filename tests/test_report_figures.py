@@ -4,6 +4,7 @@ made at (3.4 in or 7 in, saved at exactly that size), honest n, GeM p from its i
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import struct
 from collections import defaultdict
@@ -17,6 +18,7 @@ from matplotlib.text import Text
 from test_report import write_run
 from test_report_latex import write_realistic_sweep
 
+from poolbench.record import RESULT_FILE
 from poolbench.report.aggregate import auto_group_keys, deduplicate, runs_frame, summary_table
 from poolbench.report.build import write_report
 from poolbench.report.collect import collect_runs
@@ -164,3 +166,22 @@ def test_dodge_keeps_order_and_spacing_and_leaves_lone_points() -> None:
     step = 0.03 * (math.log10(54778) - math.log10(24058))
     assert min(b - a for a, b in itertools.pairwise(logs)) == pytest.approx(step)
     assert sum(logs) / 5 == pytest.approx(sum(math.log10(c) for c in counts[:5]) / 5)  # centred on the counts
+
+
+def test_a_swept_config_key_gets_its_own_accuracy_vs_parameters_figure(tmp_path: Path) -> None:
+    """After a sweep over trainer.lr, no figure holds two points of one head that differ only in lr."""
+    for lr in (0.1, 0.01):
+        for seed in (0, 1):
+            for head in ("gap", "gem"):
+                run = write_run(
+                    tmp_path / f"lr{lr}", head, seed, 0.8 + lr, config={"seed": seed, "trainer": {"lr": lr}}
+                )
+                data = json.loads((run / RESULT_FILE).read_text())
+                (run / RESULT_FILE).write_text(json.dumps({**data, "run_key": f"{head}{seed}{lr}"}))
+    params = [item for item in built_figures(tmp_path) if item.kind == "accuracy_vs_params"]
+    assert sorted(item.title for item in params) == ["Fashion-MNIST · learning rate = 0.01",
+                                                      "Fashion-MNIST · learning rate = 0.1"]  # fmt: skip
+    for item in params:
+        (axes,) = item.figure.axes
+        points = [line.get_gid() for line in axes.lines if line.get_marker() not in ("_", "|", "None", None, "")]
+        assert sorted(points) == ["head:gap", "head:gem"]  # one point per head

@@ -334,9 +334,12 @@ def build_figures(summary: pd.DataFrame, runs: pd.DataFrame, curves: pd.DataFram
             if not panel_shifts.empty:
                 built.append(BuiltFigure("accuracy_vs_shift", title, values,
                                          accuracy_vs_shift(panel_shifts, title, styles)))  # fmt: skip
-        for dataset, rows in summary.groupby("dataset", sort=True):
-            title = panel_title(["dataset"], [dataset])
-            built.append(BuiltFigure("accuracy_vs_params", title, (dataset,), accuracy_vs_params(rows, title, styles)))
+        # one per dataset and grouping-key values: backbones side by side, each head once per backbone
+        across = ["dataset", *extra_keys]
+        for values, rows in summary.groupby(across, sort=True, dropna=False):
+            values = values if isinstance(values, tuple) else (values,)
+            title = panel_title(across, values)
+            built.append(BuiltFigure("accuracy_vs_params", title, values, accuracy_vs_params(rows, title, styles)))
     return built
 
 

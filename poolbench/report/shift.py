@@ -15,13 +15,13 @@ from poolbench.report.aggregate import SHIFT_PREFIX, mean_std_ci, ok_runs, row_k
 from poolbench.report.tables import (
     TEXT_WIDTH,
     LatexTable,
-    _head_column,
-    _multi,
-    _ordered,
-    _panels,
-    _r,
+    head_column,
     named_keys,
+    number_column,
+    ordered_rows,
+    panel_rows,
     pct_pm,
+    two_line,
 )
 
 
@@ -83,17 +83,17 @@ def display_shift(table: pd.DataFrame, key_columns: list[str]) -> pd.DataFrame:
 
 def shift_latex(table: pd.DataFrame, panel_columns: Sequence[str]) -> LatexTable:
     """The translation test for ``\\textwidth``: accuracy at every shift and the drop at the largest."""
-    frame = _ordered(table, panel_columns)
+    frame = ordered_rows(table, panel_columns)
     rows = [row for _, row in frame.iterrows()]
     pixels = table_pixels(frame)
     widest = max(pixels)
-    columns = [_head_column(frame), _r("$n$", [str(int(r["n_seeds"])) for r in rows])]
+    columns = [head_column(frame), number_column("$n$", [str(int(r["n_seeds"])) for r in rows])]
     for shift in pixels:
-        header = _multi(f"{shift} px\n(\\%)") if shift else _multi("Unshifted\n(\\%)")
-        columns.append(_r(header, [pct_pm(r[f"acc_{shift}_mean"], r[f"acc_{shift}_std"]) for r in rows]))
+        header = two_line(f"{shift} px\n(\\%)") if shift else two_line("Unshifted\n(\\%)")
+        columns.append(number_column(header, [pct_pm(r[f"acc_{shift}_mean"], r[f"acc_{shift}_std"]) for r in rows]))
     columns.append(
-        _r(
-            _multi(f"Drop at\n{widest} px (pp)"),
+        number_column(
+            two_line(f"Drop at\n{widest} px (pp)"),
             [pct_pm(r[f"drop_{widest}_mean"], r[f"drop_{widest}_std"]) for r in rows],
         )
     )
@@ -101,4 +101,4 @@ def shift_latex(table: pd.DataFrame, panel_columns: Sequence[str]) -> LatexTable
         "Translation test: test accuracy with every test image moved by $N$ pixels (zero fill), mean "
         "$\\pm$ sample std over seeds, and the per-seed drop at the largest shift."
     )
-    return LatexTable("translation test (full)", TEXT_WIDTH, columns, _panels(frame, panel_columns), caption=caption)
+    return LatexTable("translation test (full)", TEXT_WIDTH, columns, panel_rows(frame, panel_columns), caption=caption)

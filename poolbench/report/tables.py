@@ -286,7 +286,7 @@ def panel_heading(keys: Sequence[str], values: Sequence[object]) -> str:
     return " · ".join(parts)
 
 
-def _panels(frame: pd.DataFrame, panel_columns: Sequence[str]) -> list[tuple[str, list[int]]]:
+def panel_rows(frame: pd.DataFrame, panel_columns: Sequence[str]) -> list[tuple[str, list[int]]]:
     """Row positions of ``frame`` by panel, in the frame's order, each with its LaTeX heading."""
     if frame.empty:
         return []
@@ -298,7 +298,7 @@ def _panels(frame: pd.DataFrame, panel_columns: Sequence[str]) -> list[tuple[str
     return panels
 
 
-def _ordered(frame: pd.DataFrame, panel_columns: Sequence[str]) -> pd.DataFrame:
+def ordered_rows(frame: pd.DataFrame, panel_columns: Sequence[str]) -> pd.DataFrame:
     from poolbench.report.names import head_order
 
     if frame.empty:
@@ -311,15 +311,15 @@ def _ordered(frame: pd.DataFrame, panel_columns: Sequence[str]) -> pd.DataFrame:
     )
 
 
-def _r(header: str, cells: Sequence[str]) -> LatexColumn:
+def number_column(header: str, cells: Sequence[str]) -> LatexColumn:
     return LatexColumn(header, "r", [tex(cell) for cell in cells])
 
 
-def _head_column(frame: pd.DataFrame) -> LatexColumn:
+def head_column(frame: pd.DataFrame) -> LatexColumn:
     return LatexColumn("Head", "l", [tex(head_name(head)) for head in frame["head"]])
 
 
-def _multi(text: str) -> str:
+def two_line(text: str) -> str:
     """A two-line header cell (keeps number columns narrow)."""
     top, _, bottom = text.partition("\n")
     return rf"\begin{{tabular}}[b]{{@{{}}r@{{}}}}{top}\\{{}}{bottom}\end{{tabular}}" if bottom else top
@@ -327,7 +327,7 @@ def _multi(text: str) -> str:
 
 def main_latex(summary: pd.DataFrame, paired: pd.DataFrame, panel_columns: Sequence[str], baseline: str) -> LatexTable:
     """The compact table for ``\\columnwidth``: head, test accuracy, Δ vs baseline [95% CI], Holm p, params."""
-    frame = _ordered(summary, panel_columns)
+    frame = ordered_rows(summary, panel_columns)
     keyed = paired.set_index([*panel_columns, "head"]) if not paired.empty else None
 
     def pair(row: pd.Series, column: str) -> Any:
@@ -348,93 +348,106 @@ def main_latex(summary: pd.DataFrame, paired: pd.DataFrame, panel_columns: Seque
     p_holm = [format_p(pair(r, "p_holm")) for r in rows]
     base = tex(head_name(baseline))
     columns = [
-        _head_column(frame),
-        _r(_multi("Test acc.\n(\\%)"), [pct_pm(r["test_acc_mean"], r["test_acc_std"]) for r in rows]),
-        LatexColumn(_multi("$\\Delta$ (pp)\n[95\\% CI]"), "r", delta),
-        _r(_multi("$p$\nHolm"), p_holm),
-        _r(_multi("Params"), [short_count(r["params_total"]) for r in rows]),
+        head_column(frame),
+        number_column(two_line("Test acc.\n(\\%)"), [pct_pm(r["test_acc_mean"], r["test_acc_std"]) for r in rows]),
+        LatexColumn(two_line("$\\Delta$ (pp)\n[95\\% CI]"), "r", delta),
+        number_column(two_line("$p$\nHolm"), p_holm),
+        number_column(two_line("Params"), [short_count(r["params_total"]) for r in rows]),
     ]
     n_seeds = sorted({int(n) for n in frame["n_seeds"]}) if not frame.empty else []
     caption = (f"Test accuracy (mean $\\pm$ sample std over {'/'.join(map(str, n_seeds))} seeds); $\\Delta$: "
                f"difference to {base} paired on seed, with its 95\\% CI and Holm-adjusted paired $t$-test $p$; "
                "Params: total parameters.")  # fmt: skip
-    return LatexTable("main results (compact)", COLUMN_WIDTH, columns, _panels(frame, panel_columns),
+    return LatexTable("main results (compact)", COLUMN_WIDTH, columns, panel_rows(frame, panel_columns),
                       caption=caption, font=r"\footnotesize", tabcolsep_pt=1.5)  # fmt: skip
 
 
 def summary_latex(summary: pd.DataFrame, panel_columns: Sequence[str]) -> LatexTable:
     """Accuracy and generalization for ``\\textwidth``: n, accuracy ± std, CI, generalization gap, loss gap,
     GeM p and a published value where one matches."""
-    frame = _ordered(summary, panel_columns)
+    frame = ordered_rows(summary, panel_columns)
     rows = [row for _, row in frame.iterrows()]
     columns = [
-        _head_column(frame),
-        _r("$n$", [str(int(r["n_seeds"])) for r in rows]),
-        _r(_multi("Test acc.\n(\\%)"), [pct_pm(r["test_acc_mean"], r["test_acc_std"]) for r in rows]),
-        _r(_multi("95\\% CI\n(\\%)"), [ci_text(r["test_acc_ci_low"], r["test_acc_ci_high"]) for r in rows]),
-        _r(_multi("Generalization\ngap (pp)"), [pct_pm(r["gap_acc_mean"], r["gap_acc_std"]) for r in rows]),
-        _r(_multi("Loss gap\n(test $-$ train)"), [num_pm(r["gap_loss_mean"], r["gap_loss_std"]) for r in rows]),
+        head_column(frame),
+        number_column("$n$", [str(int(r["n_seeds"])) for r in rows]),
+        number_column(two_line("Test acc.\n(\\%)"), [pct_pm(r["test_acc_mean"], r["test_acc_std"]) for r in rows]),
+        number_column(
+            two_line("95\\% CI\n(\\%)"), [ci_text(r["test_acc_ci_low"], r["test_acc_ci_high"]) for r in rows]
+        ),
+        number_column(
+            two_line("Generalization\ngap (pp)"), [pct_pm(r["gap_acc_mean"], r["gap_acc_std"]) for r in rows]
+        ),
+        number_column(
+            two_line("Loss gap\n(test $-$ train)"), [num_pm(r["gap_loss_mean"], r["gap_loss_std"]) for r in rows]
+        ),
     ]
     if _column(frame, "gem_p_mean").notna().any():
-        columns.append(_r(_multi("Final\nGeM $p$"), [num_pm(r.get("gem_p_mean"), r.get("gem_p_std"), 2) for r in rows]))
+        columns.append(
+            number_column(
+                two_line("Final\nGeM $p$"), [num_pm(r.get("gem_p_mean"), r.get("gem_p_std"), 2) for r in rows]
+            )
+        )
     if has_references(frame):
         published = [EMPTY if _missing(r["reference_acc"]) else pct(r["reference_acc"]) for r in rows]
-        columns.append(_r(_multi("Published\nacc. (\\%)"), published))
+        columns.append(number_column(two_line("Published\nacc. (\\%)"), published))
     caption = ("Test accuracy, 95\\% CI of the mean (Student's $t$, clipped to [0, 100]) and generalization gap "
                "(train $-$ test accuracy, percentage points); mean $\\pm$ sample std over seeds.")  # fmt: skip
     if has_references(frame):
         published = frame[frame["reference_acc"].notna()]
         settings = sorted({reference_text(row).split(" ", 1)[1].strip("()") for _, row in published.iterrows()})
         caption += " Published: " + "; ".join(tex(setting) for setting in settings) + "."
-    return LatexTable("accuracy and generalization (full)", TEXT_WIDTH, columns, _panels(frame, panel_columns),
+    return LatexTable("accuracy and generalization (full)", TEXT_WIDTH, columns, panel_rows(frame, panel_columns),
                       caption=caption)  # fmt: skip
 
 
 def cost_latex(summary: pd.DataFrame, panel_columns: Sequence[str]) -> LatexTable:
     """Parameters, FLOPs and speed for ``\\textwidth``."""
-    frame = _ordered(summary, panel_columns)
+    frame = ordered_rows(summary, panel_columns)
     rows = [row for _, row in frame.iterrows()]
 
     def number(value: Any, fmt: str) -> str:
         return EMPTY if _missing(value) else format(float(value), fmt)
 
     columns = [
-        _head_column(frame),
-        _r(_multi("Params\n(total)"), [count(r["params_total"]) for r in rows]),
-        _r(_multi("Params\n(backbone)"), [count(r["params_backbone"]) for r in rows]),
-        _r(_multi("Params\n(head)"), [count(r["params_head"]) for r in rows]),
-        _r(_multi("Head\nshare (\\%)"), [pct(r["head_share"], 1) for r in rows]),
-        _r(_multi("MFLOPs\nper image"), [number(r["flops_per_image"] / 1e6, ".2f") for r in rows]),
-        _r(_multi("Train\ntime (s)"), [number(r["train_seconds_mean"], ".1f") for r in rows]),
-        _r(_multi("Images\nper s"), [number(r["images_per_second_mean"], ",.0f") for r in rows]),
+        head_column(frame),
+        number_column(two_line("Params\n(total)"), [count(r["params_total"]) for r in rows]),
+        number_column(two_line("Params\n(backbone)"), [count(r["params_backbone"]) for r in rows]),
+        number_column(two_line("Params\n(head)"), [count(r["params_head"]) for r in rows]),
+        number_column(two_line("Head\nshare (\\%)"), [pct(r["head_share"], 1) for r in rows]),
+        number_column(two_line("MFLOPs\nper image"), [number(r["flops_per_image"] / 1e6, ".2f") for r in rows]),
+        number_column(two_line("Train\ntime (s)"), [number(r["train_seconds_mean"], ".1f") for r in rows]),
+        number_column(two_line("Images\nper s"), [number(r["images_per_second_mean"], ",.0f") for r in rows]),
     ]
     return LatexTable(
         "parameters, FLOPs and speed (full)",
         TEXT_WIDTH,
         columns,
-        _panels(frame, panel_columns),
+        panel_rows(frame, panel_columns),
         caption="Parameters, forward FLOPs per image and training speed (mean over seeds).",
     )
 
 
 def paired_latex(paired: pd.DataFrame, panel_columns: Sequence[str], baseline: str) -> LatexTable:
     """Each head minus the baseline, paired on seed, for ``\\textwidth``."""
-    frame = _ordered(paired, panel_columns)
+    frame = ordered_rows(paired, panel_columns)
     rows = [row for _, row in frame.iterrows()]
     columns = [
-        _head_column(frame),
-        _r("Pairs", [str(int(r["n_pairs"])) for r in rows]),
-        _r(
-            _multi(r"$\Delta$ test acc." + "\n(pp)"), [pct_pm(r["diff_mean"], r["diff_std"], signed=True) for r in rows]
+        head_column(frame),
+        number_column("Pairs", [str(int(r["n_pairs"])) for r in rows]),
+        number_column(
+            two_line(r"$\Delta$ test acc." + "\n(pp)"),
+            [pct_pm(r["diff_mean"], r["diff_std"], signed=True) for r in rows],
         ),
-        _r(_multi("95\\% CI\n(pp)"), [ci_text(r["diff_ci_low"], r["diff_ci_high"], 2, (-1.0, 1.0)) for r in rows]),
-        _r(
-            _multi("Effect\n$d_z$"),
+        number_column(
+            two_line("95\\% CI\n(pp)"), [ci_text(r["diff_ci_low"], r["diff_ci_high"], 2, (-1.0, 1.0)) for r in rows]
+        ),
+        number_column(
+            two_line("Effect\n$d_z$"),
             [EMPTY if _missing(r["effect_dz"]) else signed_text(r["effect_dz"], 1) for r in rows],
         ),
-        _r("$t$", [EMPTY if _missing(r["t_statistic"]) else signed_text(r["t_statistic"], 2) for r in rows]),
-        _r("$p$", [format_p(r["p_value"]) for r in rows]),
-        _r(_multi("$p$\nHolm"), [format_p(r["p_holm"]) for r in rows]),
+        number_column("$t$", [EMPTY if _missing(r["t_statistic"]) else signed_text(r["t_statistic"], 2) for r in rows]),
+        number_column("$p$", [format_p(r["p_value"]) for r in rows]),
+        number_column(two_line("$p$\nHolm"), [format_p(r["p_holm"]) for r in rows]),
     ]
     base = tex(head_name(baseline))
     caption = (
@@ -445,7 +458,7 @@ def paired_latex(paired: pd.DataFrame, panel_columns: Sequence[str], baseline: s
         "paired comparison with the baseline (full)",
         TEXT_WIDTH,
         columns,
-        _panels(frame, panel_columns),
+        panel_rows(frame, panel_columns),
         empty_text=f"No head paired with {base}.",
         caption=caption,
     )
@@ -453,7 +466,7 @@ def paired_latex(paired: pd.DataFrame, panel_columns: Sequence[str], baseline: s
 
 def failed_latex(failed: pd.DataFrame, panel_columns: Sequence[str]) -> LatexTable:
     """Failed and diverged runs with their error (wrapped in a paragraph column)."""
-    frame = _ordered(failed, panel_columns)
+    frame = ordered_rows(failed, panel_columns)
 
     def error_cell(text: Any) -> str:
         text = "" if _missing(text) else str(text)
@@ -461,11 +474,13 @@ def failed_latex(failed: pd.DataFrame, panel_columns: Sequence[str]) -> LatexTab
         return tex(text).replace("/", r"/\allowbreak{}").replace(r"\_", r"\_\allowbreak{}")
 
     columns = [
-        _head_column(frame),
+        head_column(frame),
         LatexColumn("Seed", "r", [str(seed) for seed in frame["seed"]]),
         LatexColumn("Status", "l", [tex(status) for status in frame["status"]]),
         LatexColumn(
-            _multi("Epochs\ndone"), "r", [str(int(e)) if not _missing(e) else "---" for e in frame["epochs_completed"]]
+            two_line("Epochs\ndone"),
+            "r",
+            [str(int(e)) if not _missing(e) else "---" for e in frame["epochs_completed"]],
         ),
         LatexColumn(
             "Error", "l", [rf"\parbox[t]{{0.5\textwidth}}{{\raggedright {error_cell(e)}}}" for e in frame["error"]]
@@ -475,7 +490,7 @@ def failed_latex(failed: pd.DataFrame, panel_columns: Sequence[str]) -> LatexTab
         "failed and diverged runs (full)",
         TEXT_WIDTH,
         columns,
-        _panels(frame, panel_columns),
+        panel_rows(frame, panel_columns),
         empty_text="No failed or diverged runs.",
         caption="Failed and diverged runs (never averaged in).",
     )
