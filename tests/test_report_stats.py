@@ -145,8 +145,10 @@ def test_cli_lists_a_record_missing_a_field_and_exits_0(tmp_path: Path) -> None:
     broken.write_text(json.dumps(data))
     with pytest.raises(RecordError, match="epochs"):
         read_result(broken)
-    done = subprocess.run([sys.executable, "-m", "poolbench.report", str(root), "--no-figures"], env=cli_env(),
-                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    script = Path(sys.executable).with_name("poolbench-report")  # the installed console script, this checkout first
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "poolbench.report"]
+    done = subprocess.run([*command, str(root), "--no-figures"], env=cli_env(), capture_output=True, text=True,
+                          timeout=120, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "TypeError" not in done.stderr and "Traceback" not in done.stderr
     assert "2 record(s) (2 ok), 1 unreadable" in done.stdout
