@@ -13,7 +13,7 @@ import io
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -101,12 +101,17 @@ class RunRecord:
         if version != SCHEMA_VERSION:
             raise RecordError(f"{origin}: unknown schema_version {version!r} (this poolbench reads {SCHEMA_VERSION}).")
         known = {f.name for f in fields(cls)}
-        missing = [name for name in ("status", "run_key", "dataset", "backbone", "head", "seed") if name not in data]
+        missing = [name for name in required_fields() if data.get(name) is None]
         if missing:
-            raise RecordError(f"{origin}: missing field(s) {', '.join(missing)}; the record is incomplete.")
+            raise RecordError(f"{origin}: missing required field(s) {', '.join(missing)}; the record is incomplete.")
         if data["status"] not in STATUSES:
             raise RecordError(f"{origin}: status {data['status']!r} is not one of {', '.join(STATUSES)}.")
         return cls(**{key: value for key, value in data.items() if key in known})
+
+
+def required_fields() -> list[str]:
+    """The RunRecord fields without a default: a record lacking any of them cannot be read."""
+    return [f.name for f in fields(RunRecord) if f.default is MISSING and f.default_factory is MISSING]
 
 
 def _json_safe(value: Any) -> Any:

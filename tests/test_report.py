@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import TINY, cli_env, run_cli
 from omegaconf import OmegaConf
 from scipy import stats
 
@@ -21,7 +22,6 @@ from poolbench.report.cli import main as report_main
 from poolbench.report.collect import ReportInputError, collect_runs
 from poolbench.report.curves import curve_band, learning_curves
 from poolbench.report.references import attach_references, load_references
-from tests.conftest import TINY, cli_env, run_cli
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PDF_MAGIC = b"%PDF-"
@@ -82,18 +82,18 @@ def write_run(
     rows = []
     for epoch in range(1, epochs + 1):
         acc = (test_acc or 0.5) * epoch / epochs
-        row = dict(
-            epoch=epoch,
-            lr=0.1,
-            train_loss=1.0 / epoch,
-            train_acc=acc + 0.05,
-            val_loss=1.0,
-            val_acc=acc,
-            test_loss=1.0 / epoch,
-            test_acc=acc,
-            seconds=1.0,
-            train_batch_loss=1.1 / epoch,
-        )
+        row = {
+            "epoch": epoch,
+            "lr": 0.1,
+            "train_loss": 1.0 / epoch,
+            "train_acc": acc + 0.05,
+            "val_loss": 1.0,
+            "val_acc": acc,
+            "test_loss": 1.0 / epoch,
+            "test_acc": acc,
+            "seconds": 1.0,
+            "train_batch_loss": 1.1 / epoch,
+        }
         if pool_params and "gem_p" in pool_params:
             row["gem_p"] = 3.0 + (pool_params["gem_p"] - 3.0) * epoch / epochs
         rows.append(row)
@@ -105,8 +105,8 @@ def write_run(
 
 def write_sweep(root: Path) -> Path:
     """gap and gem on seeds 0-2 (gem with a learned p), lse on two seeds, one failed and one diverged run."""
-    for seed in GAP_ACC:
-        write_run(root, "gap", seed, GAP_ACC[seed])
+    for seed, accuracy in GAP_ACC.items():
+        write_run(root, "gap", seed, accuracy)
         write_run(root, "gem", seed, GEM_ACC[seed], pool_params={"gem_p": GEM_P[seed]})
     write_run(root, "lse", 0, 0.81)
     write_run(root, "lse", 1, 0.85)
@@ -202,9 +202,12 @@ def test_report_writes_failed_table_and_all_outputs(full_report) -> None:
     for stem in ("summary", "paired", "failed"):
         for suffix in ("csv", "md", "tex"):
             assert (out / f"{stem}.{suffix}").is_file()
+    assert (out / "main.tex").is_file() and (out / "cost.tex").is_file()
     tex = (out / "summary.tex").read_text()
-    assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex and "small\\_cnn" in tex
-    assert "82.00 $\\pm$ 2.00" in tex
+    assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
+    assert "Small CNN" in tex and "small\\_cnn" not in tex and "Fashion-MNIST" in tex  # display names
+    assert "82.00\\,$\\pm$\\,2.00" in tex  # thin spaces around the ±
+    assert "[57.59, 100.00]" in tex  # lse's CI (n=2, t=12.7) clipped at 100 %
     summary_md = (out / "summary.md").read_text()
     assert "| 82.00 ± 2.00" in summary_md and "| 5.1 " in summary_md  # 68/1340 head share in percent
 
@@ -212,7 +215,7 @@ def test_report_writes_failed_table_and_all_outputs(full_report) -> None:
 def test_figures_are_valid_png_and_pdf(full_report) -> None:
     result = full_report
     kinds = {figure.kind for figure in result.figures}
-    assert kinds == {"accuracy_per_head", "gap_per_head", "learning_curves", "gem_p", "accuracy_vs_params"}
+    assert kinds == {"accuracy_per_head", "generalization_gap", "learning_curves", "gem_p", "accuracy_vs_params"}
     for figure in result.figures:
         assert figure.png.read_bytes().startswith(PNG_MAGIC)
         assert figure.pdf.read_bytes().startswith(PDF_MAGIC)
@@ -297,7 +300,12 @@ def test_report_input_errors(tmp_path: Path) -> None:
 
 def report_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "poolbench.report", *args], env=cli_env(), capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "poolbench.report", *args],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -373,8 +381,8 @@ def test_single_seed_paragraph_says_no_conclusion(tmp_path: Path) -> None:
     write_run(tmp_path, "gem", 0, 0.85)
     text = write_report([tmp_path], figures=False).report_md.read_text()
     assert "1 seed(s) each (one seed: no spread, so no conclusion)." in text
-    assert "Highest mean test accuracy: gem 85.00 %" in text
-    assert "gem +5.00 pp (n=1, not enough seeds for a test)" in text
+    assert "Highest mean test accuracy: GeM 85.00 %" in text
+    assert "GeM +5.00 pp (n=1, not enough seeds for a test)" in text
 
 
 def test_learning_curve_band_over_seeds(sweep: Path) -> None:
@@ -416,7 +424,7 @@ def test_translation_test_table_figure_and_paragraph(tmp_path: Path) -> None:
     shift_md = (tmp_path / "out" / "shift.md").read_text()
     assert "drop at 4 px pp" in shift_md and "79.00 ± 1.00" in shift_md and "34.00 ± 2.00" in shift_md
     report = result.report_md.read_text()
-    assert "accuracy lost at 4 px, smallest first: `gap` 3.00 ± 1.73 pp, `flatten` 34.00 ± 2.00 pp" in report
+    assert "accuracy lost at 4 px, smallest first: GAP 3.00 ± 1.73 pp, Flatten + FC 34.00 ± 2.00 pp" in report
     kinds = [figure.kind for figure in result.figures]
     assert "accuracy_vs_shift" in kinds
     assert next(f for f in result.figures if f.kind == "accuracy_vs_shift").png.read_bytes().startswith(PNG_MAGIC)

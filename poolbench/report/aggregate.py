@@ -5,7 +5,11 @@ Conventions, used everywhere in the report:
 - a 95% confidence interval of a mean is ``mean ± t(0.975, n-1) · std / sqrt(n)`` (Student's t); NaN for n < 2.
 - only runs with status ``ok`` enter means; failed and diverged runs go to their own table.
 - the paired comparison pairs a head with the baseline head on the same seed within the same panel
-  (dataset, backbone and any extra --group-by keys), and uses scipy.stats.ttest_rel when n >= 3.
+  (dataset, backbone and every grouping key), and uses scipy.stats.ttest_rel when n >= 3; the p-values of one
+  panel (every head against the one baseline) are Holm-adjusted together (``p_holm``); the effect size is
+  Cohen's d_z = mean of the paired differences / their sample std.
+- rows are split by dataset, backbone, head and every config key that varies between runs of one head
+  (``auto_group_keys``); only records of the same config (same run_key) and seed are duplicates.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from poolbench.report.collect import Collection, config_value
+from poolbench.report.collect import CollectedRun, Collection
+from poolbench.report.variants import flatten, load_config, semantic_flat_config, value_text, varying_keys
 
 IDENTITY = ("dataset", "backbone", "head")
 MIN_SEEDS_FOR_TEST = 3
@@ -50,7 +55,8 @@ def row_keys(extra: Sequence[str] = ()) -> list[str]:
 
 
 def runs_frame(collection: Collection, extra_keys: Sequence[str] = ()) -> pd.DataFrame:
-    """One row per run record: every RunRecord field, pool params as columns, extra keys from config.yaml."""
+    """One row per run record: every RunRecord field, pool params as columns, extra keys from config.yaml
+    (a result field of that name wins; ``run_key`` is a field), plus ``config_jobs`` (the run's ``jobs``)."""
     rows = []
     for run in collection.runs:
         row: dict[str, Any] = asdict(run.record)
@@ -58,15 +64,44 @@ def runs_frame(collection: Collection, extra_keys: Sequence[str] = ()) -> pd.Dat
         row.update({key: value for key, value in pool.items() if isinstance(value, (int, float))})
         shifted = row.pop("shift_acc") or {}
         row.update({f"{SHIFT_PREFIX}{pixels}": value for pixels, value in shifted.items()})
+        config = flatten(run_config(run))
         for key in extra_keys:
-            row[key] = row[key] if key in row else config_value(run.run_dir, key)
-            row[key] = "—" if row[key] is None else str(row[key])
+            row[key] = value_text(row[key] if key in row else config.get(key))
+        row["config_jobs"] = config.get("jobs")
         row["run_dir"] = str(run.run_dir)
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
     return frame.sort_values([*row_keys(extra_keys), "seed"], kind="stable").reset_index(drop=True)
+
+
+def run_config(run: CollectedRun) -> dict[str, Any]:
+    """The run's config.yaml as a dict, read once per run ({} when absent or unreadable)."""
+    if run.config is None:
+        run.config = load_config(run.run_dir) or {}
+    return run.config
+
+
+def auto_group_keys(collection: Collection, manual: Sequence[str] = ()) -> list[str]:
+    """The grouping keys of a report: ``manual`` (--group-by) first, then every config key that varies between
+    runs of one (dataset, backbone, head) (see ``poolbench.report.variants``), then ``run_key`` when two records
+    of one row and seed still differ in run key (configs missing or unreadable: the difference is unknown, but
+    they are not the same computation, so they are neither averaged together nor called duplicates)."""
+    identities = [(run.record.dataset, run.record.backbone, run.record.head) for run in collection.runs]
+    configs = [semantic_flat_config(run_config(run)) if run_config(run) else None for run in collection.runs]
+    keys = [key for key in manual if key not in IDENTITY]
+    keys += [key for key in varying_keys(zip(identities, configs)) if key not in keys]
+    seen: dict[tuple[Any, ...], str] = {}
+    for run, identity in zip(collection.runs, identities):
+        flat = flatten(run_config(run))
+        values = tuple(
+            value_text(getattr(run.record, k, None) if hasattr(run.record, k) else flat.get(k)) for k in keys
+        )
+        row = (*identity, *values, run.record.seed)
+        if seen.setdefault(row, run.record.run_key) != run.record.run_key and "run_key" not in keys:
+            keys.append("run_key")
+    return keys
 
 
 def select_panel(frame: pd.DataFrame, keys: Sequence[str], values: Sequence[object]) -> pd.DataFrame:
@@ -81,8 +116,8 @@ def select_panel(frame: pd.DataFrame, keys: Sequence[str], values: Sequence[obje
 
 def deduplicate(runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One record per (row keys, seed): the latest finished. The others are returned to be listed, because
-    averaging two records of one seed would count it twice (a rerun with the same run_key) or mix configs
-    (a different run_key: split them with --group-by)."""
+    averaging two records of one seed would count it twice. With the keys of ``auto_group_keys`` every such
+    record has the kept one's run_key: the same config run again."""
     if runs.empty:
         return runs, runs
     identity = [*row_keys(extra_keys), "seed"]
@@ -90,14 +125,15 @@ def deduplicate(runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> tuple[pd.
     duplicated = ordered.duplicated(identity, keep="last")
     kept = ordered[~duplicated].drop(columns="_finished").sort_values(identity, kind="stable")
     dropped = ordered[duplicated].drop(columns="_finished")
-    latest_key = kept.set_index(identity)["run_key"]
+    latest_key = kept.assign(_run_key=kept["run_key"]).set_index(identity)["_run_key"]
     reasons = [
-        "same run_key as the kept record (a rerun)"
+        "same run_key and seed as the kept record (a rerun of the same config)"
         if latest_key.loc[tuple(row[identity])] == row["run_key"]
         else "different run_key: another config (separate them with --group-by KEY)"
         for _, row in dropped.iterrows()
     ]
-    dropped = dropped[[*identity, "status", "run_key", "run_dir"]].assign(reason=reasons)
+    listed = [*identity, *(column for column in ("status", "run_key", "run_dir") if column not in identity)]
+    dropped = dropped[listed].assign(reason=reasons)
     return kept.reset_index(drop=True), dropped.reset_index(drop=True)
 
 
@@ -170,8 +206,11 @@ def paired_comparison(runs: pd.DataFrame, baseline: str, extra_keys: Sequence[st
         "diff_std",
         "diff_ci_low",
         "diff_ci_high",
+        "effect_dz",
         "t_statistic",
         "p_value",
+        "p_holm",
+        "n_tests",
         "test",
     ]
     if ok.empty:
@@ -181,11 +220,32 @@ def paired_comparison(runs: pd.DataFrame, baseline: str, extra_keys: Sequence[st
         base = _acc_by_seed(panel[panel["head"] == baseline])
         if base.empty:
             continue
+        family = []
         for head, group in panel[panel["head"] != baseline].groupby("head", sort=True):
             pairs = pd.concat({"head": _acc_by_seed(group), "base": base}, axis=1, join="inner").dropna()
             row = dict(zip(panel_keys(extra_keys), panel_values), head=head, baseline=baseline)
-            rows.append({**row, **_paired_stats(pairs["head"].to_numpy(), pairs["base"].to_numpy())})
+            family.append({**row, **_paired_stats(pairs["head"].to_numpy(), pairs["base"].to_numpy())})
+        adjusted = holm([row["p_value"] for row in family])
+        tested = sum(math.isfinite(row["p_value"]) for row in family)
+        rows += [{**row, "p_holm": p, "n_tests": tested} for row, p in zip(family, adjusted)]
     return pd.DataFrame(rows, columns=columns)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values of one family of tests (every head against one baseline in a panel).
+
+    With the m finite p-values sorted ascending, p_(i) becomes max_{j<=i} min(1, (m - j + 1) p_(j)) (1-based);
+    NaN p-values (no test) are not part of the family and stay NaN. Rejecting where the adjusted p < alpha
+    controls the family-wise error rate at alpha (Holm 1979).
+    """
+    finite = sorted((p, i) for i, p in enumerate(p_values) if p is not None and math.isfinite(p))
+    m = len(finite)
+    adjusted = [math.nan] * len(p_values)
+    running = 0.0
+    for rank, (p, index) in enumerate(finite):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[index] = running
+    return adjusted
 
 
 def _acc_by_seed(group: pd.DataFrame) -> pd.Series:
@@ -197,7 +257,15 @@ def _paired_stats(head: np.ndarray, base: np.ndarray) -> dict[str, Any]:
     diffs = head - base
     n = int(diffs.size)
     mean, std, low, high = mean_std_ci(diffs.tolist())
-    result: dict[str, Any] = dict(n_pairs=n, diff_mean=mean, diff_std=std, diff_ci_low=low, diff_ci_high=high)
+    effect = mean / std if math.isfinite(std) and std > 0 else math.nan  # Cohen's d_z: mean / sd of the differences
+    result: dict[str, Any] = {
+        "n_pairs": n,
+        "diff_mean": mean,
+        "diff_std": std,
+        "diff_ci_low": low,
+        "diff_ci_high": high,
+        "effect_dz": effect,
+    }
     if n < MIN_SEEDS_FOR_TEST:
         return {**result, "t_statistic": math.nan, "p_value": math.nan, "test": NOT_ENOUGH_SEEDS}
     with warnings.catch_warnings():

@@ -9,15 +9,32 @@ from pathlib import Path
 import pandas as pd
 
 from poolbench.atomic import atomic_write_text
-from poolbench.report.aggregate import deduplicate, failed_table, paired_comparison, runs_frame, summary_table
+from poolbench.report.aggregate import (
+    auto_group_keys,
+    deduplicate,
+    failed_table,
+    paired_comparison,
+    runs_frame,
+    summary_table,
+)
 from poolbench.report.collect import ReportInputError, check_paths, collect_runs, default_out_dir
 from poolbench.report.curves import learning_curves
 from poolbench.report.figures import FigureFile, write_figures
 from poolbench.report.markdown import render_report
 from poolbench.report.missing import missing_table
 from poolbench.report.references import attach_references, load_references, references_for_datasets
-from poolbench.report.shift import display_shift, shift_table
-from poolbench.report.tables import display_paired, display_summary, write_table
+from poolbench.report.shift import display_shift, shift_latex, shift_table
+from poolbench.report.tables import (
+    cost_latex,
+    display_paired,
+    display_summary,
+    failed_latex,
+    main_latex,
+    named_keys,
+    paired_latex,
+    summary_latex,
+    write_table,
+)
 
 DEFAULT_BASELINE = "gap"
 FIGURES_DIR = "figures"
@@ -49,12 +66,12 @@ def write_report(
     writes the tables and report.md only (figures take most of the time, mostly PDF font embedding)."""
     roots = check_paths([Path(p) for p in paths])
     out = Path(out_dir) if out_dir is not None else default_out_dir(roots)
-    extra = [key for key in group_by if key not in ("dataset", "backbone", "head")]
     collection = collect_runs(roots)
     if not collection.runs and not collection.problems:
         raise ReportInputError(
             f"no run records (result.json) under {', '.join(map(str, roots))}. Run poolbench first, e.g. make demo."
         )
+    extra = auto_group_keys(collection, group_by)  # --group-by keys, then every config key that varies
     runs, duplicates = deduplicate(runs_frame(collection, extra), extra)
     references = load_references()
     summary = attach_references(summary_table(runs, extra), references)
@@ -67,11 +84,25 @@ def write_report(
     datasets = sorted(runs["dataset"].unique()) if not runs.empty else []
 
     key_columns = ["dataset", "backbone", *extra, "head"]
-    write_table(summary, display_summary(summary, key_columns), out, "summary")
-    write_table(paired, display_paired(paired, key_columns), out, "paired")
-    write_table(failed, failed, out, "failed")
+    panel = ["dataset", "backbone", *extra]
+    write_table(
+        summary,
+        display_summary(summary, key_columns),
+        out,
+        "summary",
+        [
+            ("main", main_latex(summary, paired, panel, baseline)),
+            ("summary", summary_latex(summary, panel)),
+            ("cost", cost_latex(summary, panel)),
+        ],
+    )
+    write_table(
+        paired, display_paired(paired, key_columns), out, "paired", [("paired", paired_latex(paired, panel, baseline))]
+    )
+    failed_md = pd.concat([named_keys(failed, key_columns), failed.drop(columns=key_columns)], axis=1)
+    write_table(failed, failed_md, out, "failed", [("failed", failed_latex(failed, panel))])
     if not shifts.empty:  # only sweeps that ran the translation test (dataset.eval_shifts)
-        write_table(shifts, display_shift(shifts, key_columns), out, "shift")
+        write_table(shifts, display_shift(shifts, key_columns), out, "shift", [("shift", shift_latex(shifts, panel))])
     for name, frame in (("missing", missing), ("problems", problems), ("runs", runs), ("duplicates", duplicates)):
         atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
     written = write_figures(summary, runs, curves, out / FIGURES_DIR, extra, shifts) if figures else []

@@ -30,7 +30,7 @@ class ReportOnSweepEnd(Callback):
             from poolbench.report.build import write_report
 
             result = write_report([sweep_dir], baseline=self.baseline)
-        except Exception as error:  # the sweep's records are safe on disk; a report problem must not fail it
+        except Exception as error:
             log.error(
                 "sweep report not written (%s: %s); rerun: poolbench-report %s",
                 type(error).__name__,

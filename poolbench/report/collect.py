@@ -55,6 +55,7 @@ class CollectedRun:
     run_dir: Path
     record: RunRecord
     epochs: list[dict[str, Any]] = field(default_factory=list)
+    config: dict[str, Any] | None = None  # config.yaml, read on first use (poolbench.report.aggregate.run_config)
 
 
 @dataclass
@@ -116,16 +117,3 @@ def find_incomplete_run_dirs(roots: list[Path]) -> list[Path]:
                 if not (run_dir / RESULT_FILE).exists() and run_dir.name != ".hydra":
                     found.add(run_dir)
     return sorted(found)
-
-
-def config_value(run_dir: Path, dotted_key: str) -> Any:
-    """A value from the run's resolved ``config.yaml`` by dotted key (``trainer.lr``); None if absent."""
-    from omegaconf import OmegaConf
-
-    path = run_dir / CONFIG_FILE
-    if not path.is_file():
-        return None
-    try:
-        return OmegaConf.select(OmegaConf.load(path), dotted_key, default=None)
-    except Exception:  # a broken config.yaml only loses this one grouping value
-        return None

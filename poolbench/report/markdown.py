@@ -10,15 +10,31 @@ import pandas as pd
 
 from poolbench.report.aggregate import MIN_SEEDS_FOR_TEST, NOT_ENOUGH_SEEDS, panel_keys, select_panel
 from poolbench.report.figures import FigureFile, panel_title
+from poolbench.report.names import head_name
 from poolbench.report.shift import display_shift, table_pixels
-from poolbench.report.tables import count, display_paired, display_summary, pct, pct_pm, to_markdown
+from poolbench.report.tables import (
+    ci_text,
+    count,
+    display_paired,
+    display_summary,
+    format_p,
+    pct,
+    pct_pm,
+    signed_text,
+    to_markdown,
+)
 
 ALPHA = 0.05
 CONVENTIONS = (
     "Conventions: accuracies in %, differences in percentage points (pp); mean ± sample std (ddof=1) over seeds; "
-    "95% CI from Student's t; train accuracy measured in eval mode on the train split, so the gap "
-    "(train − test) is not inflated by augmentation or dropout; only runs with status `ok` are averaged; "
-    f"paired t-test (scipy.stats.ttest_rel) on seeds present for both heads, reported from n ≥ {MIN_SEEDS_FOR_TEST}."
+    "95% CI from Student's t, clipped to [0, 100] % for accuracies (the CSV files keep the unclipped bounds); "
+    "generalization gap = train − test accuracy, with train accuracy measured in eval mode on the train split, so "
+    "it is not inflated by augmentation or dropout; only runs with status `ok` are averaged; "
+    f"paired t-test (scipy.stats.ttest_rel) on seeds present for both heads, reported from n ≥ {MIN_SEEDS_FOR_TEST}, "
+    "with Holm-adjusted p-values (the family: every head against the baseline within one panel) and the effect size "
+    "Cohen's d_z (mean paired difference / its sample std); verdicts use the adjusted p. Rows are split by every "
+    "config key that varies between runs of one head; only records of the same config (run key) and seed are "
+    "duplicates."
 )
 
 REFERENCES_NOTE = (
@@ -26,9 +42,27 @@ REFERENCES_NOTE = (
     "so they are context, not a target."
 )
 FILES_NOTE = (
-    "`summary.{csv,md,tex}`, `paired.{csv,md,tex}`, `failed.{csv,md,tex}`, `missing.csv`, `problems.csv`, "
-    "`duplicates.csv`, `runs.csv` (one row per record), `figures/` (PNG and PDF)."
+    "`summary.{csv,md}` (every column), `paired.{csv,md}`, `failed.{csv,md}`, `shift.{csv,md}` (translation test "
+    "only), `missing.csv`, `problems.csv`, `duplicates.csv`, `runs.csv` (one row per record); LaTeX (needs "
+    "`\\usepackage{booktabs}`): `main.tex` (compact, fits `\\columnwidth` of a two-column paper), `summary.tex`, "
+    "`cost.tex`, `paired.tex`, `failed.tex`, `shift.tex` (fit `\\textwidth`, for `table*`); `figures/` (PNG and "
+    "PDF, 3.4 in single-column or 7 in double-column wide, fonts ≥ 7 pt at that size)."
 )
+
+
+def timing_note(runs: pd.DataFrame) -> str:
+    """Say so when training times come from runs that shared the machine (``jobs: N`` > 1 in config.yaml)."""
+    if runs.empty or "config_jobs" not in runs.columns:
+        return ""
+    jobs = pd.to_numeric(runs["config_jobs"], errors="coerce").dropna()
+    parallel = sorted({int(j) for j in jobs if j > 1})
+    if not parallel:
+        return ""
+    return (
+        f"Timing: {int((jobs > 1).sum())} of {len(runs)} run(s) ran as {' or '.join(map(str, parallel))} "
+        "parallel jobs on one machine (`jobs` in config.yaml), so train time and images/s are shared-machine "
+        "figures: compare them only between runs made the same way, not with single-job timings."
+    )
 
 
 def provenance_line(runs: pd.DataFrame) -> str:
@@ -59,9 +93,9 @@ def panel_paragraph(summary: pd.DataFrame, paired: pd.DataFrame, baseline: str) 
     parts = [
         f"{len(summary)} head(s), {'/'.join(map(str, seeds))} seed(s) each"
         + (" (one seed: no spread, so no conclusion)." if seeds == [1] else "."),
-        f"Highest mean test accuracy: {best['head']} {pct_pm(best['test_acc_mean'], best['test_acc_std'])} %"
+        f"Highest mean test accuracy: {head_name(best['head'])} {pct_pm(best['test_acc_mean'], best['test_acc_std'])} %"
         + (
-            f"; lowest: {worst['head']} {pct_pm(worst['test_acc_mean'], worst['test_acc_std'])} %"
+            f"; lowest: {head_name(worst['head'])} {pct_pm(worst['test_acc_mean'], worst['test_acc_std'])} %"
             f" ({pct(best['test_acc_mean'] - worst['test_acc_mean'])} pp apart)."
             if len(ranked) > 1
             else "."
@@ -69,31 +103,47 @@ def panel_paragraph(summary: pd.DataFrame, paired: pd.DataFrame, baseline: str) 
     ]
     comparisons = [_comparison_text(row) for row in paired.itertuples(index=False)]
     if comparisons:
-        parts.append(f"Versus {baseline} (paired on seed): " + "; ".join(comparisons) + ".")
+        tested = paired["p_holm"].notna().sum() if "p_holm" in paired else 0
+        family = f"; Holm-adjusted over {tested} test(s)" if tested > 1 else ""
+        parts.append(f"Versus {head_name(baseline)} (paired on seed{family}): " + "; ".join(comparisons) + ".")
     elif baseline not in set(summary["head"]):
         parts.append(f"No {baseline} runs here, so no paired comparison (choose one with --baseline HEAD).")
     costs = [
-        f"{r['head']} {count(r['params_head'])} ({pct(r['head_share'], 1)} % of {count(r['params_total'])})"
+        f"{head_name(r['head'])} {count(r['params_head'])} ({pct(r['head_share'], 1)} % of {count(r['params_total'])})"
         for _, r in summary.iterrows()
     ]
     parts.append("Head parameters: " + ", ".join(costs) + ".")
-    gaps = [f"{r['head']} {pct_pm(r['gap_acc_mean'], r['gap_acc_std'])}" for _, r in summary.iterrows()]
-    parts.append("Train − test accuracy (pp): " + ", ".join(gaps) + ".")
+    gaps = [f"{head_name(r['head'])} {pct_pm(r['gap_acc_mean'], r['gap_acc_std'])}" for _, r in summary.iterrows()]
+    parts.append("Generalization gap (train − test accuracy, pp): " + ", ".join(gaps) + ".")
     if "gem_p_mean" in summary and summary["gem_p_mean"].notna().any():
-        gem = [f"{r['head']} {r['gem_p_mean']:.2f}" for _, r in summary.iterrows() if not math.isnan(r["gem_p_mean"])]
+        gem = [
+            f"{head_name(r['head'])} {r['gem_p_mean']:.2f}"
+            for _, r in summary.iterrows()
+            if not math.isnan(r["gem_p_mean"])
+        ]
         parts.append("Final GeM p: " + ", ".join(gem) + ".")
     return " ".join(parts)
 
 
 def _comparison_text(row) -> str:
-    diff = f"{row.head} {100 * row.diff_mean:+.2f} pp"
+    diff = f"{head_name(row.head)} {pct(row.diff_mean, plus=True)} pp"
     if row.test == NOT_ENOUGH_SEEDS:
         return f"{diff} (n={row.n_pairs}, {NOT_ENOUGH_SEEDS} for a test)"
-    ci = f"95% CI [{pct(row.diff_ci_low)}, {pct(row.diff_ci_high)}]"
+    ci = f"95% CI {ci_text(row.diff_ci_low, row.diff_ci_high, bounds=(-1.0, 1.0))}"
     if not math.isfinite(row.p_value):
         return f"{diff} (n={row.n_pairs}, identical on every seed, no test)"
-    verdict = "significant" if row.p_value < ALPHA else "not significant"
-    return f"{diff} ({ci}, p={row.p_value:.2g}, n={row.n_pairs}, {verdict} at α={ALPHA})"
+    adjusted = row.p_holm if math.isfinite(row.p_holm) else row.p_value
+    verdict = "significant" if adjusted < ALPHA else "not significant"
+    effect = f", d_z={signed_text(row.effect_dz, 1)}" if math.isfinite(row.effect_dz) else ""
+    return (
+        f"{diff} ({ci}, {_p_equals('p', row.p_value)}, {_p_equals('Holm p', adjusted)}{effect}, n={row.n_pairs}, "
+        f"{verdict} at α={ALPHA} after adjustment)"
+    )
+
+
+def _p_equals(label: str, p_value: float) -> str:
+    text = format_p(p_value)
+    return f"{label}{text}" if text.startswith("<") else f"{label}={text}"
 
 
 def render_report(
@@ -117,7 +167,17 @@ def render_report(
     keys = panel_keys(extra_keys)
     lines = ["# poolbench report", "", f"{n_records} run record(s) read from: " + ", ".join(f"`{r}`" for r in roots)]
     provenance = provenance_line(runs)
-    lines += ["", *([provenance, ""] if provenance else []), CONVENTIONS, ""]
+    timing = timing_note(runs)
+    lines += ["", *([provenance, ""] if provenance else []), *([timing, ""] if timing else []), CONVENTIONS, ""]
+    if extra_keys:
+        shown = ", ".join(f"`{key}`" for key in extra_keys)
+        lines += [
+            (
+                f"Grouped by dataset, backbone, head and {shown} (config keys that differ between runs of one "
+                "head, and any --group-by keys)."
+            ),
+            "",
+        ]
     if not problems.empty:
         lines += [
             "## Unreadable records",
@@ -140,7 +200,10 @@ def render_report(
         lines += [
             "## Duplicate records",
             "",
-            f"{len(duplicates)} record(s) repeat a (row, seed) and are left out; the latest finished one is used:",
+            (
+                f"{len(duplicates)} record(s) repeat a (row, seed) and are left out; "
+                "the latest finished one is used (same config and seed: a rerun):"
+            ),
             "",
             to_markdown(duplicates),
             "",
@@ -150,7 +213,12 @@ def render_report(
         lines += [f"## {panel_title(keys, values)}", "", panel_paragraph(panel, panel_paired, baseline), ""]
         lines += [to_markdown(display_summary(panel, ["head"])), ""]
         if not panel_paired.empty:
-            lines += [f"Paired against `{baseline}`:", "", to_markdown(display_paired(panel_paired, ["head"])), ""]
+            lines += [
+                f"Paired against {head_name(baseline)} (`{baseline}`):",
+                "",
+                to_markdown(display_paired(panel_paired, ["head"])),
+                "",
+            ]
         panel_shifts = select_panel(shifts, keys, values) if shifts is not None else pd.DataFrame()
         if not panel_shifts.empty:
             lines += [shift_paragraph(panel_shifts), "", to_markdown(display_shift(panel_shifts, ["head"])), ""]
@@ -179,7 +247,7 @@ def shift_paragraph(shifts: pd.DataFrame) -> str:
     widest = max(table_pixels(shifts))
     drops = shifts.sort_values(f"drop_{widest}_mean", kind="stable")
     parts = [
-        f"`{row['head']}` {pct_pm(row[f'drop_{widest}_mean'], row[f'drop_{widest}_std'])} pp"
+        f"{head_name(row['head'])} {pct_pm(row[f'drop_{widest}_mean'], row[f'drop_{widest}_std'])} pp"
         for row in drops.to_dict("records")
     ]
     return (

@@ -28,15 +28,9 @@ GRID_KEYS = ("dataset", "backbone", "head", "seed")
 
 def missing_table(collection: Collection, runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> pd.DataFrame:
     """Rows of (dataset, backbone, head, seed, reason, where) for every run the report expected but lacks."""
+    started = "started, no result.json (running or killed)"
     rows = [
-        dict(
-            dataset="?",
-            backbone="?",
-            head="?",
-            seed="?",
-            reason="started, no result.json (running or killed)",
-            where=str(path),
-        )
+        {"dataset": "?", "backbone": "?", "head": "?", "seed": "?", "reason": started, "where": str(path)}
         for path in collection.incomplete
     ]
     present = _present_combos(runs)
@@ -105,7 +99,7 @@ def swept_values(multirun_yaml: Path) -> dict[str, list[str]] | None:
         task = list(OmegaConf.select(config, "hydra.overrides.task", default=None) or [])
         overrides = [f"{key}={value}" for key, value in params.items()] + task
         parsed = OverridesParser.create().parse_overrides(overrides)
-    except Exception:  # an unreadable or unusual multirun.yaml: fall back to the panel grid
+    except Exception:
         return None
     values: dict[str, list[str]] = {}
     for override in parsed:

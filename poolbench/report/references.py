@@ -27,9 +27,10 @@ def references_for_datasets(references: pd.DataFrame, datasets: list[str]) -> pd
 
 
 def attach_references(summary: pd.DataFrame, references: pd.DataFrame) -> pd.DataFrame:
-    """Add ``reference_acc`` (1 − published error) and ``reference_source`` where a model-level row matches."""
+    """Add ``reference_acc`` (1 − published error), ``reference_note`` (the published setting) and
+    ``reference_source`` where a model-level row matches (same dataset and backbone; same head or any head)."""
     summary = summary.copy()
-    accuracies, sources = [], []
+    accuracies, sources, notes = [], [], []
     model_level = references[references["backbone"] != ""]
     for row in summary.itertuples(index=False):
         match = model_level[
@@ -39,6 +40,8 @@ def attach_references(summary: pd.DataFrame, references: pd.DataFrame) -> pd.Dat
         ]
         accuracies.append(1.0 - float(match["test_error"].iloc[0]) if not match.empty else float("nan"))
         sources.append(str(match["source"].iloc[0]) if not match.empty else "")
+        notes.append(str(match["note"].iloc[0]) if not match.empty else "")
     summary["reference_acc"] = accuracies
+    summary["reference_note"] = notes
     summary["reference_source"] = sources
     return summary

@@ -12,7 +12,17 @@ from collections.abc import Sequence
 import pandas as pd
 
 from poolbench.report.aggregate import SHIFT_PREFIX, mean_std_ci, ok_runs, row_keys
-from poolbench.report.tables import pct_pm
+from poolbench.report.tables import (
+    TEXT_WIDTH,
+    LatexTable,
+    head_column,
+    named_keys,
+    number_column,
+    ordered_rows,
+    panel_rows,
+    pct_pm,
+    two_line,
+)
 
 
 def shift_pixels(runs: pd.DataFrame) -> list[int]:
@@ -59,7 +69,7 @@ def table_pixels(table: pd.DataFrame) -> list[int]:
 def display_shift(table: pd.DataFrame, key_columns: list[str]) -> pd.DataFrame:
     """A non-empty ``shift_table`` as text: accuracy (%) at every shift, mean ± std, and the drop at the largest
     shift in percentage points."""
-    out = table[key_columns].copy()
+    out = named_keys(table, key_columns)
     out["n"] = table["n_seeds"]
     pixels = table_pixels(table)
     for shift in pixels:
@@ -69,3 +79,26 @@ def display_shift(table: pd.DataFrame, key_columns: list[str]) -> pd.DataFrame:
         pct_pm(m, s) for m, s in zip(table[f"drop_{widest}_mean"], table[f"drop_{widest}_std"])
     ]
     return out
+
+
+def shift_latex(table: pd.DataFrame, panel_columns: Sequence[str]) -> LatexTable:
+    """The translation test for ``\\textwidth``: accuracy at every shift and the drop at the largest."""
+    frame = ordered_rows(table, panel_columns)
+    rows = [row for _, row in frame.iterrows()]
+    pixels = table_pixels(frame)
+    widest = max(pixels)
+    columns = [head_column(frame), number_column("$n$", [str(int(r["n_seeds"])) for r in rows])]
+    for shift in pixels:
+        header = two_line(f"{shift} px\n(\\%)") if shift else two_line("Unshifted\n(\\%)")
+        columns.append(number_column(header, [pct_pm(r[f"acc_{shift}_mean"], r[f"acc_{shift}_std"]) for r in rows]))
+    columns.append(
+        number_column(
+            two_line(f"Drop at\n{widest} px (pp)"),
+            [pct_pm(r[f"drop_{widest}_mean"], r[f"drop_{widest}_std"]) for r in rows],
+        )
+    )
+    caption = (
+        "Translation test: test accuracy with every test image moved by $N$ pixels (zero fill), mean "
+        "$\\pm$ sample std over seeds, and the per-seed drop at the largest shift."
+    )
+    return LatexTable("translation test (full)", TEXT_WIDTH, columns, panel_rows(frame, panel_columns), caption=caption)
