@@ -201,7 +201,7 @@ def check_data(settings: Settings) -> None:
     from poolbench.data.load import load_raw
 
     raw = load_raw(settings.dataset, settings.data_dir)
-    check_split_sizes(settings.resolved["dataset"], (len(raw.train_y), len(raw.test_y)))
+    check_split_sizes(settings.dataset, (len(raw.train_y), len(raw.test_y)))
 
 
 def check_model(settings: Settings, built: set[str]) -> None:

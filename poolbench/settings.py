@@ -60,7 +60,7 @@ def setting(check: Check, example: str, *, default: Any = MISSING, optional: boo
 @dataclass(frozen=True, kw_only=True)
 class PathSettings:
     results_dir: str = setting(Text(), "paths.results_dir=results")
-    output_dir: str | None = setting(Text(), "leave paths.output_dir to Hydra", default=None, optional=True)
+    output_dir: str | None = setting(Text(), "leave paths.output_dir to Hydra", optional=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,12 +109,12 @@ class DatasetSettings:
     mean: tuple[float, ...] = setting(NumberList(Number(0, 1)), "dataset.mean=[0.5]")
     std: tuple[float, ...] = setting(NumberList(Number(0, low_open=True)), "dataset.std=[0.25]")
     augment: AugmentSettings
-    eval_image_size: int | None = setting(COUNT, "dataset.eval_image_size=null", default=None, optional=True)
-    eval_shifts: tuple[int, ...] = setting(NumberList(SIZE, min_length=0), "dataset.eval_shifts=[2,4,6]", default=())
-    val_fraction: float = setting(FRACTION, "dataset.val_fraction=0.1", default=0.1)
-    split_seed: int = setting(Number(0, integer=True), "dataset.split_seed=0", default=0)
-    train_samples: int | None = setting(COUNT, "dataset.train_samples=null (all)", default=None, optional=True)
-    test_samples: int | None = setting(COUNT, "dataset.test_samples=null (all)", default=None, optional=True)
+    eval_image_size: int | None = setting(COUNT, "dataset.eval_image_size=null", optional=True)
+    eval_shifts: tuple[int, ...] = setting(NumberList(SIZE, min_length=0), "dataset.eval_shifts=[2,4,6]")
+    val_fraction: float = setting(FRACTION, "dataset.val_fraction=0.1")
+    split_seed: int = setting(Number(0, integer=True), "dataset.split_seed=0")
+    train_samples: int | None = setting(COUNT, "dataset.train_samples=null (all)", optional=True)
+    test_samples: int | None = setting(COUNT, "dataset.test_samples=null (all)", optional=True)
     download: bool = setting(Boolean(), "dataset.download=false", default=True)
     verify_checksums: bool = setting(Boolean(), "dataset.verify_checksums=true", default=True)
     # dataset.kind=synthetic

@@ -21,7 +21,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from poolbench.data.catalog import KIND_KEYS, split_sizes
 from poolbench.errors import ConfigError
-from poolbench.settings import RULES, RULES_BY_KEY, Settings, settings_from
+from poolbench.settings import RULES, RULES_BY_KEY, DatasetSettings, Settings, settings_from
 
 # Groups whose every key must be known (a rule or a shipped YAML); head/backbone keys are checked by signature.
 CLOSED_GROUPS = ("", "paths", "trainer", "dataset", "dataset.augment")
@@ -159,7 +159,7 @@ def show_value(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) or value is None else str(value).replace(" ", "")
 
 
-def check_dataset_combinations(dataset: Mapping[str, Any]) -> None:
+def check_per_channel_stats(dataset: Mapping[str, Any]) -> None:
     channels = dataset["channels"]
     for key in ("mean", "std"):
         if len(dataset[key]) not in (1, channels):
@@ -169,57 +169,58 @@ def check_dataset_combinations(dataset: Mapping[str, Any]) -> None:
                 f"one value per channel ({channels}), or one for all",
                 f"give {channels} value(s), or one",
             )
-    eval_size = dataset.get("eval_image_size") or dataset["image_size"]
-    too_far = [pixels for pixels in dataset.get("eval_shifts") or () if pixels >= eval_size]
+
+
+def check_dataset_combinations(dataset: DatasetSettings) -> None:
+    """Keys that are fine alone but not together: shifts beyond the image, a kind's own keys, split sizes."""
+    eval_size = dataset.eval_image_size or dataset.image_size
+    too_far = [pixels for pixels in dataset.eval_shifts if pixels >= eval_size]
     if too_far:
         raise ConfigError(
             "dataset.eval_shifts",
-            dataset["eval_shifts"],
+            list(dataset.eval_shifts),
             f"pixel shifts below the test image size ({eval_size}); {too_far} would move the whole image out",
             "e.g. dataset.eval_shifts=[2,4,6]",
         )
-    kind = dataset["kind"]
-    for key in KIND_KEYS.get(kind, ()):
-        if dataset.get(key) is None:
+    for key in KIND_KEYS.get(dataset.kind, ()):
+        if getattr(dataset, key) is None:
             raise ConfigError(
                 f"dataset.{key}",
                 None,
-                f"required by dataset.kind={kind}",
+                f"required by dataset.kind={dataset.kind}",
                 f"e.g. {RULES_BY_KEY[f'dataset.{key}'].example}",
                 problem="Missing config key",
             )
     check_split_sizes(dataset)
 
 
-def check_split_sizes(dataset: Mapping[str, Any], sizes: tuple[int, int] | None = None) -> None:
+def check_split_sizes(dataset: DatasetSettings, sizes: tuple[int, int] | None = None) -> None:
     """The validation carve-out and the train/test subsets fit the splits: ``sizes`` (train, test) as loaded,
     or as the catalog knows them before loading."""
-    sizes = sizes or split_sizes(dataset)
+    sizes = sizes or split_sizes(dataset.kind, dataset.train_size, dataset.test_size)
     if sizes is None:
         return
     num_train, num_test = sizes
-    num_val = round(num_train * float(dataset.get("val_fraction", 0.1)))
+    num_val = round(num_train * dataset.val_fraction)
     available = num_train - num_val
     if available < 1:
         raise ConfigError(
             "dataset.val_fraction",
-            dataset.get("val_fraction"),
+            dataset.val_fraction,
             f"a fraction that leaves train images (the train split has {num_train})",
             "lower dataset.val_fraction",
         )
-    train_samples = dataset.get("train_samples")
-    if train_samples is not None and train_samples > available:
+    if dataset.train_samples is not None and dataset.train_samples > available:
         raise ConfigError(
             "dataset.train_samples",
-            train_samples,
+            dataset.train_samples,
             f"at most {available} (the {num_train} train images minus {num_val} carved out for validation), or null",
             f"set dataset.train_samples={available} or null for all, or lower dataset.val_fraction",
         )
-    test_samples = dataset.get("test_samples")
-    if test_samples is not None and test_samples > num_test:
+    if dataset.test_samples is not None and dataset.test_samples > num_test:
         raise ConfigError(
             "dataset.test_samples",
-            test_samples,
+            dataset.test_samples,
             f"at most {num_test} (the test split), or null",
             "set dataset.test_samples=null for the whole test split",
         )
@@ -236,5 +237,7 @@ def validate(cfg: DictConfig | Mapping[str, Any], known_keys: set[str] | None = 
             raise ConfigError(group, data.get(group), f"a {group} config", f"pick one with {group}=NAME")
     check_rules(data)
     check_unknown_keys(data, (known_keys if known_keys is not None else shipped_keys()) | set(RULES_BY_KEY))
-    check_dataset_combinations(data["dataset"])
-    return settings_from(data)
+    check_per_channel_stats(data["dataset"])
+    settings = settings_from(data)
+    check_dataset_combinations(settings.dataset)
+    return settings

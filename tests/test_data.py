@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import pickle
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -143,7 +144,8 @@ def test_validation_split_is_fixed_disjoint_and_independent_of_run_seed():
     subset, val_c = split_indices(1000, 0.1, split_seed=0, train_samples=200)
     assert len(subset) == 200 and torch.equal(val_c, val_a) and set(subset.tolist()) <= set(train_a.tolist())
     with pytest.raises(ConfigError, match="dataset.train_samples"):  # checked against the loaded split's size
-        check_split_sizes({"val_fraction": 0.1, "train_samples": 901}, sizes=(1000, 100))
+        dataset = replace(compose_settings(["dataset=synthetic"]).dataset, val_fraction=0.1, train_samples=901)
+        check_split_sizes(dataset, sizes=(1000, 100))
 
 
 def test_prepare_data_keeps_uint8_splits_and_never_mixes_test_into_selection():

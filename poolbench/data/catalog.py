@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 KINDS = ("fashion_mnist", "cifar10", "synthetic")
 # (train, test) split sizes of the real datasets, known without loading them.
 SPLIT_SIZES = {"fashion_mnist": (60_000, 10_000), "cifar10": (50_000, 10_000)}
@@ -14,9 +11,9 @@ KIND_KEYS = {"synthetic": ("train_size", "test_size", "generator_seed")}
 GENERATED_KINDS = ("synthetic",)
 
 
-def split_sizes(dataset: Mapping[str, Any]) -> tuple[int, int] | None:
-    """(train, test) sizes of the dataset's splits before the validation carve-out, if known without loading."""
-    kind = dataset.get("kind")
-    if kind == "synthetic":
-        return int(dataset["train_size"]), int(dataset["test_size"])
-    return SPLIT_SIZES.get(str(kind))
+def split_sizes(kind: str, train_size: int | None = None, test_size: int | None = None) -> tuple[int, int] | None:
+    """(train, test) sizes of a dataset's splits before the validation carve-out, if known without loading
+    (a generated kind's sizes are its ``train_size`` and ``test_size``)."""
+    if kind in GENERATED_KINDS and train_size is not None and test_size is not None:
+        return train_size, test_size
+    return SPLIT_SIZES.get(kind)

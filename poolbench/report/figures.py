@@ -119,8 +119,9 @@ def seeds_text(n_values: Sequence[int]) -> str:
     return f"mean ± std over n = {n} seeds"
 
 
-def _head_legend(figure: Figure, styles: dict[str, HeadStyle], heads: Sequence[str], ncols: int = 3) -> None:
-    handles = [
+def _head_handles(styles: dict[str, HeadStyle], heads: Sequence[str]) -> list[Line2D]:
+    """Legend entries: each head's own colour and marker, tagged with its id (tests read the gid)."""
+    return [
         Line2D(
             [],
             [],
@@ -132,6 +133,10 @@ def _head_legend(figure: Figure, styles: dict[str, HeadStyle], heads: Sequence[s
         )
         for h in heads
     ]
+
+
+def _head_legend(figure: Figure, styles: dict[str, HeadStyle], heads: Sequence[str], ncols: int = 3) -> None:
+    handles = _head_handles(styles, heads)
     figure.legend(handles=handles, loc="outside lower center", ncols=min(ncols, len(handles)))
 
 
@@ -273,18 +278,7 @@ def accuracy_vs_params(summary: pd.DataFrame, title: str, styles: dict[str, Head
     axes.set_ylabel("test accuracy (%)")
     axes.set_title(f"{title}\n{seeds_text(summary['n_seeds'])}")
     heads = head_order(summary["head"])
-    handles = [
-        Line2D(
-            [],
-            [],
-            color=styles[h].color,
-            marker=styles[h].marker,
-            linestyle="none",
-            label=head_name(h),
-            gid=head_gid(h),
-        )
-        for h in heads
-    ]
+    handles = _head_handles(styles, heads)
     if len(backbones) > 1:
         handles += [
             Line2D(
