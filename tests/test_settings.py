@@ -21,7 +21,9 @@ from tests.conftest import TINY, compose_cfg, compose_settings, run_cli
 
 CONF = find_conf_dir()
 assert CONF is not None
-GROUP_OPTIONS = [(group, path.stem) for group in ("dataset", "trainer") for path in sorted((CONF / group).glob("*.yaml"))]
+GROUP_OPTIONS = [
+    (group, path.stem) for group in ("dataset", "trainer") for path in sorted((CONF / group).glob("*.y*ml"))
+]
 SECTIONS: dict[str, type] = {
     "": Settings,
     "paths.": PathSettings,
@@ -54,7 +56,7 @@ def lookup(data: dict[str, Any], dotted: str) -> tuple[bool, Any]:
 def same(code: Any, composed: Any) -> bool:
     if isinstance(code, tuple):
         return list(code) == list(composed)
-    return code == composed and type(code) is type(composed) or (code is None and composed is None)
+    return code == composed and type(code) is type(composed)
 
 
 @pytest.mark.parametrize("group, option", GROUP_OPTIONS, ids=[f"{g}={o}" for g, o in GROUP_OPTIONS])
