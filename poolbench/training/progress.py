@@ -46,8 +46,8 @@ class RunProgress:
                 leave=True,
             )
             self._redirect = contextlib.ExitStack()
-            loggers = [logging.root, logging.getLogger("poolbench")]
-            self._redirect.enter_context(logging_redirect_tqdm(loggers=loggers, tqdm_class=tqdm))
+            # Hydra's console handler hangs on the root logger; poolbench's loggers propagate to it.
+            self._redirect.enter_context(logging_redirect_tqdm(loggers=[logging.root], tqdm_class=tqdm))
 
     def batches(self, items: Iterable[T]) -> Iterator[T]:
         """Pass ``items`` through, advancing the bar by one per item (no device sync)."""
