@@ -21,16 +21,12 @@ from test_report_latex import write_realistic_sweep
 from poolbench.record import RESULT_FILE
 from poolbench.report.aggregate import auto_group_keys, deduplicate, runs_frame, summary_table
 from poolbench.report.build import write_report
+from poolbench.report.canvas import DOUBLE_COLUMN_IN, MIN_FONT_PT, SINGLE_COLUMN_IN
 from poolbench.report.collect import collect_runs
 from poolbench.report.curves import learning_curves
-from poolbench.report.figures import (
-    DOUBLE_COLUMN_IN,
-    MIN_FONT_PT,
-    SINGLE_COLUMN_IN,
-    build_figures,
-    dodge_positions,
-)
+from poolbench.report.figures import build_figures
 from poolbench.report.names import HEAD_STYLES, head_styles
+from poolbench.report.params_figure import dodge_positions
 from poolbench.report.shift import shift_table
 
 

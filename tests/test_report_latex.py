@@ -15,8 +15,8 @@ from test_report import write_run
 
 from poolbench.record import RESULT_FILE
 from poolbench.report.build import write_report
+from poolbench.report.formatting import ci_text, format_p, pct, signed_text
 from poolbench.report.names import display_name, head_styles, latex_escape
-from poolbench.report.tables import ci_text, format_p, pct, signed_text
 
 PDFLATEX = shutil.which("pdflatex")
 needs_pdflatex = pytest.mark.skipif(

@@ -17,24 +17,16 @@ from poolbench.report.aggregate import (
     runs_frame,
     summary_table,
 )
+from poolbench.report.canvas import FigureFile
 from poolbench.report.collect import ReportInputError, check_paths, collect_runs, default_out_dir
 from poolbench.report.curves import learning_curves
-from poolbench.report.figures import FigureFile, write_figures
+from poolbench.report.figures import write_figures
+from poolbench.report.latex_tables import cost_latex, failed_latex, main_latex, paired_latex, summary_latex
 from poolbench.report.markdown import render_report
 from poolbench.report.missing import missing_table
 from poolbench.report.references import attach_references, load_references, references_for_datasets
 from poolbench.report.shift import display_shift, shift_latex, shift_table
-from poolbench.report.tables import (
-    cost_latex,
-    display_paired,
-    display_summary,
-    failed_latex,
-    main_latex,
-    named_keys,
-    paired_latex,
-    summary_latex,
-    write_table,
-)
+from poolbench.report.tables import display_paired, display_summary, named_keys, write_table
 
 DEFAULT_BASELINE = "gap"
 FIGURES_DIR = "figures"

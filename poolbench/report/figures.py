@@ -15,129 +15,43 @@ the figure says "single run".
 
 from __future__ import annotations
 
-import io
 import logging
 import math
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 import matplotlib.style
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import EngFormatter, MaxNLocator
-from matplotlib.typing import FillStyleType
+from matplotlib.ticker import MaxNLocator
 
-from poolbench.atomic import atomic_write_bytes
 from poolbench.report.aggregate import ok_runs, panel_keys, select_panel
+from poolbench.report.canvas import (
+    DOUBLE_COLUMN_IN,
+    SINGLE_COLUMN_IN,
+    BuiltFigure,
+    FigureFile,
+    head_gid,
+    head_legend,
+    mean_std_band,
+    new_figure,
+    panel_title,
+    save_figure,
+    seeds_text,
+    slug,
+    style_path,
+)
 from poolbench.report.curves import curve_band
-from poolbench.report.names import HeadStyle, backbone_name, head_name, head_order, head_styles
+from poolbench.report.names import HeadStyle, head_name, head_order, head_styles
+from poolbench.report.params_figure import accuracy_vs_params
 from poolbench.report.shift import table_pixels
-from poolbench.report.tables import panel_heading
 
 # PDF font subsetting logs every table it touches at INFO; under Hydra's root logger that floods a sweep's log.
 logging.getLogger("fontTools").setLevel(logging.WARNING)
-STYLE_FILE = "poolbench.mplstyle"
-FORMATS = ("png", "pdf")
-SINGLE_COLUMN_IN = 3.4
-DOUBLE_COLUMN_IN = 7.0
-MIN_FONT_PT = 7.0
-# accuracy vs parameters: points closer than DODGE_FRACTION of the log axis span (heads sharing a count) are
-# spread sideways to that spacing, in order of count, with a leader line to the true count (dodge_positions).
-DODGE_FRACTION = 0.03
-MIN_SPAN_DECADES = 0.3
 CURVE_COLUMNS_MAX = 4  # learning curves: at most this many panels per row
-BACKBONE_FILLS: tuple[FillStyleType, ...] = ("full", "none", "left", "bottom")
-
-
-@dataclass(frozen=True)
-class FigureFile:
-    kind: str
-    title: str
-    png: Path
-    pdf: Path
-
-
-@dataclass
-class BuiltFigure:
-    """A figure before it is saved: what the tests inspect (colours, fonts, size)."""
-
-    kind: str
-    title: str
-    key_values: tuple[object, ...]
-    figure: Figure
-
-
-def style_path() -> str:
-    return str(resources.files("poolbench.report").joinpath(STYLE_FILE))
-
-
-def slug(values: Sequence[object]) -> str:
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", "-".join(str(v) for v in values)).strip("_") or "all"
-
-
-def head_gid(head: object) -> str:
-    return f"head:{head}"
-
-
-def save_figure(figure: Figure, out_dir: Path, stem: str) -> tuple[Path, Path]:
-    """Render to bytes in memory, then write each format atomically (no half-written figure on disk)."""
-    FigureCanvasAgg(figure)
-    paths = []
-    for fmt in FORMATS:
-        buffer = io.BytesIO()
-        metadata = {"CreationDate": None} if fmt == "pdf" else {"Software": None}
-        figure.savefig(buffer, format=fmt, metadata=metadata)
-        path = out_dir / f"{stem}.{fmt}"
-        atomic_write_bytes(path, buffer.getvalue())
-        paths.append(path)
-    return paths[0], paths[1]
-
-
-def new_figure(width: float = SINGLE_COLUMN_IN, height: float = 2.4, **subplots: Any) -> tuple[Figure, Any]:
-    figure = Figure(figsize=(width, height), layout="constrained")
-    return figure, figure.subplots(**subplots) if subplots else figure.add_subplot()
-
-
-def panel_title(keys: Sequence[str], values: Sequence[object]) -> str:
-    return panel_heading(keys, values)
-
-
-def seeds_text(n_values: Sequence[int]) -> str:
-    """How many seeds a figure averages, honestly: 'single run (1 seed)', 'mean ± std, n = 3 seeds'."""
-    counts = sorted({int(n) for n in n_values})
-    if counts == [1]:
-        return "single run (1 seed), no spread"
-    n = str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
-    return f"mean ± std over n = {n} seeds"
-
-
-def _head_handles(styles: dict[str, HeadStyle], heads: Sequence[str]) -> list[Line2D]:
-    """Legend entries: each head's own colour and marker, tagged with its id (tests read the gid)."""
-    return [
-        Line2D(
-            [],
-            [],
-            color=styles[h].color,
-            marker=styles[h].marker,
-            linestyle="none",
-            label=head_name(h),
-            gid=head_gid(h),
-        )
-        for h in heads
-    ]
-
-
-def _head_legend(figure: Figure, styles: dict[str, HeadStyle], heads: Sequence[str], ncols: int = 3) -> None:
-    handles = _head_handles(styles, heads)
-    figure.legend(handles=handles, loc="outside lower center", ncols=min(ncols, len(handles)))
 
 
 def accuracy_per_head(summary: pd.DataFrame, runs: pd.DataFrame, title: str, styles: dict[str, HeadStyle]) -> Figure:
@@ -195,107 +109,6 @@ def _dot_plot(
     return figure
 
 
-def dodge_positions(counts: Sequence[float]) -> list[float]:
-    """x positions for parameter counts on a log axis, no two closer than DODGE_FRACTION of the axis span.
-
-    Points are taken in order of count (ties: the given order, i.e. head order) and joined into chains wherever
-    two would be closer than one step; each chain is laid out one step apart, centred on the mean log count of
-    its members, and chains that then touch are merged, until none do. The order of the counts is kept, a lone
-    point stays at its count, and the figure draws a leader line from each moved point to its true count."""
-    if not counts:
-        return []
-    logs = [math.log10(float(c)) for c in counts]
-    step = DODGE_FRACTION * max(max(logs) - min(logs), MIN_SPAN_DECADES)
-    order = sorted(range(len(counts)), key=lambda i: (logs[i], i))
-    chains = [[i] for i in order]
-
-    def layout(chain: list[int]) -> list[float]:
-        centre = sum(logs[i] for i in chain) / len(chain)
-        return [centre + (k - (len(chain) - 1) / 2) * step for k in range(len(chain))]
-
-    merged = True
-    while merged:
-        merged = False
-        for k in range(len(chains) - 1):
-            if layout(chains[k])[-1] + step > layout(chains[k + 1])[0] + 1e-12:
-                chains[k : k + 2] = [chains[k] + chains[k + 1]]
-                merged = True
-                break
-    positions = [0.0] * len(counts)
-    for chain in chains:
-        for index, x in zip(chain, layout(chain)):
-            positions[index] = float(counts[index]) if len(chain) == 1 else 10**x
-    return positions
-
-
-def accuracy_vs_params(summary: pd.DataFrame, title: str, styles: dict[str, HeadStyle]) -> Figure:
-    """Mean test accuracy against total parameters (log x): one colour and marker per head, fill per backbone.
-    Heads with the same count are dodged sideways (``dodge_positions``), which the x label says."""
-    figure, axes = new_figure(height=2.9)
-    backbones = sorted(summary["backbone"].unique())
-    rank = {head: i for i, head in enumerate(head_order(summary["head"]))}
-    rows = summary.assign(_rank=summary["head"].map(rank)).sort_values(["backbone", "_rank"], kind="stable")
-    counts = rows["params_total"].astype(float).tolist()
-    positions = dodge_positions(counts)
-    dodged = any(not math.isclose(x, c, rel_tol=1e-9) for x, c in zip(positions, counts))
-    for x, row in zip(positions, rows.itertuples(index=False)):
-        style = styles[row.head]
-        fill = BACKBONE_FILLS[backbones.index(row.backbone) % len(BACKBONE_FILLS)]
-        std = row.test_acc_std * 100
-        if not math.isclose(x, row.params_total, rel_tol=1e-9):  # leader line to the true count
-            axes.plot(
-                [row.params_total, x],
-                [row.test_acc_mean * 100] * 2,
-                color=style.color,
-                linewidth=0.6,
-                zorder=2,
-                gid=head_gid(row.head),
-            )
-            axes.plot(
-                [row.params_total],
-                [row.test_acc_mean * 100],
-                "|",
-                color=style.color,
-                markersize=4,
-                zorder=2,
-                gid=head_gid(row.head),
-            )
-        axes.errorbar(
-            x,
-            row.test_acc_mean * 100,
-            yerr=None if math.isnan(std) else std,
-            fmt=style.marker,
-            color=style.color,
-            fillstyle=fill,
-            zorder=3,
-            gid=head_gid(row.head),
-        )
-    axes.set_xscale("log")
-    axes.xaxis.set_major_formatter(EngFormatter(sep=""))
-    if summary["params_total"].max() < 10 * summary["params_total"].min():  # within a decade: label minor ticks
-        axes.xaxis.set_minor_formatter(EngFormatter(sep=""))
-    axes.set_xlabel("parameters (total, log scale)" + ("\npoints moved sideways; line: true count" if dodged else ""))
-    axes.set_ylabel("test accuracy (%)")
-    axes.set_title(f"{title}\n{seeds_text(summary['n_seeds'])}")
-    heads = head_order(summary["head"])
-    handles = _head_handles(styles, heads)
-    if len(backbones) > 1:
-        handles += [
-            Line2D(
-                [],
-                [],
-                color="0.3",
-                marker="o",
-                fillstyle=BACKBONE_FILLS[i % len(BACKBONE_FILLS)],
-                linestyle="none",
-                label=backbone_name(b),
-            )
-            for i, b in enumerate(backbones)
-        ]
-    figure.legend(handles=handles, loc="outside lower center", ncols=3)
-    return figure
-
-
 def learning_curves(curves: pd.DataFrame, title: str, styles: dict[str, HeadStyle]) -> Figure:
     """Small multiples, one panel per head on shared axes: train (dashed) and test (solid) accuracy per epoch,
     mean over seeds with a ± std band when there are several seeds."""
@@ -311,7 +124,7 @@ def learning_curves(curves: pd.DataFrame, title: str, styles: dict[str, HeadStyl
         axes = grid[index // ncols][index % ncols]
         group = curves[curves["head"] == head]
         for column, style in (("train_acc", "--"), ("test_acc", "-")):
-            _band(axes, curve_band(group, column), styles[head].color, style, scale=100, gid=head_gid(head))
+            mean_std_band(axes, curve_band(group, column), styles[head].color, style, scale=100, gid=head_gid(head))
         axes.set_title(head_name(head))
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     for index in range(len(heads), nrows * ncols):
@@ -334,7 +147,7 @@ def gem_p_curves(curves: pd.DataFrame, title: str, styles: dict[str, HeadStyle])
     figure, axes = new_figure(height=2.4)
     heads = head_order(curves["head"])
     for head in heads:
-        _band(
+        mean_std_band(
             axes,
             curve_band(curves[curves["head"] == head], "gem_p"),
             styles[head].color,
@@ -349,7 +162,7 @@ def gem_p_curves(curves: pd.DataFrame, title: str, styles: dict[str, HeadStyle])
     n_seeds = curves.groupby("head")["seed"].nunique()
     axes.set_title(f"{title}: learned GeM p\n{seeds_text(n_seeds.tolist())}")
     if len(heads) > 1:
-        _head_legend(figure, styles, heads)
+        head_legend(figure, styles, heads)
     return figure
 
 
@@ -376,16 +189,8 @@ def accuracy_vs_shift(shifts: pd.DataFrame, title: str, styles: dict[str, HeadSt
     axes.set_xlabel("test images moved by (pixels, zero fill)")
     axes.set_ylabel("test accuracy (%)")
     axes.set_title(f"{title}: translation test\n{seeds_text(shifts['n_seeds'])}")
-    _head_legend(figure, styles, heads)
+    head_legend(figure, styles, heads)
     return figure
-
-
-def _band(axes, band: pd.DataFrame, color: str, style: str, scale: float, gid: str, marker: str | None = None) -> None:
-    mean = band["mean"] * scale
-    axes.plot(band["epoch"], mean, style, color=color, gid=gid, marker=marker if len(band) < 8 else None, markersize=3)
-    if (band["n"] > 1).any():
-        std = band["std"].fillna(0) * scale
-        axes.fill_between(band["epoch"], mean - std, mean + std, color=color, alpha=0.18, linewidth=0, gid=gid)
 
 
 def build_figures(

@@ -151,3 +151,7 @@ def head_order(heads: Iterable[object]) -> list[str]:
     names = {str(head) for head in heads}
     known = [name for name in HEAD_STYLES if name in names]
     return known + sorted(names - set(known))
+
+
+# The display-name function for each identity column of a table.
+NAMERS = {"dataset": dataset_name, "backbone": backbone_name, "head": head_name, "baseline": head_name}

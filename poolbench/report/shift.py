@@ -12,17 +12,17 @@ from collections.abc import Sequence
 import pandas as pd
 
 from poolbench.report.aggregate import SHIFT_PREFIX, mean_std_ci, ok_runs, row_keys
-from poolbench.report.tables import (
+from poolbench.report.formatting import pct_pm
+from poolbench.report.latex import (
     TEXT_WIDTH,
     LatexTable,
     head_column,
-    named_keys,
     number_column,
     ordered_rows,
     panel_rows,
-    pct_pm,
     two_line,
 )
+from poolbench.report.tables import named_keys
 
 
 def shift_pixels(runs: pd.DataFrame) -> list[int]:
