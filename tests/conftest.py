@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 import os
+import struct
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
@@ -67,6 +70,14 @@ def run_cli(
 def tiny_overrides(tmp_path: Path) -> list[str]:
     """TINY plus results and data dirs inside the test's tmp_path."""
     return [*TINY, f"paths.results_dir={tmp_path / 'results'}", f"data_dir={tmp_path / 'data'}"]
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """``array`` as an unsigned-byte IDX file (the MNIST family's on-disk format), gzipped when ``path`` ends in .gz."""
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    payload = header + array.astype(np.uint8).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(payload) if path.suffix == ".gz" else payload)
 
 
 def compose_settings(overrides: Sequence[str] = (), output_dir: Path | None = None) -> Settings:

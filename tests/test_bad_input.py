@@ -62,7 +62,8 @@ class Case:
 
 
 # ----------------------------------------------------------------------------------------------- fixtures on disk
-def write_idx(path: Path, shape: tuple[int, ...], truncate_to: int | None = None) -> None:
+def write_idx_header(path: Path, shape: tuple[int, ...], truncate_to: int | None = None) -> None:
+    """An IDX header promising ``shape``, with a body cut to ``truncate_to`` bytes (zeros)."""
     header = bytes([0, 0, 0x08, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
     body_size = 1
     for n in shape:
@@ -74,10 +75,10 @@ def write_idx(path: Path, shape: tuple[int, ...], truncate_to: int | None = None
 
 def truncated_fashion_mnist(root: Path) -> None:
     raw = root / "data" / "FashionMNIST" / "raw"
-    write_idx(raw / "train-images-idx3-ubyte", (60000, 28, 28), truncate_to=1000)
-    write_idx(raw / "train-labels-idx1-ubyte", (60000,))
-    write_idx(raw / "t10k-images-idx3-ubyte", (10000, 28, 28), truncate_to=10)
-    write_idx(raw / "t10k-labels-idx1-ubyte", (10000,))
+    write_idx_header(raw / "train-images-idx3-ubyte", (60000, 28, 28), truncate_to=1000)
+    write_idx_header(raw / "train-labels-idx1-ubyte", (60000,))
+    write_idx_header(raw / "t10k-images-idx3-ubyte", (10000, 28, 28), truncate_to=10)
+    write_idx_header(raw / "t10k-labels-idx1-ubyte", (10000,))
 
 
 def truncated_cifar(root: Path) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
 import pickle
-import struct
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,15 +17,9 @@ from poolbench.data.splits import prepare_data, split_indices
 from poolbench.data.synthetic import make_synthetic
 from poolbench.errors import ConfigError, DataError
 from poolbench.validate import check_split_sizes
-from tests.conftest import compose_settings
+from tests.conftest import compose_settings, write_idx
 
 REAL_FMNIST = Path("/usr/share/datasets/fashion-mnist")
-
-
-def write_idx(path: Path, array: np.ndarray, compress: bool) -> None:
-    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    payload = header + array.astype(np.uint8).tobytes()
-    path.write_bytes(gzip.compress(payload) if compress else payload)
 
 
 def write_fashion_mnist_layout(directory: Path, n_train: int = 50, n_test: int = 20, compress: bool = True) -> dict:
@@ -41,7 +33,7 @@ def write_fashion_mnist_layout(directory: Path, n_train: int = 50, n_test: int =
     }
     directory.mkdir(parents=True, exist_ok=True)
     for key, stem in IDX_FILES.items():
-        write_idx(directory / (stem + (".gz" if compress else "")), arrays[key], compress)
+        write_idx(directory / (stem + (".gz" if compress else "")), arrays[key])
     return arrays
 
 

@@ -4,7 +4,6 @@ the divergence guard that no longer reads the loss every step; scripts/bench.py 
 from __future__ import annotations
 
 import copy
-import gzip
 import importlib.util
 import json
 import subprocess
@@ -25,7 +24,7 @@ from poolbench.runtime import step_context
 from poolbench.step import train_epoch
 from poolbench.training.loop import TrainPlan, epoch_generator, train
 from poolbench.training.optim import build_train_step, epoch_steps
-from tests.conftest import REPO_ROOT, TINY, cli_env, compose_cfg, compose_settings
+from tests.conftest import REPO_ROOT, TINY, cli_env, compose_cfg, compose_settings, write_idx
 
 SEED = 3
 
@@ -273,12 +272,6 @@ def load_bench():
     sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
     spec.loader.exec_module(module)
     return module
-
-
-def write_idx(path: Path, array: np.ndarray) -> None:
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    with gzip.open(path, "wb") as handle:
-        handle.write(header + array.astype(np.uint8).tobytes())
 
 
 def test_bench_hands_torchvision_a_decompressed_copy_of_gzipped_system_files(tmp_path, monkeypatch):
