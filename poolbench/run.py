@@ -55,8 +55,9 @@ def run(settings: Settings) -> RunRecord:
         settings.dataset.eval_shifts,
         checkpoint=run_dir / CHECKPOINT_FILE if settings.trainer.checkpoint else None,
         run_key=run_key,
-        progress_bar=settings.progress,
+        progress_bar=settings.progress and settings.jobs == 1,  # parallel jobs' bars would fight over a terminal
         on_epoch=lambda history: write_epochs(run_dir, history),
+        label=f"{settings.head['name']} seed{settings.seed}",
     )
     try:
         outcome = train(model, data, plan)

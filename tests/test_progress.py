@@ -70,7 +70,7 @@ def test_bar_counts_batches_within_an_epoch_and_the_log_file_keeps_every_epoch(t
     assert any(0 < done < STEPS_PER_EPOCH for done in steps), f"no mid-epoch frame of the bar: {shown[-2000:]}"
     assert any("ETA" in frame or "<" in frame for frame in frames(shown) if "epoch 1/2" in frame)
     log = (tmp_path / "run" / "poolbench.log").read_text()
-    assert "epoch 1/2" in log and "epoch 2/2" in log  # per-epoch lines reach the log file with the bar on
+    assert "gap seed0: epoch 1/2" in log and "gap seed0: epoch 2/2" in log  # with the bar on, and naming the run
 
 
 @pytest.mark.slow

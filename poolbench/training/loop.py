@@ -42,6 +42,7 @@ class TrainPlan:
     run_key: str = ""
     progress_bar: bool = True
     on_epoch: Callable[[list[dict[str, Any]]], None] | None = None  # after each epoch, with the history so far
+    label: str = ""  # names the run in its progress lines (head, seed, ...)
 
 
 @dataclass
@@ -72,7 +73,7 @@ def train(model: nn.Module, data: DataBundle, plan: TrainPlan) -> TrainOutcome:
     evaluator = Evaluator(model, data, trainer.eval_batch_size, plan.ctx, curve)
     progress = resume(plan.checkpoint, plan.run_key, model, step, trainer.epochs)
     model.train()
-    with RunProgress(trainer.epochs, steps_per_epoch, progress.epochs_done, plan.progress_bar) as shown:
+    with RunProgress(trainer.epochs, steps_per_epoch, progress.epochs_done, plan.progress_bar, plan.label) as shown:
         for epoch in range(progress.epochs_done, trainer.epochs):
             began = time.perf_counter()
             stats = train_epoch(step, shown.batches(_epoch_batches(data, plan, epoch, drop_last)))

@@ -3,7 +3,8 @@
 Every finished epoch is one log line (so ``poolbench.log`` always has the curve). On a terminal a tqdm bar
 also counts *batches* over the whole run, so its ETA is live from the first steps and covers every epoch; log
 records written meanwhile (a warning, the epoch lines) go through ``tqdm.write`` and never tear the bar.
-Elsewhere (a file, a launcher's worker) there is no bar: the log lines are the progress.
+Elsewhere (a file, a launcher's worker) there is no bar: the log lines are the progress, one per epoch, each
+naming its run, so the lines of parallel jobs (joblib, submitit) stay readable when they interleave.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ def epoch_line(row: dict[str, Any], total_epochs: int) -> str:
 class RunProgress:
     """Progress of one run: ``batches`` counts the steps of an epoch, ``epoch_done`` reports its row."""
 
-    def __init__(self, total_epochs: int, steps_per_epoch: int, epochs_done: int = 0, bar: bool = True) -> None:
+    def __init__(
+        self, total_epochs: int, steps_per_epoch: int, epochs_done: int = 0, bar: bool = True, label: str = ""
+    ) -> None:
         self.total_epochs = total_epochs
+        self.label = f"{label}: " if label else ""
         self._bar: Any = None
         self._redirect: contextlib.ExitStack | None = None
         if bar and sys.stderr.isatty() and total_epochs > epochs_done:
@@ -59,7 +63,7 @@ class RunProgress:
             self._bar.update(1)
 
     def epoch_done(self, row: dict[str, Any]) -> None:
-        log.info(epoch_line(row, self.total_epochs))
+        log.info(self.label + epoch_line(row, self.total_epochs))
         if self._bar is not None:
             self._bar.set_description(f"epoch {min(row['epoch'] + 1, self.total_epochs)}/{self.total_epochs}")
             self._bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{row['val_acc']:.4f}")
