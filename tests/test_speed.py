@@ -4,7 +4,6 @@ the divergence guard that no longer reads the loss every step; scripts/bench.py 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import subprocess
 import sys
@@ -17,6 +16,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from poolbench.bench.measure import children_cpu_ticks, wait_until_children_idle
+from poolbench.bench.naive import torchvision_fashion_mnist_root
 from poolbench.data.batches import crop_windows, epoch_batches, flip_where, random_crop, random_flip
 from poolbench.data.splits import ImageSplit, prepare_data
 from poolbench.models import build_classifier
@@ -266,14 +267,6 @@ def test_retained_memory_lets_big_buffers_be_reused_without_page_faults():
 
 
 # ----------------------------------------------------------------------------------------------- bench script
-def load_bench():
-    spec = importlib.util.spec_from_file_location("poolbench_bench", REPO_ROOT / "scripts" / "bench.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_bench_hands_torchvision_a_decompressed_copy_of_gzipped_system_files(tmp_path, monkeypatch):
     system = tmp_path / "system"
     system.mkdir()
@@ -283,7 +276,7 @@ def test_bench_hands_torchvision_a_decompressed_copy_of_gzipped_system_files(tmp
     write_idx(system / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (3, 28, 28)))
     write_idx(system / "t10k-labels-idx1-ubyte.gz", np.arange(3))
     monkeypatch.setenv("POOLBENCH_SYSTEM_FASHION_MNIST", str(system))
-    root = load_bench().torchvision_fashion_mnist_root(tmp_path / "data", tmp_path / "scratch")
+    root = torchvision_fashion_mnist_root(tmp_path / "data", tmp_path / "scratch")
     from torchvision.datasets import FashionMNIST
 
     dataset = FashionMNIST(str(root), train=True, download=False)
@@ -304,15 +297,14 @@ def test_bench_waits_for_busy_child_processes_before_the_next_timed_task(tmp_pat
     """The wait returns only after a busy child went idle: its flag, written when the spinning ends, exists."""
     import multiprocessing
 
-    bench = load_bench()
-    bench.wait_until_children_idle()  # nothing running: returns
+    wait_until_children_idle()  # nothing running: returns
     flag = tmp_path / "done-spinning"
     child = multiprocessing.get_context("fork").Process(target=busy_then_idle, args=(0.6, str(flag)))
     child.start()
     try:
-        while bench.children_cpu_ticks() == 0:  # the child is on a core
+        while children_cpu_ticks() == 0:  # the child is on a core
             time.sleep(0.01)
-        bench.wait_until_children_idle(limit=60.0)
+        wait_until_children_idle(limit=60.0)
         assert flag.exists(), "returned while the child was still busy"
     finally:
         child.terminate()

@@ -1,0 +1,97 @@
+"""What every timed variant shares: the composed config, the validated settings, the data on the device, the
+step context, and a fresh model with the config's initialisation."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+def compose_config(args: argparse.Namespace):
+    from hydra import compose, initialize_config_dir
+
+    from poolbench.cli import CONF_DIR
+
+    overrides = [
+        f"backbone={args.backbone}",
+        f"head={args.head}",
+        f"dataset={args.dataset}",
+        f"trainer.device={args.device}",
+        "paths.output_dir=unused",
+        *args.overrides,
+    ]
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@dataclass
+class Setup:
+    settings: Any  # poolbench.settings.Settings: the validated config, as every run reads it
+    device: torch.device
+    data: Any  # poolbench.data.splits.DataBundle
+    ctx: Any  # poolbench.step.StepContext
+    batch_size: int
+    steps_per_epoch: int
+
+    @property
+    def trainer(self) -> Any:
+        return self.settings.trainer
+
+    @property
+    def augment(self) -> Any:
+        return self.settings.dataset.augment
+
+    def new_model(self, memory_format: torch.memory_format) -> torch.nn.Module:
+        """The same initialisation (config seed) for every variant."""
+        from poolbench.models import build_classifier
+
+        data = self.data
+        model, _ = build_classifier(
+            self.settings.backbone,
+            self.settings.head,
+            data.channels,
+            data.image_size,
+            data.num_classes,
+            seed=self.settings.seed,
+        )
+        return model.to(self.device).to(memory_format=memory_format).train()
+
+    def poolbench_step(self, compile: bool = False):
+        """A fresh model and the step ``training.loop.train`` would build for it."""
+        from dataclasses import replace
+
+        from poolbench.training.optim import build_train_step
+
+        model = self.new_model(self.ctx.memory_format)
+        return build_train_step(model, replace(self.trainer, compile=compile), self.ctx, self.steps_per_epoch)
+
+
+def make_setup(cfg_node) -> Setup:
+    from poolbench.data.splits import prepare_data
+    from poolbench.runtime import resolve_device, seed_everything, step_context
+    from poolbench.training.optim import epoch_steps
+    from poolbench.validate import validate
+
+    settings = validate(cfg_node)
+    device = resolve_device(settings.trainer.device)
+    seed_everything(settings.seed)
+    data = prepare_data(settings.dataset, settings.data_dir, device)
+    batch_size = settings.trainer.batch_size
+    return Setup(
+        settings,
+        device,
+        data,
+        step_context(device, settings.trainer),
+        batch_size,
+        epoch_steps(len(data.train), batch_size)[0],
+    )

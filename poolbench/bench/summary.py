@@ -1,0 +1,119 @@
+"""The report: one table row per variant, the result dict (the JSON last line's keys), and their printing."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from poolbench.bench.measure import per_epoch_eval_images
+from poolbench.bench.setup import Setup
+from poolbench.bench.variants import Variant
+
+
+def summarise(
+    setup: Setup, variants: list[Variant], samples: dict[str, list[float]], flops: float, extra: dict[str, Any]
+) -> tuple[list[list[Any]], dict[str, Any]]:
+    batch = setup.batch_size
+    median_step = {v.name: statistics.median(samples[v.name]) for v in variants}
+    ips = {name: batch / seconds for name, seconds in median_step.items()}
+    best_naive = min((v.name for v in variants if v.group == "naive"), key=median_step.__getitem__)
+    pb, compute = median_step["poolbench"], median_step["compute only"]
+    peak = statistics.median(samples["peak"])
+    eval_s = statistics.median(samples["eval"]) * per_epoch_eval_images(setup)
+    epoch_train_s = pb * setup.steps_per_epoch
+    rows = []
+    for v in variants:
+        spread = [batch / s for s in samples[v.name]]
+        rows.append(
+            [
+                v.name,
+                f"{ips[v.name]:.0f}",
+                f"{1000 * median_step[v.name]:.1f}",
+                f"{min(spread):.0f}-{max(spread):.0f}",
+                f"{median_step[v.name] / pb:.2f}",
+                f"{flops * ips[v.name] / peak:.2f}",
+            ]
+        )
+    result: dict[str, Any] = {
+        "speedup_vs_naive": median_step[best_naive] / pb,
+        "mfu": flops * ips["poolbench"] / peak,
+        "overhead": pb / compute,
+        "images_per_second": ips["poolbench"],
+        "device": str(setup.device),
+        "device_name": torch.cuda.get_device_name(setup.device) if setup.device.type == "cuda" else cpu_name(),
+        "threads": torch.get_num_threads(),
+        "naive_images_per_second": ips[best_naive],
+        "naive_best": best_naive,
+        "compute_images_per_second": ips["compute only"],
+        "peak_flops": peak,
+        "train_flops_per_image": flops,
+        "achieved_flops": flops * ips["poolbench"],
+        "epoch_train_seconds": epoch_train_s,
+        "epoch_eval_seconds": eval_s,
+        "eval_fraction_of_epoch": eval_s / (eval_s + epoch_train_s),
+        "variants_images_per_second": ips,
+        "backbone": setup.settings.backbone["name"],
+        "head": setup.settings.head["name"],
+        "dataset": setup.settings.dataset.name,
+        "batch_size": batch,
+        "memory_format": "channels_last" if setup.ctx.memory_format == torch.channels_last else "contiguous",
+        "autocast": str(setup.ctx.autocast_dtype).replace("torch.", "") if setup.ctx.autocast_dtype else None,
+        "torch_version": torch.__version__,
+        **extra,
+    }
+    if "peak_autocast" in samples:
+        result["peak_flops_autocast"] = statistics.median(samples["peak_autocast"])
+        result["mfu_vs_autocast_peak"] = flops * ips["poolbench"] / result["peak_flops_autocast"]
+    return rows, result
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+def print_report(rows: list[list[Any]], result: dict[str, Any]) -> None:
+    from tabulate import tabulate
+
+    print(
+        tabulate(
+            rows,
+            headers=["variant", "img/s", "ms/step", "img/s range", "time vs poolbench", "MFU"],
+            colalign=("left", "right", "right", "right", "right", "right"),
+        )
+    )
+    print()
+    print(
+        f"device {result['device']} ({result['device_name']}), {result['threads']} threads, batch "
+        f"{result['batch_size']}, {result['memory_format']}, autocast {result['autocast']}; load average "
+        f"{result['load_average_before']:.1f} -> {result['load_average_after']:.1f}"
+    )
+    print(
+        f"training FLOPs/image {result['train_flops_per_image'] / 1e6:.1f} M; matmul peak "
+        f"{result['peak_flops'] / 1e9:.1f} GFLOP/s; achieved {result['achieved_flops'] / 1e9:.1f} GFLOP/s"
+    )
+    print(
+        f"speedup vs naive ({result['naive_best']}) {result['speedup_vs_naive']:.2f}x | MFU {result['mfu']:.2f} | "
+        f"overhead vs compute only {result['overhead']:.3f}"
+    )
+    print(
+        f"per-epoch evaluation {result['epoch_eval_seconds']:.1f} s vs training {result['epoch_train_seconds']:.1f} s "
+        f"= {100 * result['eval_fraction_of_epoch']:.0f}% of the epoch"
+    )
+    if "compile_seconds" in result:
+        print(
+            f"torch.compile: {result['compile_seconds']:.0f} s to compile, {result['compile_speedup']:.2f}x per step, "
+            f"pays off after {result['compile_break_even_epochs']} epochs"
+        )
+    print(json.dumps(result, default=float))

@@ -1,0 +1,61 @@
+"""The shape a newcomer can read: no module over 300 lines, and the two entry points (``run`` and ``train``)
+short enough to read in one screen."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+MAX_MODULE_LINES = 300
+MAX_ENTRY_LINES = 40
+MODULES = sorted([*(REPO_ROOT / "poolbench").rglob("*.py"), *(REPO_ROOT / "scripts").glob("*.py")])
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[str(p.relative_to(REPO_ROOT)) for p in MODULES])
+def test_module_is_small_enough_to_read_in_one_sitting(path: Path) -> None:
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_MODULE_LINES, f"{path.relative_to(REPO_ROOT)} has {lines} lines; split it by concept"
+
+
+@pytest.mark.parametrize("module, function", [("poolbench/run.py", "run"), ("poolbench/training/loop.py", "train")])
+def test_entry_points_stay_short(module: str, function: str) -> None:
+    tree = ast.parse((REPO_ROOT / module).read_text(encoding="utf-8"))
+    (node,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function]
+    assert node.end_lineno is not None
+    length = node.end_lineno - node.lineno + 1
+    assert length <= MAX_ENTRY_LINES, f"{function}() in {module} is {length} lines"
+
+
+def test_every_package_is_installed() -> None:
+    """A wheel holds only the packages pyproject lists: a new folder under poolbench/ must be listed there."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    listed = set(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(init.parent.relative_to(REPO_ROOT).parts) for init in (REPO_ROOT / "poolbench").rglob("__init__.py")
+    }
+    assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_every_module_and_config(tmp_path: Path) -> None:
+    """What a non-editable install gets: every .py under poolbench/ and every shipped YAML."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), "."],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("poolbench-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    modules = {str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / "poolbench").rglob("*.py")}
+    configs = {"poolbench/conf/" + str(p.relative_to(REPO_ROOT / "conf")) for p in (REPO_ROOT / "conf").rglob("*.yaml")}
+    assert not (modules | configs) - names, sorted((modules | configs) - names)[:10]
