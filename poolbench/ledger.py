@@ -91,5 +91,13 @@ class SweepSummary(Callback):
             line += " (no job reported an outcome; see the job logs)"
         print(line, flush=True)
         log.info(line)
-        if not entries or any(entry["status"] in FAILED for entry in entries):
-            raise Abort(RunFailed(line))
+        failed = sum(entry["status"] in FAILED for entry in entries)
+        if not entries:
+            raise Abort(RunFailed("no job of the sweep reported an outcome; see the job logs"))
+        if failed:
+            raise Abort(
+                RunFailed(
+                    f"{failed} of {len(entries)} runs failed or diverged (listed above); "
+                    "rerun the same command to retry them, finished runs are skipped"
+                )
+            )
