@@ -12,13 +12,18 @@ from poolbench.settings import DatasetSettings
 
 @dataclass
 class RawDataset:
-    """Whole train and test splits as uint8 images (N, C, H, W) and int64 labels (N,), on the CPU."""
+    """Whole train and test splits as uint8 images (N, C, H, W) and int64 labels (N,), on the CPU.
+
+    ``val_x``/``val_y``: a validation split the source ships itself (an image folder's ``val/``); None: carved
+    from train (``poolbench.data.splits``)."""
 
     train_x: torch.Tensor
     train_y: torch.Tensor
     test_x: torch.Tensor
     test_y: torch.Tensor
     source: str
+    val_x: torch.Tensor | None = None
+    val_y: torch.Tensor | None = None
 
 
 def check_matches_config(raw: RawDataset, dataset: DatasetSettings) -> None:
