@@ -30,6 +30,7 @@ from poolbench.record import (
 )
 from poolbench.runtime import prepare_runtime
 from poolbench.settings import Settings
+from poolbench.trackers.registry import start_trackers
 from poolbench.training.evaluate import SPLIT_METRICS
 from poolbench.training.loop import TrainOutcome, TrainPlan, train
 
@@ -47,6 +48,12 @@ def run(settings: Settings) -> RunRecord:
     model.to(memory_format=ctx.memory_format)
     base = describe_run(settings, run_key, model, data, ctx.device, started_at)
     write_config(run_dir, OmegaConf.to_yaml(OmegaConf.create(dict(settings.resolved))))
+    trackers = start_trackers(settings, run_dir)
+
+    def after_epoch(history: list[dict[str, Any]]) -> None:
+        write_epochs(run_dir, history)
+        trackers.on_epoch(history)
+
     plan = TrainPlan(
         settings.trainer,
         settings.dataset.augment,
@@ -56,16 +63,19 @@ def run(settings: Settings) -> RunRecord:
         checkpoint=run_dir / CHECKPOINT_FILE if settings.trainer.checkpoint else None,
         run_key=run_key,
         progress_bar=settings.progress,
-        on_epoch=lambda history: write_epochs(run_dir, history),
+        on_epoch=after_epoch,
     )
     try:
         outcome = train(model, data, plan)
     except Exception as error:
-        write_result(run_dir, failed_record(base, error, run_dir))
+        failed = failed_record(base, error, run_dir)
+        write_result(run_dir, failed)
+        trackers.finish(failed)
         raise
     write_epochs(run_dir, outcome.history)
     record = finished_record(base, outcome, model)
     write_result(run_dir, record)
+    trackers.finish(record)
     return record
 
 

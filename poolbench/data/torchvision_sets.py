@@ -18,6 +18,7 @@ from typing import Any
 
 from poolbench.data.cifar import read_cifar
 from poolbench.data.formats import read_idx_folder, read_stl10, read_svhn
+from poolbench.data.idx import IDX_FILES
 from poolbench.data.raw import RawDataset
 from poolbench.errors import DataError
 
@@ -38,8 +39,7 @@ class Source:
     download_calls: tuple[dict[str, Any], ...] = TRAIN_TEST_FLAGS
 
 
-IDX_GZ = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")
-IDX_GZ += ("t10k-labels-idx1-ubyte.gz",)
+IDX_GZ = tuple(f"{stem}.gz" for stem in IDX_FILES.values())
 
 SOURCES = {
     "mnist": Source("MNIST", "MNIST", "MNIST/raw", IDX_GZ, read_idx_folder, "https://yann.lecun.com/exdb/mnist/"),
