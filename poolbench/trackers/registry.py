@@ -35,6 +35,14 @@ class MissingExtra(PoolbenchError):
     exit_code = 1
 
 
+def installed(package: str) -> bool:
+    """Whether ``package`` can be imported (without importing it: the trackers' packages are slow to import)."""
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):  # a broken install, or a module entry set to None
+        return False
+
+
 def enabled_trackers(logger: LoggerSettings) -> list[str]:
     return [name for name in TRACKERS if getattr(logger, name) is not None]
 
@@ -43,7 +51,7 @@ def check_trackers_installed(logger: LoggerSettings) -> None:
     """Raise ``MissingExtra`` naming the extra of the first tracker whose package cannot be imported."""
     for name in enabled_trackers(logger):
         kind = TRACKERS[name]
-        if importlib.util.find_spec(kind.package) is None:
+        if not installed(kind.package):
             raise MissingExtra(
                 f"logger={name} needs the {kind.package} package, which is not installed. Fix: "
                 f"pip install 'poolbench[{kind.extra}]' (or drop {name} from logger=...)."
