@@ -204,7 +204,10 @@ def check_data(settings: Settings) -> None:
     from poolbench.data.load import load_raw
 
     raw = load_raw(settings.dataset, settings.data_dir)
-    check_split_sizes(settings.resolved["dataset"], (len(raw.train_y), len(raw.test_y)))
+    dataset = dict(settings.resolved["dataset"])
+    if raw.val_y is not None:  # the source ships its own validation split (an image folder's val/): no carve-out
+        dataset["val_fraction"] = 0.0
+    check_split_sizes(dataset, (len(raw.train_y), len(raw.test_y)))
 
 
 def check_model(settings: Settings, built: set[str]) -> None:

@@ -14,7 +14,8 @@ import poolbench.data.image_folder as image_folder
 from poolbench.data.cache import CACHE_FOLDER
 from poolbench.data.load import forget_loaded, load_raw
 from poolbench.data.splits import prepare_data
-from poolbench.errors import DataError
+from poolbench.errors import ConfigError, DataError
+from poolbench.preflight import check_data
 from poolbench.run import run
 from tests.conftest import compose_settings
 
@@ -146,8 +147,6 @@ def test_wrong_num_classes_names_the_fix(tmp_path):
 
 
 def test_missing_root_is_a_config_error():
-    from poolbench.errors import ConfigError
-
     with pytest.raises(ConfigError, match="dataset.root.*required by dataset.kind=image_folder"):
         compose_settings(["dataset=image_folder"])
 
@@ -169,3 +168,13 @@ def test_a_run_on_an_image_folder_writes_its_record(tmp_path):
     ]
     record = run(compose_settings(overrides, output_dir=tmp_path / "run"))
     assert record.status == "ok" and record.dataset == "image_folder" and record.epochs_completed == 2
+
+
+def test_train_samples_may_use_every_image_when_the_folder_has_its_own_val_split(tmp_path):
+    for split in ("train", "val", "test"):
+        write_class_folders(tmp_path / "images" / split, per_class=2)
+    forget_loaded()
+    overrides = ["dataset=image_folder", f"dataset.root={tmp_path / 'images'}", "dataset.num_classes=3"]
+    check_data(compose_settings([*overrides, f"data_dir={tmp_path}", "dataset.train_samples=6"]))
+    with pytest.raises(ConfigError, match="dataset.train_samples=7.*at most 6"):
+        check_data(compose_settings([*overrides, f"data_dir={tmp_path}", "dataset.train_samples=7"]))
