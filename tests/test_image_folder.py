@@ -123,6 +123,7 @@ def test_empty_class_folder_is_named(tmp_path):
     write_class_folders(tmp_path / "images", per_class=3)
     (tmp_path / "images" / "emu").mkdir()
     (tmp_path / "images" / "emu" / "notes.txt").write_text("not an image")
+    (tmp_path / "images" / "emu" / "._0.png").write_bytes(b"\x00\x05\x16\x07 a macOS resource fork")
     with pytest.raises(DataError, match=r"class folder .*emu holds no images"):
         load_raw(settings(tmp_path / "images"), tmp_path / "data")
 

@@ -49,11 +49,15 @@ def class_folders(folder: Path) -> list[str]:
 
 
 def image_files(folder: Path) -> list[Path]:
-    """The images under a class folder (sub-folders included, as torchvision's ImageFolder), in sorted order."""
+    """The images under a class folder (sub-folders included, as torchvision's ImageFolder), in sorted order;
+    other files (notes, thumbnails databases) are ignored."""
     found = []
     for directory, subdirs, names in os.walk(folder, followlinks=True):
         subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-        found += [Path(directory) / n for n in sorted(names) if n.lower().endswith(IMAGE_EXTENSIONS)]
+        # hidden files are skipped: macOS leaves "._name.jpg" resource forks beside copied images
+        found += [
+            Path(directory) / n for n in sorted(names) if n.lower().endswith(IMAGE_EXTENSIONS) and not n.startswith(".")
+        ]
     return found
 
 
@@ -111,7 +115,7 @@ def decode_split(samples: Sequence[tuple[Path, int]], channels: int, size: int) 
     releases the GIL while it decodes)."""
     workers = max(1, min(8, os.cpu_count() or 1))
     with ThreadPoolExecutor(workers) as pool:
-        arrays = list(pool.map(lambda sample: decode_image(sample[0], channels, size), samples, chunksize=64))
+        arrays = list(pool.map(lambda sample: decode_image(sample[0], channels, size), samples))
     images = torch.from_numpy(np.stack(arrays)) if arrays else torch.zeros(0, channels, size, size, dtype=torch.uint8)
     return images, torch.tensor([label for _, label in samples], dtype=torch.int64)
 
