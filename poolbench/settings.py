@@ -134,7 +134,7 @@ class TensorBoardSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class MlflowSettings:
-    # null: a local store, RESULTS_DIR/mlruns
+    # null: a local SQLite store in RESULTS_DIR/mlruns (poolbench/trackers/mlflow_tracker.py)
     tracking_uri: str | None = setting(Text(), "logger.mlflow.tracking_uri=http://localhost:5000", optional=True)
     experiment: str = setting(Text(), "logger.mlflow.experiment=poolbench")
     artifacts: bool = setting(Boolean(), "logger.mlflow.artifacts=true")

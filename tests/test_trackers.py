@@ -84,8 +84,11 @@ def test_mlflow_run_holds_params_per_epoch_metrics_and_the_record_files(tmp_path
 @pytest.mark.slow
 @needs("wandb")
 def test_wandb_offline_run_directory_is_written(tmp_path):
+    import wandb
+
     record, run_dir = tiny_run(tmp_path, "logger=wandb")
     assert record.status == "ok"
+    wandb.teardown()  # W&B's service writes the record log after finish() returns; at exit, or here, it is flushed
     (offline,) = (run_dir / "wandb").glob("offline-run-*")
     (log_file,) = offline.glob("run-*.wandb")
     # W&B's record log (protobuf records; no public reader in wandb 0.31): it holds the run's name, the config,
