@@ -42,6 +42,7 @@ from poolbench.checks import (
     Rule,
     Text,
 )
+from poolbench.data.catalog import EMNIST_SPLITS
 from poolbench.data.catalog import KINDS as DATASET_KINDS
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -125,6 +126,8 @@ class DatasetSettings:
     # dataset.kind=image_folder (poolbench/data/image_folder.py)
     root: str | None = setting(Text(), "dataset.root=/path/to/images", default=None, optional=True)
     test_fraction: float = setting(OPEN_FRACTION, "dataset.test_fraction=0.2", default=0.2)
+    # dataset.kind=emnist: which of EMNIST's splits (poolbench/data/catalog.py)
+    split: str | None = setting(Choice(tuple(EMNIST_SPLITS)), "dataset.split=balanced", default=None, optional=True)
 
 
 @dataclass(frozen=True, kw_only=True)

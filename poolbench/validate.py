@@ -19,7 +19,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from poolbench.data.catalog import KIND_KEYS, split_sizes
+from poolbench.data.catalog import KIND_KEYS, class_count, split_sizes
 from poolbench.errors import ConfigError
 from poolbench.settings import RULES, RULES_BY_KEY, Settings, settings_from
 
@@ -199,6 +199,15 @@ def check_dataset_combinations(dataset: Mapping[str, Any]) -> None:
                 f"e.g. {RULES_BY_KEY[f'dataset.{key}'].example}",
                 problem="Missing config key",
             )
+    known = class_count(dataset)
+    if known is not None and dataset["num_classes"] != known:
+        of = f"dataset.kind={kind}" + (f", dataset.split={dataset['split']}" if kind == "emnist" else "")
+        raise ConfigError(
+            "dataset.num_classes",
+            dataset["num_classes"],
+            f"{known}: the classes of {of}",
+            f"set dataset.num_classes={known}",
+        )
     check_split_sizes(dataset)
 
 

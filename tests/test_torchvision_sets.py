@@ -158,3 +158,39 @@ def test_new_sets_run_through_the_same_tensor_resident_data_path(tmp_path):
     bundle = prepare_data(settings_for("svhn", "dataset.val_fraction=0.25"), tmp_path, torch.device("cpu"))
     assert bundle.train.x.dtype == torch.uint8 and len(bundle.train) + len(bundle.val) == 9
     assert bundle.mean.shape == (1, 3, 1, 1) and bundle.num_classes == 10
+
+
+def write_emnist_split(folder: Path, split: str, labels: tuple[int, int], n_train: int = 12, n_test: int = 5):
+    """EMNIST's IDX files of one split as torchvision leaves them in EMNIST/raw, images stored transposed."""
+    rng = np.random.default_rng(7)
+    upright = {"train": rng.integers(0, 256, (n_train, 28, 28)), "test": rng.integers(0, 256, (n_test, 28, 28))}
+    targets = {"train": rng.integers(*labels, n_train), "test": rng.integers(*labels, n_test)}
+    folder.mkdir(parents=True, exist_ok=True)
+    for part in ("train", "test"):
+        write_idx(folder / f"emnist-{split}-{part}-images-idx3-ubyte", upright[part].transpose(0, 2, 1), False)
+        write_idx(folder / f"emnist-{split}-{part}-labels-idx1-ubyte", targets[part], False)
+    return upright, targets
+
+
+def test_emnist_split_is_read_upright_and_letters_count_from_zero(tmp_path):
+    upright, targets = write_emnist_split(tmp_path / "EMNIST" / "raw", "letters", (1, 27))
+    raw = load_raw(settings_for("emnist", "dataset.split=letters", "dataset.num_classes=26"), tmp_path)
+    assert torch.equal(raw.train_x[:, 0], torch.from_numpy(upright["train"].astype(np.uint8)))
+    assert raw.test_y.tolist() == (targets["test"] - 1).tolist()
+    write_emnist_split(tmp_path / "EMNIST" / "raw", "balanced", (0, 47))
+    assert len(load_raw(settings_for("emnist"), tmp_path).train_y) == 12  # the shipped config: balanced, 47
+
+
+def test_emnist_class_count_must_match_its_split():
+    from poolbench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"dataset.num_classes=47.*26: the classes of .*dataset.split=letters"):
+        settings_for("emnist", "dataset.split=letters")
+
+
+def test_labels_beyond_num_classes_are_refused(tmp_path):
+    write_emnist_split(tmp_path / "EMNIST" / "raw", "digits", (0, 10))
+    (tmp_path / "EMNIST" / "raw" / "emnist-digits-test-labels-idx1-ubyte").unlink()
+    write_idx(tmp_path / "EMNIST" / "raw" / "emnist-digits-test-labels-idx1-ubyte", np.array([3, 11, 2, 0, 1]), False)
+    with pytest.raises(DataError, match=r"labels 0..11, but the config says num_classes=10"):
+        load_raw(settings_for("emnist", "dataset.split=digits", "dataset.num_classes=10"), tmp_path)

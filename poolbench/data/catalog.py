@@ -5,7 +5,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-KINDS = ("fashion_mnist", "cifar10", "synthetic", "mnist", "kmnist", "cifar100", "svhn", "stl10", "image_folder")
+KINDS = (
+    "fashion_mnist",
+    "cifar10",
+    "synthetic",
+    "mnist",
+    "kmnist",
+    "emnist",
+    "cifar100",
+    "svhn",
+    "stl10",
+    "image_folder",
+)
+# EMNIST's splits: (train, test) sizes and classes (letters: 26, its labels 1..26 read as 0..25).
+EMNIST_SPLITS = {
+    "byclass": ((697_932, 116_323), 62),
+    "bymerge": ((697_932, 116_323), 47),
+    "balanced": ((112_800, 18_800), 47),
+    "letters": ((124_800, 20_800), 26),
+    "digits": ((240_000, 40_000), 10),
+    "mnist": ((60_000, 10_000), 10),
+}
 # (train, test) split sizes of the real datasets, known without loading them.
 SPLIT_SIZES = {
     "fashion_mnist": (60_000, 10_000),
@@ -16,8 +36,14 @@ SPLIT_SIZES = {
     "svhn": (73_257, 26_032),
     "stl10": (5_000, 8_000),
 }
+# Classes of the real datasets (EMNIST: per split, above).
+CLASS_COUNTS = {"fashion_mnist": 10, "cifar10": 10, "mnist": 10, "kmnist": 10, "cifar100": 100, "svhn": 10, "stl10": 10}
 # Keys (under dataset.) that a kind needs beyond the common ones.
-KIND_KEYS = {"synthetic": ("train_size", "test_size", "generator_seed"), "image_folder": ("root",)}
+KIND_KEYS = {
+    "synthetic": ("train_size", "test_size", "generator_seed"),
+    "image_folder": ("root",),
+    "emnist": ("split",),
+}
 # Kinds that read nothing from data_dir.
 GENERATED_KINDS = ("synthetic",)
 
@@ -27,4 +53,14 @@ def split_sizes(dataset: Mapping[str, Any]) -> tuple[int, int] | None:
     kind = dataset.get("kind")
     if kind == "synthetic":
         return int(dataset["train_size"]), int(dataset["test_size"])
+    if kind == "emnist" and dataset.get("split") in EMNIST_SPLITS:
+        return EMNIST_SPLITS[str(dataset["split"])][0]
     return SPLIT_SIZES.get(str(kind))
+
+
+def class_count(dataset: Mapping[str, Any]) -> int | None:
+    """How many classes the dataset has, if known without loading it."""
+    kind = dataset.get("kind")
+    if kind == "emnist" and dataset.get("split") in EMNIST_SPLITS:
+        return EMNIST_SPLITS[str(dataset["split"])][1]
+    return CLASS_COUNTS.get(str(kind))

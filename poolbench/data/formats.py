@@ -28,6 +28,31 @@ def read_idx_folder(folder: Path) -> RawDataset:
     return _raw_from_idx(files, str(folder))
 
 
+EMNIST_PARTS = {
+    "train_x": "train-images-idx3",
+    "train_y": "train-labels-idx1",
+    "test_x": "test-images-idx3",
+    "test_y": "test-labels-idx1",
+}
+
+
+def emnist_files(split: str) -> dict[str, str]:
+    """{train_x, train_y, test_x, test_y: file name} of one EMNIST split (plain; the ``.gz`` is accepted too)."""
+    return {key: f"emnist-{split}-{part}-ubyte" for key, part in EMNIST_PARTS.items()}
+
+
+def read_emnist(folder: Path, split: str) -> RawDataset:
+    """EMNIST's IDX files of one split. Its images are stored transposed (column-major): they are turned upright
+    here. The letters split's labels 1..26 become 0..25 (torchvision keeps an empty class 0)."""
+    files = {key: folder / name for key, name in emnist_files(split).items()}
+    found = {key: path if path.is_file() else path.with_name(f"{path.name}.gz") for key, path in files.items()}
+    raw = _raw_from_idx(found, str(folder))
+    raw.train_x, raw.test_x = raw.train_x.transpose(2, 3).contiguous(), raw.test_x.transpose(2, 3).contiguous()
+    if split == "letters":
+        raw.train_y, raw.test_y = raw.train_y - 1, raw.test_y - 1
+    return raw
+
+
 def read_svhn_split(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """SVHN's cropped-digits MATLAB file: ``X`` (32, 32, 3, N) uint8 and ``y`` (N, 1) with digit 0 stored as 10."""
     from scipy.io import loadmat

@@ -35,10 +35,11 @@ def read_source(dataset: DatasetSettings, root: Path) -> RawDataset:
         from poolbench.data.image_folder import load_image_folder
 
         return load_image_folder(dataset, root)
-    from poolbench.data.torchvision_sets import SOURCES, load_torchvision_set
+    from poolbench.data.torchvision_sets import load_torchvision_set, source_for
 
-    if dataset.kind in SOURCES:
-        return load_torchvision_set(SOURCES[dataset.kind], root, dataset.download, dataset.verify_checksums)
+    source = source_for(dataset)
+    if source is not None:
+        return load_torchvision_set(source, root, dataset.download, dataset.verify_checksums)
     raise ConfigError("dataset.kind", dataset.kind, ", ".join(KINDS), "pick dataset=fashion_mnist")
 
 

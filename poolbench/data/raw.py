@@ -34,3 +34,11 @@ def check_matches_config(raw: RawDataset, dataset: DatasetSettings) -> None:
             f"Dataset {dataset.name} from {raw.source} has images of {channels}x{height}x{width}, but the config "
             f"says channels={dataset.channels}, image_size={dataset.image_size}. Fix the dataset config."
         )
+    labels = [y for y in (raw.train_y, raw.test_y, raw.val_y) if y is not None and len(y)]
+    low, high = min(int(y.min()) for y in labels), max(int(y.max()) for y in labels)
+    if low < 0 or high >= dataset.num_classes:
+        raise DataError(
+            f"Dataset {dataset.name} from {raw.source} has labels {low}..{high}, but the config says "
+            f"num_classes={dataset.num_classes} (labels 0..{dataset.num_classes - 1}). Fix: set "
+            f"dataset.num_classes={high + 1}, or check the files."
+        )

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from poolbench.data.cifar import read_cifar
-from poolbench.data.formats import read_idx_folder, read_stl10, read_svhn
+from poolbench.data.formats import emnist_files, read_emnist, read_idx_folder, read_stl10, read_svhn
 from poolbench.data.idx import IDX_FILES
 from poolbench.data.raw import RawDataset
 from poolbench.errors import DataError
+from poolbench.settings import DatasetSettings
 
 TRAIN_TEST_FLAGS = ({"train": True}, {"train": False})
 TRAIN_TEST_SPLITS = ({"split": "train"}, {"split": "test"})
@@ -85,6 +86,26 @@ SOURCES = {
         download_calls=TRAIN_TEST_SPLITS,
     ),
 }
+
+
+def emnist_source(split: str) -> Source:
+    """EMNIST's files for one split, as torchvision leaves them in EMNIST/raw (extracted from its gzip.zip)."""
+    return Source(
+        "EMNIST",
+        "EMNIST",
+        "EMNIST/raw",
+        tuple(emnist_files(split).values()),
+        partial(read_emnist, split=split),
+        "https://biometrics.nist.gov/cs_links/EMNIST/gzip.zip (extract gzip/emnist-SPLIT-*.gz into EMNIST/raw)",
+        download_calls=({"split": split, "train": True}, {"split": split, "train": False}),
+    )
+
+
+def source_for(dataset: DatasetSettings) -> Source | None:
+    """The source of a torchvision dataset kind (EMNIST: of its configured split), or None for other kinds."""
+    if dataset.kind == "emnist":
+        return emnist_source(dataset.split or "balanced")
+    return SOURCES.get(dataset.kind)
 
 
 def find_file(folder: Path, name: str) -> Path | None:
