@@ -12,7 +12,7 @@ $(PY):
 
 # Reproducible install: versions pinned by constraints.txt (pyproject.toml itself only states ranges).
 install: $(PY)
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[launchers,test,dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[launchers,test,dev,trackers]'
 
 $(PB):
 	$(MAKE) install

@@ -103,13 +103,15 @@ class NumberList:
 
 @dataclass(frozen=True)
 class Rule:
-    """What one config key may hold. ``optional``: null allowed. ``required``: the key must be present."""
+    """What one config key may hold. ``optional``: null allowed. ``required``: the key must be present.
+    ``block``: the optional settings block the key belongs to (``logger.mlflow``); absent block, no check."""
 
     key: str
     check: Check
     example: str
     optional: bool = False
     required: bool = False
+    block: str | None = None
 
     def allowed(self) -> str:
         return self.check.describe() + (", or null" if self.optional else "")

@@ -7,7 +7,7 @@ calls after composing the config and before any directory exists. For a sweep it
 sweep the way Hydra's basic sweeper will, so a typo in the last job stops the sweep before the first one runs.
 
 Checks, cheapest first (a config typo never waits for torch or the dataset):
-1. ``validate.validate``: types, ranges, unknown keys, combinations (no torch);
+1. ``validate.validate``: types, ranges, unknown keys, combinations (no torch); the trackers' packages;
 2. output directories can be created and written, ``data_dir`` is a directory if it exists;
 3. head/backbone arguments match their class; the device exists;
 4. an existing ``result.json`` in the run directory is readable; an existing checkpoint belongs to this run;
@@ -24,7 +24,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from poolbench.components import validate_components
 from poolbench.data.catalog import GENERATED_KINDS
 from poolbench.errors import ConfigError, OutputPathError, PoolbenchError, abort
 from poolbench.settings import Settings
+from poolbench.trackers.registry import check_trackers_installed
 from poolbench.validate import check_split_sizes, validate
 
 
@@ -133,6 +134,8 @@ def job_for_run_in_sweep(config: DictConfig, output_dir: Path | None) -> Job:
 def check_jobs(jobs: list[Job]) -> None:
     """All checks for all jobs, cheapest stage first across the whole sweep."""
     every = [validate(job.cfg) for job in jobs]
+    for settings in every:
+        check_trackers_installed(settings.logger)
     for job, settings in zip(jobs, every):
         check_output_dir(job.output_dir, job.results_key)
         if settings.dataset.kind not in GENERATED_KINDS:
@@ -201,7 +204,10 @@ def check_data(settings: Settings) -> None:
     from poolbench.data.load import load_raw
 
     raw = load_raw(settings.dataset, settings.data_dir)
-    check_split_sizes(settings.dataset, (len(raw.train_y), len(raw.test_y)))
+    dataset = settings.dataset
+    if raw.val_y is not None:  # the source ships its own validation split (an image folder's val/): no carve-out
+        dataset = replace(dataset, val_fraction=0.0)
+    check_split_sizes(dataset, (len(raw.train_y), len(raw.test_y)))
 
 
 def check_model(settings: Settings, built: set[str]) -> None:

@@ -49,6 +49,7 @@ NON_SEMANTIC_KEYS = (
     "jobs",
     "report_on_sweep_end",
     "trainer.threads",
+    "logger",  # where metrics are also sent (TensorBoard, MLflow, W&B)
 )
 
 

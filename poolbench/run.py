@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,9 @@ from poolbench.record import (
 )
 from poolbench.runtime import prepare_runtime
 from poolbench.settings import Settings
+from poolbench.step import StepContext
+from poolbench.trackers.base import TrackerSet
+from poolbench.trackers.registry import start_trackers
 from poolbench.training.evaluate import SPLIT_METRICS
 from poolbench.training.loop import TrainOutcome, TrainPlan, train
 
@@ -47,7 +51,26 @@ def run(settings: Settings) -> RunRecord:
     model.to(memory_format=ctx.memory_format)
     base = describe_run(settings, run_key, model, data, ctx.device, started_at)
     write_config(run_dir, OmegaConf.to_yaml(OmegaConf.create(dict(settings.resolved))))
-    plan = TrainPlan(
+    trackers = start_trackers(settings, run_dir)
+
+    def after_epoch(history: list[dict[str, Any]]) -> None:
+        write_epochs(run_dir, history)
+        trackers.on_epoch(history)
+
+    plan = training_plan(settings, ctx, run_dir, run_key, after_epoch)
+    try:
+        outcome = train(model, data, plan)
+    except Exception as error:
+        finish(run_dir, failed_record(base, error, run_dir), trackers)
+        raise
+    write_epochs(run_dir, outcome.history)
+    return finish(run_dir, finished_record(base, outcome, model), trackers)
+
+
+def training_plan(
+    settings: Settings, ctx: StepContext, run_dir: Path, run_key: str, after_epoch: Callable[[list[Any]], None]
+) -> TrainPlan:
+    return TrainPlan(
         settings.trainer,
         settings.dataset.augment,
         settings.seed,
@@ -56,17 +79,15 @@ def run(settings: Settings) -> RunRecord:
         checkpoint=run_dir / CHECKPOINT_FILE if settings.trainer.checkpoint else None,
         run_key=run_key,
         progress_bar=settings.progress and settings.jobs == 1,  # parallel jobs' bars would fight over a terminal
-        on_epoch=lambda history: write_epochs(run_dir, history),
+        on_epoch=after_epoch,
         label=f"{settings.head['name']} seed{settings.seed}",
     )
-    try:
-        outcome = train(model, data, plan)
-    except Exception as error:
-        write_result(run_dir, failed_record(base, error, run_dir))
-        raise
-    write_epochs(run_dir, outcome.history)
-    record = finished_record(base, outcome, model)
+
+
+def finish(run_dir: Path, record: RunRecord, trackers: TrackerSet) -> RunRecord:
+    """The record written (the run is done only now), and sent to the trackers."""
     write_result(run_dir, record)
+    trackers.finish(record)
     return record
 
 

@@ -42,6 +42,7 @@ from poolbench.checks import (
     Rule,
     Text,
 )
+from poolbench.data.catalog import EMNIST_SPLITS
 from poolbench.data.catalog import KINDS as DATASET_KINDS
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -105,9 +106,9 @@ class DatasetSettings:
     channels: int = setting(COUNT, "dataset.channels=1")
     image_size: int = setting(COUNT, "dataset.image_size=28")
     num_classes: int = setting(Number(2, integer=True), "dataset.num_classes=10")
-    # One value per channel, or one value for all channels (broadcast).
-    mean: tuple[float, ...] = setting(NumberList(Number(0, 1)), "dataset.mean=[0.5]")
-    std: tuple[float, ...] = setting(NumberList(Number(0, low_open=True)), "dataset.std=[0.25]")
+    # One value per channel, or one value for all channels (broadcast); null: measured on the train split.
+    mean: tuple[float, ...] | None = setting(NumberList(Number(0, 1)), "dataset.mean=[0.5]", optional=True)
+    std: tuple[float, ...] | None = setting(NumberList(Number(0, low_open=True)), "dataset.std=[0.25]", optional=True)
     augment: AugmentSettings
     eval_image_size: int | None = setting(COUNT, "dataset.eval_image_size=null", optional=True)
     eval_shifts: tuple[int, ...] = setting(NumberList(SIZE, min_length=0), "dataset.eval_shifts=[2,4,6]")
@@ -122,6 +123,40 @@ class DatasetSettings:
     test_size: int | None = setting(COUNT, "dataset.test_size=500", default=None)
     generator_seed: int | None = setting(Number(0, integer=True), "dataset.generator_seed=0", default=None)
     noise: float = setting(NON_NEGATIVE, "dataset.noise=0.25", default=0.25)
+    # dataset.kind=image_folder (poolbench/data/image_folder.py)
+    root: str | None = setting(Text(), "dataset.root=/path/to/images", default=None, optional=True)
+    test_fraction: float = setting(OPEN_FRACTION, "dataset.test_fraction=0.2", default=0.2)
+    # dataset.kind=emnist: which of EMNIST's splits (poolbench/data/catalog.py)
+    split: str | None = setting(Choice(tuple(EMNIST_SPLITS)), "dataset.split=balanced", default=None, optional=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TensorBoardSettings:
+    flush_secs: int = setting(COUNT, "logger.tensorboard.flush_secs=30")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MlflowSettings:
+    # null: a local SQLite store in RESULTS_DIR/mlruns (poolbench/trackers/mlflow_tracker.py)
+    tracking_uri: str | None = setting(Text(), "logger.mlflow.tracking_uri=http://localhost:5000", optional=True)
+    experiment: str = setting(Text(), "logger.mlflow.experiment=poolbench")
+    artifacts: bool = setting(Boolean(), "logger.mlflow.artifacts=true")
+
+
+@dataclass(frozen=True, kw_only=True)
+class WandbSettings:
+    project: str = setting(Text(), "logger.wandb.project=poolbench")
+    entity: str | None = setting(Text(), "logger.wandb.entity=my-team", optional=True)
+    mode: str = setting(Choice(("offline", "online")), "logger.wandb.mode=offline")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoggerSettings:
+    """The trackers a run reports to (``logger=[tensorboard,mlflow]``): a block per tracker, absent when off."""
+
+    tensorboard: TensorBoardSettings | None = None
+    mlflow: MlflowSettings | None = None
+    wandb: WandbSettings | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,6 +175,7 @@ class Settings:
     dataset: DatasetSettings
     backbone: Mapping[str, Any]
     head: Mapping[str, Any]
+    logger: LoggerSettings = field(default_factory=LoggerSettings)  # no tracker where a config has no logger
     resolved: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """The resolved config as plain data (what ``config.yaml`` holds and the run key hashes)."""
 
@@ -174,21 +210,34 @@ def _nested_type(hint: Any) -> type | None:
     return hint if isinstance(hint, type) and dataclasses.is_dataclass(hint) else None
 
 
+def _optional_block(hint: Any) -> type | None:
+    """The settings dataclass of a block that may be absent (``TensorBoardSettings | None``), if any."""
+    if typing.get_origin(hint) not in (typing.Union, types.UnionType):
+        return None
+    options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    return _nested_type(options[0]) if len(options) == 1 else None
+
+
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def rules_of(cls: type, prefix: str = "") -> Iterator[Rule]:
-    """The rules table derived from a settings dataclass and its nested settings, in declaration order."""
+def rules_of(cls: type, prefix: str = "", block: str | None = None) -> Iterator[Rule]:
+    """The rules table derived from a settings dataclass and its nested settings, in declaration order.
+
+    A block that may be absent (a tracker's settings) gives rules that apply only where the block is present."""
     hints = _hints(cls)
     for item in dataclasses.fields(cls):
         key = f"{prefix}{item.name}"
-        nested = _nested_type(hints[item.name])
+        nested, optional_block = _nested_type(hints[item.name]), _optional_block(hints[item.name])
         if nested is not None:
-            yield from rules_of(nested, f"{key}.")
+            yield from rules_of(nested, f"{key}.", block)
+        elif optional_block is not None:
+            yield from rules_of(optional_block, f"{key}.", key)
         elif "check" in item.metadata:
             required = item.default is MISSING and item.default_factory is MISSING
-            yield Rule(key, item.metadata["check"], item.metadata["example"], item.metadata["optional"], required)
+            check, example, optional = item.metadata["check"], item.metadata["example"], item.metadata["optional"]
+            yield Rule(key, check, example, optional, required, block=block)
 
 
 RULES: tuple[Rule, ...] = (*rules_of(Settings), *COMPONENT_RULES)
@@ -225,7 +274,7 @@ def settings_from(resolved: Mapping[str, Any]) -> Settings:
     dataset = dict(data["dataset"])
     channels = int(dataset["channels"])
     for key in ("mean", "std"):  # one value for every channel
-        if len(dataset[key]) == 1 and channels > 1:
+        if dataset[key] is not None and len(dataset[key]) == 1 and channels > 1:
             dataset[key] = list(dataset[key]) * channels
     data["dataset"] = dataset
     data["backbone"], data["head"] = dict(data["backbone"]), dict(data["head"])

@@ -19,12 +19,14 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from poolbench.data.catalog import KIND_KEYS, split_sizes
+from poolbench.data.catalog import KIND_KEYS, class_count, split_sizes
 from poolbench.errors import ConfigError
 from poolbench.settings import RULES, RULES_BY_KEY, DatasetSettings, Settings, settings_from
 
+LOGGER_BLOCKS = tuple(sorted({rule.block for rule in RULES if rule.block and rule.block.startswith("logger.")}))
+
 # Groups whose every key must be known (a rule or a shipped YAML); head/backbone keys are checked by signature.
-CLOSED_GROUPS = ("", "paths", "trainer", "dataset", "dataset.augment")
+CLOSED_GROUPS = ("", "paths", "trainer", "dataset", "dataset.augment", "logger", *LOGGER_BLOCKS)
 CONFIG_GROUPS = ("backbone", "head", "dataset", "trainer")
 
 
@@ -128,6 +130,8 @@ def did_you_mean(key: str, known: Iterable[str]) -> str | None:
 # ----------------------------------------------------------------------------------------------- checks
 def check_rules(data: Mapping[str, Any]) -> None:
     for rule in RULES:
+        if rule.block is not None and lookup(data, rule.block)[1] is None:
+            continue  # e.g. logger.mlflow.* when the mlflow tracker is off
         present, value = lookup(data, rule.key)
         if not present:
             if rule.required:
@@ -144,7 +148,7 @@ def check_unknown_keys(data: Mapping[str, Any], known: set[str]) -> None:
     """Reject keys no rule and no shipped YAML knows in the closed groups: a typo such as ``+trainer.lrr``."""
     for key in flat_keys(data):
         group = key.rpartition(".")[0]
-        if group not in CLOSED_GROUPS or key in known or key in CONFIG_GROUPS:
+        if group not in CLOSED_GROUPS or key in known or key in CONFIG_GROUPS or key in ("logger", *LOGGER_BLOCKS):
             continue
         suggestion = did_you_mean(key, {k for k in known if k.rpartition(".")[0] == group} or known)
         _, value = lookup(data, key)
@@ -161,8 +165,15 @@ def show_value(value: Any) -> str:
 
 def check_per_channel_stats(dataset: Mapping[str, Any]) -> None:
     channels = dataset["channels"]
+    if (dataset["mean"] is None) != (dataset["std"] is None):
+        raise ConfigError(
+            "dataset.mean",
+            dataset["mean"],
+            "both dataset.mean and dataset.std set, or both null (measured on the train split)",
+            "set dataset.mean=null dataset.std=null, or give both",
+        )
     for key in ("mean", "std"):
-        if len(dataset[key]) not in (1, channels):
+        if dataset[key] is not None and len(dataset[key]) not in (1, channels):
             raise ConfigError(
                 f"dataset.{key}",
                 dataset[key],
@@ -191,13 +202,22 @@ def check_dataset_combinations(dataset: DatasetSettings) -> None:
                 f"e.g. {RULES_BY_KEY[f'dataset.{key}'].example}",
                 problem="Missing config key",
             )
+    known = class_count(dataset.kind, dataset.split)
+    if known is not None and dataset.num_classes != known:
+        of = f"dataset.kind={dataset.kind}" + (f", dataset.split={dataset.split}" if dataset.kind == "emnist" else "")
+        raise ConfigError(
+            "dataset.num_classes",
+            dataset.num_classes,
+            f"{known}: the classes of {of}",
+            f"set dataset.num_classes={known}",
+        )
     check_split_sizes(dataset)
 
 
 def check_split_sizes(dataset: DatasetSettings, sizes: tuple[int, int] | None = None) -> None:
     """The validation carve-out and the train/test subsets fit the splits: ``sizes`` (train, test) as loaded,
     or as the catalog knows them before loading."""
-    sizes = sizes or split_sizes(dataset.kind, dataset.train_size, dataset.test_size)
+    sizes = sizes or split_sizes(dataset.kind, dataset.train_size, dataset.test_size, dataset.split)
     if sizes is None:
         return
     num_train, num_test = sizes

@@ -90,6 +90,22 @@ def truncated_cifar(root: Path) -> None:
     (batches / "batches.meta").write_bytes(pickle.dumps({"label_names": [str(i) for i in range(10)]}))
 
 
+def image_folder_with(broken: str | None = None, classes: tuple[str, ...] = ("cat", "dog")) -> Callable[[Path], None]:
+    """Real PNG/JPEG class folders under ROOT/images, plus a damaged file at ``broken`` (relative), if any."""
+
+    def setup(root: Path) -> None:
+        from tests.test_image_folder import write_class_folders
+
+        write_class_folders(root / "images", per_class=3, classes=classes)
+        if broken is not None:
+            (root / "images" / broken).write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+
+    return setup
+
+
+IMAGE_FOLDER = ["dataset=image_folder", "dataset.root=images", "dataset.num_classes=2", "dataset.image_size=12"]
+
+
 def in_run_dir(name: str, content: bytes) -> Callable[[Path], None]:
     def setup(root: Path) -> None:
         plain_run_dir(root).mkdir(parents=True)
@@ -193,6 +209,29 @@ CASES = [
         1,
         ["data_batch_3", "truncated", "Delete"],
         setup=truncated_cifar,
+        synthetic=False,
+    ),
+    Case(
+        "image_folder_unreadable_image",
+        IMAGE_FOLDER,
+        1,
+        ["Cannot read the image", "images/dog/broken.png", "replace or remove the file"],
+        setup=image_folder_with(broken="dog/broken.png"),
+        synthetic=False,
+    ),
+    Case(
+        "image_folder_single_class",
+        IMAGE_FOLDER,
+        1,
+        ["only the class folder 'cat'", "at least two classes"],
+        setup=image_folder_with(classes=("cat",)),
+        synthetic=False,
+    ),
+    Case(
+        "image_folder_without_root",
+        ["dataset=image_folder"],
+        2,
+        ["dataset.root", "required by dataset.kind=image_folder"],
         synthetic=False,
     ),
     Case("results_dir_is_a_file", [], 1, ["not a directory", "paths.results_dir"], setup=file_at("results")),

@@ -36,9 +36,14 @@ def run_on_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a 120-column terminal
     process = subprocess.Popen(
-        [sys.executable, "-m", "poolbench", *args], cwd=cwd, env=cli_env(COLUMNS="120"), stdin=subprocess.DEVNULL,
-        stdout=follower, stderr=follower, close_fds=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "poolbench", *args],
+        cwd=cwd,
+        env=cli_env(COLUMNS="120"),
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+        close_fds=True,
+    )
     os.close(follower)
     chunks = []
     while True:

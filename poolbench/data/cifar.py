@@ -1,8 +1,13 @@
-"""CIFAR-10 from its pickled batches (``cifar-10-batches-py/`` or the archive) through torchvision's loader."""
+"""CIFAR-10 and CIFAR-100 from their pickled batches (``cifar-10-batches-py/``, ``cifar-100-python/`` or the
+archives), read in the format the CIFAR page documents: each file a pickled dict whose ``data`` holds one row of
+3072 bytes per image (the R, G and B planes, each 32x32 row-major) and whose ``labels`` (CIFAR-10) or
+``fine_labels`` (CIFAR-100) hold the classes. Checksums are torchvision's published MD5s
+(``poolbench.data.torchvision_sets``)."""
 
 from __future__ import annotations
 
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -11,112 +16,45 @@ import torch
 from poolbench.data.raw import RawDataset
 from poolbench.errors import DataError
 
-
-def _cifar10_class(verify_checksums: bool):
-    from torchvision.datasets import CIFAR10
-
-    if verify_checksums:
-        return CIFAR10
-
-    class UnverifiedCIFAR10(CIFAR10):
-        """CIFAR-10 read exactly as torchvision does, without the per-file MD5 check (for subsets/tests)."""
-
-        def _check_integrity(self) -> bool:
-            base = Path(self.root) / self.base_folder
-            return all((base / name).is_file() for name, _ in self.train_list + self.test_list)
-
-        def _load_meta(self) -> None:
-            meta = Path(self.root) / self.base_folder / self.meta["filename"]
-            with open(meta, "rb") as handle:
-                self.classes = pickle.load(handle, encoding="latin1")[self.meta["key"]]
-            self.class_to_idx = {name: index for index, name in enumerate(self.classes)}
-
-    return UnverifiedCIFAR10
+CIFAR_TRAIN_FILES = {"cifar10": tuple(f"data_batch_{i}" for i in range(1, 6)), "cifar100": ("train",)}
+CIFAR_TEST_FILES = {"cifar10": ("test_batch",), "cifar100": ("test",)}
+CIFAR_LABEL_KEYS = {"cifar10": "labels", "cifar100": "fine_labels"}
 
 
-def _cifar_checksum_problem(data_dir: Path) -> str | None:
-    """Name the first CIFAR-10 batch file that is missing or fails torchvision's MD5, if any."""
-    from torchvision.datasets import CIFAR10
-    from torchvision.datasets.utils import check_integrity
+def read_cifar_file(path: Path, label_key: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """One pickled batch as uint8 images (N, 3, 32, 32) and int64 labels; a damaged file is named."""
+    if not path.is_file():
+        raise DataError(f"CIFAR: {path} is missing. Delete the folder and fetch the dataset again.")
+    try:
+        with open(path, "rb") as handle:
+            entry = pickle.load(handle, encoding="latin1")
+        data = entry["data"]
+        rows = np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray)) else np.asarray(data)
+        images = rows.astype(np.uint8, copy=False).reshape(-1, 3, 32, 32)
+        labels = np.asarray(entry[label_key], dtype=np.int64)
+    except Exception as error:  # unpickling a damaged file raises many types
+        raise DataError(
+            f"CIFAR: {path} is truncated or corrupt ({type(error).__name__}). Delete it and fetch the dataset again."
+        ) from None
+    if len(labels) != len(images):
+        raise DataError(f"CIFAR: {path} holds {len(images)} images but {len(labels)} labels. Fetch it again.")
+    return torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels)
 
-    base = data_dir / CIFAR10.base_folder
-    for name, md5 in CIFAR10.train_list + CIFAR10.test_list + [(CIFAR10.meta["filename"], CIFAR10.meta["md5"])]:
-        if not (base / name).is_file():
-            return f"{base / name} is missing"
-        if not check_integrity(str(base / name), md5):
-            return f"{base / name} fails its MD5 checksum (truncated or not the official file)"
-    return None
+
+def read_cifar_files(folder: Path, names: Sequence[str], label_key: str) -> tuple[torch.Tensor, torch.Tensor]:
+    parts = [read_cifar_file(folder / name, label_key) for name in names]
+    return torch.cat([x for x, _ in parts]), torch.cat([y for _, y in parts])
 
 
-def _cifar_unreadable_file(batches: Path) -> str | None:
-    """Name the first CIFAR-10 batch file that is missing or does not unpickle (truncated), if any."""
-    import pickle
-
-    from torchvision.datasets import CIFAR10
-
-    for name, _ in CIFAR10.train_list + CIFAR10.test_list:
-        path = batches / name
-        if not path.is_file():
-            return f"{path} is missing"
-        try:
-            with open(path, "rb") as handle:
-                pickle.load(handle, encoding="latin1")
-        except Exception as error:
-            return f"{path} is truncated or corrupt ({type(error).__name__})"
-    return None
+def read_cifar(folder: Path, kind: str) -> RawDataset:
+    """CIFAR-10 (``kind="cifar10"``) or CIFAR-100 (fine labels) from its extracted batch folder."""
+    label_key = CIFAR_LABEL_KEYS[kind]
+    train_x, train_y = read_cifar_files(folder, CIFAR_TRAIN_FILES[kind], label_key)
+    test_x, test_y = read_cifar_files(folder, CIFAR_TEST_FILES[kind], label_key)
+    return RawDataset(train_x, train_y, test_x, test_y, source=str(folder))
 
 
 def load_cifar10(data_dir: Path, download: bool, verify_checksums: bool = True) -> RawDataset:
-    from torchvision.datasets import CIFAR10
-    from torchvision.datasets.utils import extract_archive
+    from poolbench.data.torchvision_sets import SOURCES, load_torchvision_set
 
-    batches = data_dir / CIFAR10.base_folder
-    archive = data_dir / CIFAR10.filename
-    if not batches.is_dir() and archive.is_file():
-        try:
-            extract_archive(str(archive), str(data_dir))
-        except Exception as error:
-            raise DataError(
-                f"Cannot extract {archive}: {error}. Delete it and download cifar-10-python.tar.gz again."
-            ) from None
-    if not batches.is_dir() and download:
-        try:
-            CIFAR10(str(data_dir), train=True, download=True)
-        except Exception as error:
-            message = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise DataError(_cifar_missing_message(data_dir, f" (download failed: {message})")) from None
-    if not batches.is_dir():
-        raise DataError(_cifar_missing_message(data_dir, "" if download else " (dataset.download=false)"))
-    if verify_checksums:
-        problem = _cifar_checksum_problem(data_dir)
-        if problem:
-            raise DataError(
-                f"CIFAR-10 in {batches}: {problem}. Delete {batches} (and the archive) and fetch it again, "
-                "or set dataset.verify_checksums=false for a deliberately modified copy."
-            )
-    cls = _cifar10_class(verify_checksums)
-    try:
-        train, test = cls(str(data_dir), train=True), cls(str(data_dir), train=False)
-    except Exception as error:
-        problem = _cifar_unreadable_file(batches) or f"cannot read the batches in {batches} ({error})"
-        raise DataError(f"CIFAR-10: {problem}. Delete it and fetch the dataset again.") from None
-
-    def to_nchw(array):
-        return torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2).contiguous()
-
-    return RawDataset(
-        train_x=to_nchw(train.data),
-        train_y=torch.tensor(train.targets, dtype=torch.int64),
-        test_x=to_nchw(test.data),
-        test_y=torch.tensor(test.targets, dtype=torch.int64),
-        source=str(batches),
-    )
-
-
-def _cifar_missing_message(data_dir: Path, detail: str) -> str:
-    return (
-        f"CIFAR-10 not found{detail}. Looked for {data_dir / 'cifar-10-batches-py'} and "
-        f"{data_dir / 'cifar-10-python.tar.gz'}. Remedies: connect to the internet and keep dataset.download=true; "
-        "or download https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz and put the archive (or its "
-        f"extracted cifar-10-batches-py folder) in {data_dir}; or point data_dir=... at the folder that holds it."
-    )
+    return load_torchvision_set(SOURCES["cifar10"], data_dir, download, verify_checksums)

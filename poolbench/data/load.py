@@ -10,6 +10,7 @@ import logging
 import os
 from pathlib import Path
 
+from poolbench.data.catalog import KINDS
 from poolbench.data.raw import RawDataset, check_matches_config
 from poolbench.errors import ConfigError
 from poolbench.settings import DatasetSettings
@@ -26,15 +27,20 @@ def read_source(dataset: DatasetSettings, root: Path) -> RawDataset:
         from poolbench.data.idx import load_fashion_mnist
 
         return load_fashion_mnist(root, dataset.download)
-    if dataset.kind == "cifar10":
-        from poolbench.data.cifar import load_cifar10
-
-        return load_cifar10(root, dataset.download, dataset.verify_checksums)
     if dataset.kind == "synthetic":
         from poolbench.data.synthetic import load_synthetic
 
         return load_synthetic(dataset)
-    raise ConfigError("dataset.kind", dataset.kind, "fashion_mnist, cifar10 or synthetic", "pick dataset=fashion_mnist")
+    if dataset.kind == "image_folder":
+        from poolbench.data.image_folder import load_image_folder
+
+        return load_image_folder(dataset, root)
+    from poolbench.data.torchvision_sets import load_torchvision_set, source_for
+
+    source = source_for(dataset)
+    if source is not None:
+        return load_torchvision_set(source, root, dataset.download, dataset.verify_checksums)
+    raise ConfigError("dataset.kind", dataset.kind, ", ".join(KINDS), "pick dataset=fashion_mnist")
 
 
 def load_raw(dataset: DatasetSettings, data_dir: str | os.PathLike[str]) -> RawDataset:

@@ -60,27 +60,44 @@ def resize_images(images: torch.Tensor, size: int | None) -> torch.Tensor:
     return resized.round().clamp(0, 255).to(torch.uint8)
 
 
+def place(x: torch.Tensor, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
+    return x[idx].contiguous().to(device)
+
+
+def normalization(dataset: DatasetSettings, train_x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The configured per-channel mean and std, or (``dataset.mean=null``) those of the train split, measured
+    after the validation carve-out so that no validation or test image informs the input scaling."""
+    if dataset.mean is not None and dataset.std is not None:
+        return dataset.mean, dataset.std
+    from poolbench.data.stats import channel_mean_std
+
+    return channel_mean_std(train_x)
+
+
 def prepare_data(dataset: DatasetSettings, data_dir: str | os.PathLike[str], device: torch.device) -> DataBundle:
     """The dataset split into train/val/test, subset as configured and moved to ``device`` once."""
     raw = load_raw(dataset, data_dir)
-    train_idx, val_idx = split_indices(
-        len(raw.train_y), dataset.val_fraction, dataset.split_seed, dataset.train_samples
-    )
+    if raw.val_x is not None and raw.val_y is not None:  # the source's own validation split
+        train_idx = torch.arange(len(raw.train_y))[: dataset.train_samples]
+        val = ImageSplit(raw.val_x.contiguous().to(device), raw.val_y.to(device))
+    else:
+        train_idx, val_idx = split_indices(
+            len(raw.train_y), dataset.val_fraction, dataset.split_seed, dataset.train_samples
+        )
+        val = ImageSplit(place(raw.train_x, val_idx, device), place(raw.train_y, val_idx, device))
     test_idx = torch.arange(len(raw.test_y))[: dataset.test_samples]
-
-    def place(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        return x[idx].contiguous().to(device)
+    mean, std = normalization(dataset, raw.train_x[train_idx])
 
     def per_channel(values: tuple[float, ...]) -> torch.Tensor:
         return torch.tensor(values, dtype=torch.float32, device=device).view(1, dataset.channels, 1, 1)
 
     test_x = resize_images(raw.test_x[test_idx], dataset.eval_image_size)
     return DataBundle(
-        train=ImageSplit(place(raw.train_x, train_idx), place(raw.train_y, train_idx)),
-        val=ImageSplit(place(raw.train_x, val_idx), place(raw.train_y, val_idx)),
-        test=ImageSplit(test_x.contiguous().to(device), place(raw.test_y, test_idx)),
-        mean=per_channel(dataset.mean),
-        std=per_channel(dataset.std),
+        train=ImageSplit(place(raw.train_x, train_idx, device), place(raw.train_y, train_idx, device)),
+        val=val,
+        test=ImageSplit(test_x.contiguous().to(device), place(raw.test_y, test_idx, device)),
+        mean=per_channel(mean),
+        std=per_channel(std),
         num_classes=dataset.num_classes,
         channels=dataset.channels,
         image_size=dataset.image_size,
