@@ -244,3 +244,28 @@ def test_claims_tex_compiles_and_fits_the_text_width(records, tmp_path):
     code, log = compile_in_two_columns(tmp_path / "out" / "claims.tex", "text", tmp_path)
     assert code == 0, log[-3000:]
     assert all(points <= MAX_OVERFULL_PT for points in overfull_points(log)), overfull_points(log)
+
+
+def test_claim_figures_are_one_column_wide_with_readable_fonts_and_head_colours(records):
+    import matplotlib.style
+    from matplotlib.text import Text
+
+    from poolbench.report.claims_figures import claim_figure
+    from poolbench.report.figures import MIN_FONT_PT, SINGLE_COLUMN_IN, style_path
+    from poolbench.report.names import HEAD_STYLES
+    from tests.test_report_figures import colours_of
+
+    runs, extra = claims_runs(collect_runs([records]))
+    with matplotlib.style.context(style_path()):
+        figures = {item.claim.key: claim_figure(item) for item in judge_claims(runs, extra)}
+    assert set(figures) == {"1", "2", "3", "4", "5", "5b"} and all(f is not None for f in figures.values())
+    for key, figure in figures.items():
+        assert figure is not None
+        assert figure.get_size_inches()[0] == SINGLE_COLUMN_IN, key
+        texts = [t for t in figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
+        assert not [t.get_text() for t in texts if t.get_fontsize() < MIN_FONT_PT], key
+    claim3 = figures["3"]
+    assert claim3 is not None
+    gmp = [a for a in claim3.findobj() if getattr(a, "get_gid", lambda: None)() == "head:gmp"]
+    painted = set().union(*(colours_of(a) for a in gmp))
+    assert painted == {HEAD_STYLES["gmp"].color.lower()}

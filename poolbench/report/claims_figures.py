@@ -36,6 +36,7 @@ from poolbench.report.figures import (
 from poolbench.report.names import head_order, head_styles
 
 ROW_HEIGHT_IN = 0.24
+LINE_HEIGHT_IN = 0.16  # one 7-pt tick-label line and its spacing
 BASE_HEIGHT_IN = 1.5
 # Which rows a claim's figure shows (one unit per figure): the rest are in claims.md.
 FIGURE_ROWS: dict[str, Callable[[Measurement], bool]] = {
@@ -47,14 +48,15 @@ FIGURE_ROWS: dict[str, Callable[[Measurement], bool]] = {
     "5b": lambda r: True,
 }
 THRESHOLDS = {"1": SIGNIFICANT_REDUCTION, "5": MATERIAL_REDUCTION, "5b": MATERIAL_REDUCTION}
-X_LABELS = {
+DESCRIPTIONS = {  # what the x axis shows (positive: as the claim says), above the plot
     "1": "parameters removed vs flatten + FC (%)",
-    "2": "flatten's minus the global head's\ntrain − test accuracy (pp)",
+    "2": "flatten's minus the global head's train − test acc. (pp)",
     "3": "GMP − GAP test accuracy (pp)",
-    "4": "filled: global − flatten consistency (pp)\nopen: position task, flatten − global acc. (pp)",
-    "5": "saved vs flatten + FC (%):\nsize, latency, throughput",
-    "5b": "saved vs flatten + FC (%):\nmultiply-adds, latency",
+    "4": "filled: consistency, global − flatten (pp)\nopen: position task, accuracy, flatten − global (pp)",
+    "5": "saved vs flatten + FC (%): size, latency, throughput",
+    "5b": "saved vs flatten + FC (%): multiply-adds, latency",
 }
+X_UNITS = {"1": "%", "5": "%", "5b": "%"}
 
 
 def shared_parts(rows: Sequence[Measurement]) -> tuple[str, ...]:
@@ -89,7 +91,10 @@ def claim_figure(item: ClaimVerdict) -> Figure | None:
             labels.append(label)
     heads = head_order({r.head for r in rows})
     styles = head_styles(heads)
-    height = BASE_HEIGHT_IN + ROW_HEIGHT_IN * len(labels) * max(1.0, len(heads) / 2)
+    per_label = [
+        max(ROW_HEIGHT_IN * max(1.0, len(heads) / 2), LINE_HEIGHT_IN * (label.count("\n") + 1)) for label in labels
+    ]
+    height = BASE_HEIGHT_IN + sum(per_label)
     figure, axes = new_figure(SINGLE_COLUMN_IN, height)
     offsets = np.linspace(-0.3, 0.3, len(heads)) if len(heads) > 1 else np.zeros(1)
     for row in rows:
@@ -112,11 +117,9 @@ def claim_figure(item: ClaimVerdict) -> Figure | None:
         axes.axvline(100 * THRESHOLDS[item.claim.key], color="grey", linestyle="--", linewidth=0.8)
     axes.set_yticks(range(len(labels)), labels)
     axes.invert_yaxis()
-    axes.set_xlabel(X_LABELS.get(item.claim.key, "effect"))
-    title = f"Claim {item.claim.key}: {item.verdict}"
-    if shared:
-        title += "\n" + " · ".join(shared)
-    axes.set_title(title)
+    axes.set_xlabel("percent" if X_UNITS.get(item.claim.key) == "%" else "percentage points")
+    title = f"Claim {item.claim.key}: {item.verdict}" + (f" · {' · '.join(shared)}" if shared else "")
+    figure.suptitle(f"{title}\n{DESCRIPTIONS.get(item.claim.key, 'effect')}", fontsize=8)
     _head_legend(figure, styles, heads, ncols=4)
     return figure
 
