@@ -117,7 +117,7 @@ def rows_of(item, quantity: str, head: str | None = None, setting: str = "") -> 
 
 def test_claim_2_overfitting_gap_is_paired_on_seed_with_the_t_interval(records):
     item = verdicts_of(records)["2"]
-    [row] = rows_of(item, "train − test accuracy", "gap", "train samples = 1000")
+    [row] = rows_of(item, "train − test accuracy", "gap", "Fashion-MNIST")
     mean, low, high = t_interval([0.15, 0.16, 0.20])
     assert (row.effect, row.ci_low, row.ci_high, row.n) == pytest.approx((mean, low, high, 3))
     assert row.effect == pytest.approx(0.17) and row.comparison == "Flatten + FC − GAP"
@@ -192,6 +192,26 @@ def test_a_single_seed_is_inconclusive(tmp_path):
     [row] = rows_of(item, "train − test accuracy", "gap")
     assert row.n == 1 and math.isnan(row.ci_low) and row.verdict == INCONCLUSIVE
     assert item.verdict == INCONCLUSIVE
+
+
+def test_labels_name_only_the_keys_that_tell_settings_apart(tmp_path):
+    """Two Fashion-MNIST cells differ in training-set size and, with it, epochs: the label says the size, the
+    full label (claims_detail.csv) both."""
+    root = tmp_path / "runs"
+    for size, epochs in ((1000, 25), (10000, 10)):
+        config = {"dataset": {"name": "fashion_mnist", "train_samples": size}, "trainer": {"epochs": epochs}}
+        for head in ("gap", "flatten"):
+            for seed in range(2):
+                write(root, "fashion_mnist", head, seed, config)
+    rows = verdicts_of(root)["2"].rows
+    assert {r.setting for r in rows} == {
+        "Fashion-MNIST · Small CNN · train samples = 1000",
+        "Fashion-MNIST · Small CNN · train samples = 10000",
+    }
+    assert {r.setting_full for r in rows} == {
+        "Fashion-MNIST · Small CNN · train samples = 1000 · epochs = 25",
+        "Fashion-MNIST · Small CNN · train samples = 10000 · epochs = 10",
+    }
 
 
 def test_verdict_rules():

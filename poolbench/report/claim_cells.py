@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -27,12 +27,21 @@ class Cell:
     keys: tuple[str, ...]
     values: tuple[object, ...]
     runs: pd.DataFrame
+    shown: tuple[str, ...] | None = None  # the keys its label names (None: all); see ``short_labels``
 
     @property
     def label(self) -> str:
-        """The setting in words; keys a run's config does not set (value ABSENT) are left out."""
-        present = [(key, value) for key, value in zip(self.keys, self.values) if value != ABSENT]
+        """The setting in words: the ``shown`` keys, leaving out those a run's config does not set (ABSENT)."""
+        present = [
+            (key, value)
+            for key, value in zip(self.keys, self.values)
+            if value != ABSENT and (self.shown is None or key in self.shown)
+        ]
         return panel_heading([key for key, _ in present], [value for _, value in present])
+
+    @property
+    def full_label(self) -> str:
+        return replace(self, shown=None).label
 
     @property
     def real_data(self) -> bool:
@@ -81,7 +90,34 @@ def cells_of(runs: pd.DataFrame, extra_keys: Sequence[str], structural: bool = F
         Cell(tuple(keys), values if isinstance(values, tuple) else (values,), group)
         for values, group in ok.groupby(keys, sort=False, dropna=False)
     ]
-    return sorted(cells, key=lambda cell: (not cell.real_data, [sort_key(v) for v in cell.values]))
+    ordered = sorted(cells, key=lambda cell: (not cell.real_data, [sort_key(v) for v in cell.values]))
+    return short_labels(ordered)
+
+
+def label_priority(keys: Sequence[str]) -> list[str]:
+    """Grouping keys in the order a label would name them: task, training-set size, backbone keys, the rest."""
+    first = [key for key in ("dataset.task", "dataset.train_samples") if key in keys]
+    backbone = [key for key in keys if key.startswith("backbone.") and key not in first]
+    return [*first, *backbone, *(key for key in keys if key not in first and key not in backbone)]
+
+
+def short_labels(cells: list[Cell]) -> list[Cell]:
+    """The cells with labels that name only the keys needed to tell them apart: dataset and backbone always,
+    then each grouping key (in ``label_priority`` order) that separates cells the keys before it did not.
+    A sweep varying ten config keys between two FashionMNIST cells is labelled by training-set size alone when
+    that is what differs; ``full_label`` (in claims_detail.csv) names every key."""
+    if not cells:
+        return cells
+    keys = cells[0].keys
+    shown = list(keys[:2])
+
+    def distinct(names: Sequence[str]) -> int:
+        return len({tuple(dict(zip(c.keys, c.values))[n] for n in names) for c in cells})
+
+    for key in label_priority(keys[2:]):
+        if distinct([*shown, key]) > distinct(shown):
+            shown.append(key)
+    return [replace(cell, shown=tuple(shown)) for cell in cells]
 
 
 def sort_key(value: object) -> tuple[int, float, str]:

@@ -55,7 +55,7 @@ def make_row(
     effect, low, high, n = stats
     return Measurement(
         claim, cell.label, comparison, quantity, effect, low, high, n, unit, verdict, role, cell.real_data, head,
-        tuple(cell.label.split(" · ")),
+        tuple(cell.label.split(" · ")), cell.full_label,
     )  # fmt: skip
 
 

@@ -48,6 +48,7 @@ class Measurement:
     real_data: bool = False  # a shipped real dataset (Fashion-MNIST, CIFAR-10), not a probe or synthetic task
     head: str = ""  # the global head of the comparison (its colour in the figures)
     setting_parts: tuple[str, ...] = ()  # the setting label's parts (figures drop the parts all rows share)
+    setting_full: str = ""  # every grouping key of the setting (the label names only those that tell cells apart)
 
 
 def ci_verdict(low: float, high: float, n: int) -> str:
