@@ -21,7 +21,6 @@ import pandas as pd
 from poolbench.report.claim_cells import cells_of
 from poolbench.report.claim_rows import claim1, claim2, claim3, claim4, claim5, claim5b
 from poolbench.report.claim_rules import GAP, NOT_MEASURED, TEST, Measurement, claim_verdict
-from poolbench.report.names import head_name
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ class ClaimVerdict:
 def headline_of(rows: Sequence[Measurement]) -> Measurement | None:
     """The row a one-line summary shows: GAP's first test row (real data first), else the first test row."""
     tested = [r for r in rows if r.role == TEST and r.verdict != NOT_MEASURED]
-    gap_rows = [r for r in tested if head_name(GAP) in r.comparison]
+    gap_rows = [r for r in tested if r.head == GAP]
     chosen = gap_rows or tested
     return chosen[0] if chosen else None
 
