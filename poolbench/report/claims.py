@@ -2,10 +2,10 @@
 
 Every claim becomes rows of measurements (``Measurement``): one effect, oriented so that a positive value is
 what the claim says, with its 95% CI over seeds (paired on seed where two heads ran on the same seeds of one
-setting), n, and a verdict by ``RULES`` below. A setting (a "cell") is one dataset, backbone and value of every
-config key that varies between the runs (``auto_group_keys``: ``dataset.task``, ``dataset.train_samples``, ...);
-heads are only compared inside one cell. Flatten + dense (``flatten``) is the non-global head; every other head
-is a global pool.
+setting), n, and a verdict by ``claim_rules.RULES`` (printed in claims.md). A setting (a "cell") is one
+dataset, backbone and value of every config key that varies between the runs (``auto_group_keys``, always
+with ``dataset.task`` and ``dataset.train_samples`` where set); heads are only compared inside one cell.
+Flatten + dense (``flatten``) is the non-global head; every other head is a global pool.
 
 A claim's verdict combines its test rows (``claim_verdict``); counter-case and reported rows are shown, never
 counted. ``poolbench.report.claims_output`` writes the tables, ``poolbench.report.claims_figures`` the figures.
