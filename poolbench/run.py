@@ -5,6 +5,7 @@ Everything that can fail on bad input (data, model construction) happens before 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import subprocess
 from collections.abc import Callable
@@ -17,8 +18,8 @@ from omegaconf import OmegaConf
 
 import poolbench
 from poolbench.data.splits import DataBundle, prepare_data
+from poolbench.deploy import cost_fields, measure_deployment
 from poolbench.models import Classifier, build_classifier
-from poolbench.models.flops import count_flops_per_image
 from poolbench.record import (
     CHECKPOINT_FILE,
     EPOCHS_FILE,
@@ -64,7 +65,11 @@ def run(settings: Settings) -> RunRecord:
         finish(run_dir, failed_record(base, error, run_dir), trackers)
         raise
     write_epochs(run_dir, outcome.history)
-    return finish(run_dir, finished_record(base, outcome, model), trackers)
+    record = finished_record(base, outcome, model)
+    if record.status == "ok":  # deployment cost: size, CPU latency and throughput, accuracy at other sizes
+        deployed = measure_deployment(model, data, settings.deploy, settings.trainer.eval_batch_size, ctx)
+        record = dataclasses.replace(record, **deployed)
+    return finish(run_dir, record, trackers)
 
 
 def training_plan(
@@ -124,7 +129,7 @@ def describe_run(
         head=settings.head["name"],
         seed=settings.seed,
         epochs=settings.trainer.epochs,
-        flops_per_image=count_flops_per_image(model, data.channels, data.image_size, device),
+        **cost_fields(model, data.channels, data.image_size, device),
         device=str(device),
         torch_version=torch.__version__,
         poolbench_version=poolbench.__version__,
@@ -151,7 +156,10 @@ def finished_record(base: dict[str, Any], outcome: TrainOutcome, model: Classifi
         train_seconds=progress.train_seconds,
         images_per_second=progress.images_seen / progress.train_seconds if progress.train_seconds > 0 else None,
         pool_params=model.pool_params(),
-        shift_acc=outcome.shift_acc,
+        shift_acc=outcome.shift.acc,
+        shift_consistency=outcome.shift.consistency,
+        shift_circular_acc=outcome.shift.circular_acc,
+        shift_circular_consistency=outcome.shift.circular_consistency,
         finished_at=now_iso(),
         epochs_completed=progress.epochs_done,
         **final_metrics(outcome.final, outcome.history),

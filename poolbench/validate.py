@@ -26,7 +26,7 @@ from poolbench.settings import RULES, RULES_BY_KEY, DatasetSettings, Settings, s
 LOGGER_BLOCKS = tuple(sorted({rule.block for rule in RULES if rule.block and rule.block.startswith("logger.")}))
 
 # Groups whose every key must be known (a rule or a shipped YAML); head/backbone keys are checked by signature.
-CLOSED_GROUPS = ("", "paths", "trainer", "dataset", "dataset.augment", "logger", *LOGGER_BLOCKS)
+CLOSED_GROUPS = ("", "paths", "trainer", "dataset", "dataset.augment", "deploy", "logger", *LOGGER_BLOCKS)
 CONFIG_GROUPS = ("backbone", "head", "dataset", "trainer")
 
 

@@ -55,7 +55,10 @@ CONFIG_KEYS = {
     "dataset.augment.flip": "flip augmentation",
     "dataset.augment.crop_padding": "crop padding",
     "dataset.train_samples": "train samples",
+    "dataset.task": "task",
     "backbone.widths": "backbone widths",
+    "backbone.depth": "backbone depth",
+    "backbone.padding_mode": "padding",
     "run_key": "config (run key)",
 }
 ALL_NAMES = {**DATASETS, **BACKBONES, **HEADS}

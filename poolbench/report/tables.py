@@ -84,7 +84,19 @@ def display_summary(summary: pd.DataFrame, key_columns: list[str]) -> pd.DataFra
     out["backbone params"] = summary["params_backbone"].map(count)
     out["head params"] = summary["params_head"].map(count)
     out["head share %"] = summary["head_share"].map(lambda v: pct(v, 1))
-    out["MFLOPs/img"] = summary["flops_per_image"].map(lambda v: EMPTY if is_missing(v) else f"{v / 1e6:.2f}")
+    out["M mult-adds/img"] = column_of(summary, "macs_per_image").map(
+        lambda v: EMPTY if is_missing(v) else f"{v / 1e6:.2f}"
+    )
+    out["MFLOPs/img (2 per mult-add)"] = summary["flops_per_image"].map(
+        lambda v: EMPTY if is_missing(v) else f"{v / 1e6:.2f}"
+    )
+    out["model KB"] = column_of(summary, "model_bytes").map(lambda v: EMPTY if is_missing(v) else f"{v / 1e3:,.0f}")
+    out["CPU latency ms (batch 1)"] = column_of(summary, "latency_ms_mean").map(
+        lambda v: EMPTY if is_missing(v) else f"{v:.2f}"
+    )
+    out["CPU img/s (batch 256)"] = column_of(summary, "throughput_ips_mean").map(
+        lambda v: EMPTY if is_missing(v) else f"{v:,.0f}"
+    )
     out["train s"] = summary["train_seconds_mean"].map(lambda v: EMPTY if is_missing(v) else f"{v:.1f}")
     out["img/s"] = summary["images_per_second_mean"].map(lambda v: EMPTY if is_missing(v) else f"{v:,.0f}")
     if column_of(summary, "gem_p_mean").notna().any():
