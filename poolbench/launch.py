@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import datetime, timezone
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -176,14 +176,15 @@ def read_job_return(config: DictConfig, planned: PlannedRun, job: Any) -> JobRet
         first = str(error).strip().splitlines()
         return record_dead_job(config, planned, f"the job raised {type(error).__name__}: {first[0] if first else ''}")
     if isinstance(result, JobReturn) and result.status == JobStatus.FAILED:
-        error = result._return_value
-        note(config, planned, "failed", f"{type(error).__name__}: {error}")
+        raised = result._return_value
+        note(config, planned, "failed", f"{type(raised).__name__}: {raised}")
         return job_return(planned, None)
     return result if isinstance(result, JobReturn) else job_return(planned, result)
 
 
 def record_dead_job(config: DictConfig, planned: PlannedRun, reason: str) -> JobReturn:
-    """A job that ended without a result: a failed record and a ledger entry, both with the epochs its run completed and the checkpoint a rerun resumes from."""
+    """A job that ended without a result: a failed record and a ledger entry, both with the epochs its run
+    completed and the checkpoint a rerun resumes from."""
     epochs, checkpoint = run_progress(planned.run_dir)
     total = planned.settings.trainer.epochs
     where = f"; checkpoint {checkpoint} (rerun the same command to resume)" if checkpoint else ""
@@ -219,9 +220,7 @@ def run_progress(run_dir: Path) -> tuple[int, str | None]:
     return epochs, str(checkpoint) if checkpoint.is_file() else None
 
 
-def failed_record(
-    settings: Settings, run_dir: Path, message: str, epochs: int, checkpoint: str | None
-) -> RunRecord:
+def failed_record(settings: Settings, run_dir: Path, message: str, epochs: int, checkpoint: str | None) -> RunRecord:
     """The failed record of a job that died: the job's own record (model size, start time, ...) when it wrote
     one for this config, with SLURM's reason as its error; else one built from the settings."""
     from dataclasses import replace

@@ -29,7 +29,7 @@ try:
     from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf, LocalQueueConf, SlurmQueueConf
     from hydra_plugins.hydra_submitit_launcher.submitit_launcher import BaseSubmititLauncher
 except ImportError:  # the `launchers` extra is not installed: nothing to register
-    BaseSubmititLauncher = None  # type: ignore[assignment,misc]
+    BaseSubmititLauncher = None
 
 log = logging.getLogger("poolbench.sweep")
 OWN_KEYS = ("max_wait_h", "poll_s", "result_grace_s", "lost_after_s")
@@ -144,7 +144,9 @@ if BaseSubmititLauncher is not None:
 
             params = dict(self.params)
             folder = params.pop("submitit_folder")
-            init = {f"{self._EXECUTOR}_max_num_timeout": params.pop("max_num_timeout")} if "max_num_timeout" in params else {}
+            init = {}
+            if "max_num_timeout" in params:  # an argument of the executor, not a job parameter
+                init[f"{self._EXECUTOR}_max_num_timeout"] = params.pop("max_num_timeout")
             try:
                 executor = submitit.AutoExecutor(cluster=self._EXECUTOR, folder=folder, **init)
             except RuntimeError as error:
