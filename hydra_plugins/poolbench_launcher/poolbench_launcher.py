@@ -33,6 +33,7 @@ except ImportError:  # the `launchers` extra is not installed: nothing to regist
 
 log = logging.getLogger("poolbench.sweep")
 OWN_KEYS = ("max_wait_h", "poll_s", "result_grace_s", "lost_after_s")
+LAUNCHERS: list[type] = []  # registered with Hydra by poolbench.hydra_adapter.register_launcher_plugins
 
 if BaseSubmititLauncher is not None:
 
@@ -192,3 +193,5 @@ if BaseSubmititLauncher is not None:
                 state = str(job.state).upper()
                 states[job.job_id] = JobState(job.job_id, "RUNNING" if state == "RUNNING" else state, source="local")
             return states
+
+    LAUNCHERS.extend([PoolbenchSlurmLauncher, PoolbenchLocalLauncher])
