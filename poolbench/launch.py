@@ -257,6 +257,15 @@ def note(config: DictConfig, planned: PlannedRun, status: str, error: str | None
         write_entry(str(config.hydra.sweep.dir), sweep_id, planned.num, status, planned.run_dir, error)
 
 
+def release_sweep(config: DictConfig) -> None:
+    """The sweep ends before its summary (no cluster, Ctrl-C): free its folder's lock for the next sweep."""
+    from poolbench import sweeplock
+
+    sweep_id = os.environ.get(SWEEP_ID_ENV)
+    if sweep_id:
+        sweeplock.release(str(config.hydra.sweep.dir), sweep_id)
+
+
 def job_return(planned: PlannedRun, value: Any) -> JobReturn:
     return JobReturn(
         overrides=planned.overrides,

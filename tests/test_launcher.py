@@ -21,7 +21,7 @@ from poolbench.launch import PlannedRun, WaitLimits, collect
 from poolbench.ledger import SWEEP_ID_ENV, read_ledger
 from poolbench.record import read_result
 from poolbench.slurm_state import JobState, expand_task_ids, parse_sacct, parse_scontrol
-from tests.conftest import TINY, compose_settings, run_cli
+from tests.conftest import TINY, cli_env, compose_settings, run_cli
 
 # `scontrol -o show job 9` on SLURM 22.05 (trimmed): a cancelled task, a running one, a pending remainder.
 SCONTROL = (
@@ -260,3 +260,21 @@ def test_local_launcher_skips_finished_runs_before_submission_and_honours_the_lo
     assert locked.returncode == 1
     assert f"sweep other-sweep (pid {holder.pid}" in locked.stderr
     assert "Traceback" not in locked.stderr
+
+
+@pytest.mark.slow
+def test_slurm_launcher_without_slurm_says_what_it_needs(tmp_path: Path) -> None:
+    sweep = [
+        "-m",
+        "launcher=submitit_slurm",
+        *TINY,
+        f"paths.results_dir={tmp_path / 'results'}",
+        f"data_dir={tmp_path / 'data'}",
+        "head=gap",
+    ]
+    env = cli_env(PATH=str(tmp_path / "no-slurm-here"))
+    result = run_cli(sweep, cwd=tmp_path, env=env)
+    assert result.returncode == 1
+    assert "needs SLURM's commands (sbatch, srun, scontrol, squeue)" in result.stderr
+    assert "launcher=submitit_local" in result.stderr and "Traceback" not in result.stderr
+    assert not sweeplock.lock_path(tmp_path / "results" / "default").exists()

@@ -93,7 +93,7 @@ if BaseSubmititLauncher is not None:
         # ------------------------------------------------------------------------------------- launching
         def launch(self, job_overrides: Any, initial_job_idx: int) -> Any:
             from poolbench.errors import PoolbenchError, abort
-            from poolbench.launch import collect, note_skipped, plan
+            from poolbench.launch import collect, note_skipped, plan, release_sweep
 
             assert self.config is not None and self.hydra_context is not None
             Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
@@ -107,8 +107,10 @@ if BaseSubmititLauncher is not None:
                 jobs = self._submit(to_submit)
                 return returns + collect(self.config, list(zip(to_submit, jobs)), self._probe, self.limits)
             except PoolbenchError as error:
+                release_sweep(self.config)
                 abort(error)
             except KeyboardInterrupt:
+                release_sweep(self.config)
                 abort(self._stopped_waiting())
 
         def _submit(self, to_submit: list[Any]) -> list[Any]:
@@ -176,6 +178,18 @@ if BaseSubmititLauncher is not None:
 
     class PoolbenchSlurmLauncher(PoolbenchSubmititLauncher):
         _EXECUTOR = "slurm"
+
+        def _submit(self, to_submit: list[Any]) -> list[Any]:
+            from poolbench.slurm_state import accounting_available
+
+            jobs = super()._submit(to_submit)
+            if not accounting_available():
+                log.info(
+                    "SLURM accounting (sacct) is off: following the jobs through scontrol; a job that leaves the "
+                    "controller without a result is recorded failed after %.0f s without its reason",
+                    self.limits.lost_after_s,
+                )
+            return jobs
 
         def _probe(self, jobs: Any) -> Any:
             from poolbench.slurm_state import query_states
