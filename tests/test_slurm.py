@@ -285,7 +285,20 @@ def test_preempted_job_is_requeued_by_slurm_and_finishes(tmp_path: Path, sweeps:
     wait_until("the run's second epoch", lambda: gap_epochs_done(tmp_path) >= 2)
     cores = os.cpu_count() or 1
     urgent = subprocess.run(
-        ["sbatch", "--parsable", "-p", "urgent", "-c", str(cores), "--mem=100M", "-t", "2", "--wrap", "sleep 3"],
+        [
+            "sbatch",
+            "--parsable",
+            "-p",
+            "urgent",
+            "-c",
+            str(cores),
+            "--mem=100M",
+            "-t",
+            "2",
+            "-o",
+            str(tmp_path / "urgent.out"),
+        ]
+        + ["--wrap", "sleep 3"],
         capture_output=True,
         text=True,
         timeout=30,
