@@ -284,25 +284,10 @@ def test_preempted_job_is_requeued_by_slurm_and_finishes(tmp_path: Path, sweeps:
     (job_id,) = sweep.job_ids()
     wait_until("the run's second epoch", lambda: gap_epochs_done(tmp_path) >= 2)
     cores = os.cpu_count() or 1
+    preempting = ["sbatch", "--parsable", "-p", "urgent", "-c", str(cores), "--mem=100M", "-t", "2"]
+    output = ["-o", str(tmp_path / "urgent.out"), "--wrap", "sleep 3"]
     urgent = subprocess.run(
-        [
-            "sbatch",
-            "--parsable",
-            "-p",
-            "urgent",
-            "-c",
-            str(cores),
-            "--mem=100M",
-            "-t",
-            "2",
-            "-o",
-            str(tmp_path / "urgent.out"),
-        ]
-        + ["--wrap", "sleep 3"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
+        [*preempting, *output], capture_output=True, text=True, timeout=30, check=True
     ).stdout.strip()
     try:
         release_when_requeued(job_id)
