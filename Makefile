@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PB     := $(VENV)/bin/poolbench
 
-.PHONY: install dataset demo report test test-fast lint format bench bench-sweep sweep clean
+.PHONY: install dataset demo report test test-fast test-slurm lint format bench bench-sweep sweep clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,13 +45,19 @@ test: $(PB)
 
 # Style and types: ruff (lint + format check) and mypy, as configured in pyproject.toml; CI runs it first.
 lint: $(PB)
-	$(VENV)/bin/ruff check poolbench scripts tests
-	$(VENV)/bin/ruff format --check poolbench scripts tests
+	$(VENV)/bin/ruff check poolbench scripts tests hydra_plugins
+	$(VENV)/bin/ruff format --check poolbench scripts tests hydra_plugins
 	$(VENV)/bin/mypy
 
 format: $(PB)
-	$(VENV)/bin/ruff check --fix poolbench scripts tests
-	$(VENV)/bin/ruff format poolbench scripts tests
+	$(VENV)/bin/ruff check --fix poolbench scripts tests hydra_plugins
+	$(VENV)/bin/ruff format poolbench scripts tests hydra_plugins
+
+# The SLURM scenarios (tests/test_slurm.py) on a single-node cluster this target starts and always stops again
+# (scripts/slurm-local; root on Debian: it installs slurmctld, slurmd, slurm-client and munge).
+test-slurm: $(PB)
+	scripts/slurm-local up
+	POOLBENCH_REQUIRE_SLURM=1 $(PY) -m pytest -q -m slurm tests/test_slurm.py; rc=$$?; scripts/slurm-local down; exit $$rc
 
 test-fast: $(PB)
 	$(PY) -m pytest -q -m "not slow"

@@ -28,6 +28,7 @@ def conf_dir() -> str:
 
 CONF_DIR = conf_dir()
 register_resolvers()  # before @hydra.main composes; launcher workers import this module too
+hydra_adapter.register_launcher_plugins()  # launcher=submitit_* in editable installs too
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")

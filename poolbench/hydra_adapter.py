@@ -79,3 +79,19 @@ def is_multirun() -> bool:
 def verbose() -> bool:
     hydra_cfg = runtime()
     return bool(hydra_cfg.verbose) if hydra_cfg is not None else False
+
+
+def register_launcher_plugins() -> None:
+    """Make poolbench's launchers (``hydra_plugins.poolbench_launcher``) known to Hydra in any kind of install.
+
+    Hydra finds plugins by listing the ``hydra_plugins`` namespace package, which a setuptools (PEP 660)
+    editable install cannot list (hydra issue #3252): the module imports, but the scan misses it. Importing it
+    registers its configs; ``Plugins.register`` (Hydra's public call for this) registers its classes."""
+    try:
+        from hydra_plugins.poolbench_launcher import poolbench_launcher
+    except ImportError:
+        return
+    from hydra.core.plugins import Plugins
+
+    for launcher in poolbench_launcher.LAUNCHERS:
+        Plugins.instance().register(launcher)

@@ -29,6 +29,16 @@ class RunInterrupted(Exception):
         super().__init__(f"interrupted by {name}; rerun the same command to resume from the last checkpoint")
 
 
+class Requeued(RunInterrupted):
+    """The cluster scheduler stopped the run and queued it again (submitit on a timeout or preemption signal):
+    not a failure. The run is recorded as cut short (its checkpoint is what the next attempt resumes from), and
+    the process leaves without a result, so the launcher goes on waiting for the requeued job."""
+
+    def __init__(self, signum: int, why: str) -> None:
+        self.signum = signum
+        Exception.__init__(self, f"requeued by the scheduler ({why}); the next attempt resumes from the checkpoint")
+
+
 @contextmanager
 def interrupts_as_exceptions() -> Iterator[None]:
     """Turn SIGTERM/SIGINT into ``RunInterrupted`` so run() records the run as failed before the process exits.
@@ -50,6 +60,40 @@ def interrupts_as_exceptions() -> Iterator[None]:
             signal.signal(sig, old)
 
 
+@contextmanager
+def requeue_as_exception(signum: int) -> Iterator[None]:
+    """Inside a submitit job: make submitit's requeue (on ``signum``, USR2 by default) an explicit ``Requeued``.
+
+    submitit's handler checkpoints, requeues the job (``scontrol requeue``) and calls ``sys.exit(-1)``; that
+    ``SystemExit`` would otherwise look like a failed run. SLURM follows a requeue with SIGTERM, which is
+    ignored from the signal on (the checkpoint is on disk). When submitit refuses to requeue ("timed-out too
+    many times") its ``UncompletedJobError`` goes on as a real failure."""
+    submitit_handler = signal.getsignal(signum)
+    if not callable(submitit_handler) or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_requeue_signal(received: int, frame: Any) -> None:
+        before = signal.signal(signal.SIGTERM, _ignore_sigterm)
+        try:
+            submitit_handler(received, frame)
+        except SystemExit:
+            raise Requeued(received, f"{signal.Signals(received).name}: time limit near, or preempted") from None
+        except BaseException:
+            signal.signal(signal.SIGTERM, before)
+            raise
+
+    signal.signal(signum, on_requeue_signal)
+    try:
+        yield
+    finally:
+        signal.signal(signum, submitit_handler)
+
+
+def _ignore_sigterm(signum: int, _frame: Any) -> None:
+    log.info("ignored %s: the run is being requeued", signal.Signals(signum).name)
+
+
 @dataclass
 class Job:
     run_dir: Path
@@ -65,12 +109,18 @@ def error_text(error: BaseException) -> str:
 
 @contextmanager
 def sweep_job(run_dir: Path) -> Iterator[Job]:
-    """Wrap one job. Interrupted: recorded failed, then ``Abort`` with 128 + signal. Failed inside a sweep:
-    logged and recorded, and the sweep goes on. Outside a sweep the failure propagates to the CLI."""
+    """Wrap one job. Interrupted: recorded failed, then ``Abort`` with 128 + signal. Requeued by the scheduler:
+    recorded as requeued (not failed), then ``Abort`` (the process must end without a result; the job runs
+    again). Failed inside a sweep: logged and recorded, and the sweep goes on. Outside a sweep the failure
+    propagates to the CLI."""
     job = Job(run_dir)
     try:
         with interrupts_as_exceptions():
             yield job
+    except Requeued as requeued:
+        note_outcome(run_dir, "requeued", str(requeued))
+        log.warning("%s: %s", run_dir, requeued)
+        raise Abort(Interrupted(requeued.signum, str(requeued))) from None
     except RunInterrupted as interrupted:
         note_outcome(run_dir, "failed", str(interrupted))
         log.error("%s: %s", run_dir, interrupted)

@@ -1,6 +1,7 @@
 """The sweep ledger: every job of a ``-m`` sweep notes its outcome in a file; ``SweepSummary`` (a Hydra
 callback, run by the launching process with every launcher) reads them when the sweep ends, prints
-"N ok, M failed, K skipped", and leaves with exit code 1 if any run failed or diverged.
+"N ok, M failed, K skipped", and leaves with exit code 1 if any run failed or diverged. It also holds the sweep
+folder's lock (``poolbench.sweeplock``) from the start of the sweep to its end.
 
 One file per job (named by its job number): no locking, any launcher, any machine that shares the sweep folder.
 The jobs find their sweep's ledger through an environment variable they inherit from the launching process.
@@ -21,15 +22,15 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from poolbench import hydra_adapter
+from poolbench import hydra_adapter, sweeplock
 from poolbench.atomic import atomic_write_json
-from poolbench.errors import Abort, RunFailed
+from poolbench.errors import Abort, PoolbenchError, RunFailed, abort
 
 log = logging.getLogger("poolbench.sweep")
 
 SWEEP_ID_ENV = "POOLBENCH_SWEEP_ID"
 LEDGER_DIR = ".poolbench_sweeps"
-FAILED = ("failed", "diverged")
+FAILED = ("failed", "diverged", "requeued")  # requeued: the last word of a job that SLURM requeued
 
 
 def ledger_dir(sweep_dir: str | os.PathLike[str], sweep_id: str) -> Path:
@@ -42,9 +43,17 @@ def note_outcome(run_dir: Path, status: str, error: str | None) -> None:
     hydra_cfg = hydra_adapter.runtime()
     if not sweep_id or not hydra_adapter.is_multirun() or hydra_cfg is None:
         return
+    write_entry(hydra_cfg.sweep.dir, sweep_id, int(hydra_cfg.job.num), status, run_dir, error)
+
+
+def write_entry(
+    sweep_dir: str | os.PathLike[str], sweep_id: str, job_num: int, status: str, run_dir: Path, error: str | None
+) -> None:
+    """Job ``job_num``'s outcome in the ledger (a later entry for the same job replaces it: a requeued job's
+    last attempt, or the launcher's word on a job that died)."""
     entry = {"status": status, "run_dir": str(run_dir), "error": error}
     try:
-        atomic_write_json(ledger_dir(hydra_cfg.sweep.dir, sweep_id) / f"job{hydra_cfg.job.num}.json", entry)
+        atomic_write_json(ledger_dir(sweep_dir, sweep_id) / f"job{job_num}.json", entry)
     except OSError as problem:
         log.warning("could not note the outcome of %s in the sweep ledger: %s", run_dir, problem)
 
@@ -75,7 +84,12 @@ class SweepSummary(Callback):
     order, so the report is written before this callback ends the program."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        os.environ[SWEEP_ID_ENV] = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        sweep_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        try:
+            sweeplock.acquire(config.hydra.sweep.dir, sweep_id)
+        except PoolbenchError as error:
+            abort(error)
+        os.environ[SWEEP_ID_ENV] = sweep_id
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_id = os.environ.pop(SWEEP_ID_ENV, None)
@@ -83,6 +97,7 @@ class SweepSummary(Callback):
             return
         entries = read_ledger(config.hydra.sweep.dir, sweep_id)
         shutil.rmtree(ledger_dir(config.hydra.sweep.dir, sweep_id), ignore_errors=True)
+        sweeplock.release(config.hydra.sweep.dir, sweep_id)
         for entry in entries:
             if entry["status"] in FAILED:
                 print(f"  {entry['status']}: {entry['run_dir']}: {entry.get('error') or ''}")

@@ -142,11 +142,23 @@ def check_jobs(jobs: list[Job]) -> None:
             check_data_dir(Path(settings.data_dir).expanduser())
     built: set[str] = set()
     for job, settings in zip(jobs, every):
+        if is_finished(job.output_dir, settings):
+            continue  # skipped without loading data or building a model: a finished sweep re-runs in seconds
         validate_components(settings.resolved)
         check_device(settings)
         check_existing_record(job.output_dir, settings)
         check_data(settings)
         check_model(settings, built)
+
+
+def is_finished(output_dir: Path, settings: Settings) -> bool:
+    """The run in ``output_dir`` is this config's and ok (it will be skipped), and force=true is not set."""
+    from poolbench.record import RESULT_FILE, compute_run_key, read_result
+
+    if settings.force or not (output_dir / RESULT_FILE).is_file():
+        return False
+    record = read_result(output_dir / RESULT_FILE)
+    return record.status == "ok" and record.run_key == compute_run_key(settings.resolved)
 
 
 def first_existing(path: Path) -> Path:

@@ -114,6 +114,7 @@ class RunRecord:
     started_at: str | None = None
     finished_at: str | None = None
     epochs_completed: int = 0
+    checkpoint: str | None = None  # a failed or interrupted run: the checkpoint a rerun resumes from
 
     def to_json(self) -> dict[str, Any]:
         return {key: _json_safe(value) for key, value in asdict(self).items()}

@@ -142,8 +142,14 @@ def describe_run(
 def failed_record(base: dict[str, Any], error: BaseException, run_dir: Path) -> RunRecord:
     """The record of a run that raised (or was interrupted): the epochs its checkpoint holds, if any."""
     done = len(read_epochs(run_dir)) if (run_dir / EPOCHS_FILE).is_file() else 0
+    checkpoint = str(run_dir / CHECKPOINT_FILE) if (run_dir / CHECKPOINT_FILE).is_file() else None
     return RunRecord(
-        status="failed", error=f"{type(error).__name__}: {error}", finished_at=now_iso(), epochs_completed=done, **base
+        status="failed",
+        error=f"{type(error).__name__}: {error}",
+        finished_at=now_iso(),
+        epochs_completed=done,
+        checkpoint=checkpoint,
+        **base,
     )
 
 

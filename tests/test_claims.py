@@ -293,8 +293,8 @@ def test_claim_figures_are_one_column_wide_with_readable_fonts_and_head_colours(
     import matplotlib.style
     from matplotlib.text import Text
 
-    from poolbench.report.claims_figures import claim_figure
     from poolbench.report.canvas import MIN_FONT_PT, SINGLE_COLUMN_IN, style_path
+    from poolbench.report.claims_figures import claim_figure
     from poolbench.report.names import HEAD_STYLES
     from tests.test_report_figures import colours_of
 

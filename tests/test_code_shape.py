@@ -12,7 +12,13 @@ from tests.conftest import REPO_ROOT
 
 MAX_MODULE_LINES = 300
 MAX_ENTRY_LINES = 40
-MODULES = sorted([*(REPO_ROOT / "poolbench").rglob("*.py"), *(REPO_ROOT / "scripts").glob("*.py")])
+MODULES = sorted(
+    [
+        *(REPO_ROOT / "poolbench").rglob("*.py"),
+        *(REPO_ROOT / "hydra_plugins").rglob("*.py"),
+        *(REPO_ROOT / "scripts").glob("*.py"),
+    ]
+)
 
 
 @pytest.mark.parametrize("path", MODULES, ids=[str(p.relative_to(REPO_ROOT)) for p in MODULES])
@@ -34,9 +40,8 @@ def test_every_package_is_installed() -> None:
     """A wheel holds only the packages pyproject lists: a new folder under poolbench/ must be listed there."""
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     listed = set(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    found = {
-        ".".join(init.parent.relative_to(REPO_ROOT).parts) for init in (REPO_ROOT / "poolbench").rglob("__init__.py")
-    }
+    inits = [*(REPO_ROOT / "poolbench").rglob("__init__.py"), *(REPO_ROOT / "hydra_plugins").rglob("__init__.py")]
+    found = {".".join(init.parent.relative_to(REPO_ROOT).parts) for init in inits}
     assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
 
 
@@ -56,6 +61,7 @@ def test_the_wheel_holds_every_module_and_config(tmp_path: Path) -> None:
     )
     (wheel,) = tmp_path.glob("poolbench-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    modules = {str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / "poolbench").rglob("*.py")}
+    sources = [*(REPO_ROOT / "poolbench").rglob("*.py"), *(REPO_ROOT / "hydra_plugins").rglob("*.py")]
+    modules = {str(p.relative_to(REPO_ROOT)) for p in sources}
     configs = {"poolbench/conf/" + str(p.relative_to(REPO_ROOT / "conf")) for p in (REPO_ROOT / "conf").rglob("*.yaml")}
     assert not (modules | configs) - names, sorted((modules | configs) - names)[:10]

@@ -235,7 +235,8 @@ def test_sigkill_and_sigterm_then_rerun_equals_uninterrupted_run(tmp_path: Path)
 
     resumed, reference = read_result(cut_dir), read_result(straight_dir)
     assert resumed.status == reference.status == "ok" and resumed.epochs_completed == 3
-    assert _comparable(resumed) == _comparable(reference)
+    a, b = _comparable(resumed), _comparable(reference)
+    assert a == b, {key: (a.get(key), b.get(key)) for key in set(a) | set(b) if a.get(key) != b.get(key)}
     assert _comparable_epochs(cut_dir) == _comparable_epochs(straight_dir)
     assert len(_comparable_epochs(cut_dir)) == 3
 

@@ -27,6 +27,11 @@ class ReportOnSweepEnd(Callback):
             return
         try:
             sweep_dir = Path(str(OmegaConf.select(config, "hydra.sweep.dir")))
+            from poolbench.report.freshness import report_is_current
+
+            if report_is_current(sweep_dir):  # e.g. a re-run that skipped every run
+                log.info("sweep report is up to date (no record changed); poolbench-report %s rebuilds it", sweep_dir)
+                return
             from poolbench.report.build import write_report
 
             result = write_report([sweep_dir], baseline=self.baseline)

@@ -1,0 +1,1 @@
+"""poolbench's Hydra launcher plugin (found by Hydra's scan of the ``hydra_plugins`` namespace package)."""
