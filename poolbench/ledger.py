@@ -8,6 +8,7 @@ The jobs find their sweep's ledger through an environment variable they inherit 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -83,6 +84,8 @@ class SweepSummary(Callback):
             return
         entries = read_ledger(config.hydra.sweep.dir, sweep_id)
         shutil.rmtree(ledger_dir(config.hydra.sweep.dir, sweep_id), ignore_errors=True)
+        with contextlib.suppress(OSError):  # no other sweep is writing to this folder: leave nothing behind
+            ledger_dir(config.hydra.sweep.dir, sweep_id).parent.rmdir()
         for entry in entries:
             if entry["status"] in FAILED:
                 print(f"  {entry['status']}: {entry['run_dir']}: {entry.get('error') or ''}")

@@ -49,6 +49,7 @@ NON_SEMANTIC_KEYS = (
     "jobs",
     "report_on_sweep_end",
     "trainer.threads",
+    "objective",
 )
 
 
@@ -71,6 +72,7 @@ class RunRecord:
     test_acc: float | None = None
     test_loss: float | None = None
     val_acc: float | None = None
+    val_loss: float | None = None
     best_val_acc: float | None = None
     train_acc: float | None = None
     train_loss: float | None = None
