@@ -14,6 +14,7 @@ from poolbench import hydra_adapter
 from poolbench.errors import Abort, PoolbenchError, RunFailed, UnexpectedError, abort
 from poolbench.job import Job, RunInterrupted, sweep_job
 from poolbench.objective import objective_value
+from poolbench.plugins import check_plugins
 from poolbench.rundir import finished_record, register_resolvers
 from poolbench.validate import find_conf_dir
 
@@ -93,6 +94,7 @@ def main() -> None:
     2 for Hydra's own usage errors (unknown group option, override syntax, unknown key), which end with
     exit code 1 before poolbench is reached (every failure after that is an ``Abort``)."""
     try:
+        check_plugins(sys.argv[1:], Path(CONF_DIR))  # Hydra's own message would not name the extra to install
         app()
     except Abort as stop:
         print(f"poolbench: {stop.error}", file=sys.stderr)

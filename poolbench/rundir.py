@@ -18,8 +18,8 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from poolbench.objective import DIRECTION_RESOLVER, direction
 from poolbench.errors import PoolbenchError
+from poolbench.objective import DIRECTION_RESOLVER, direction
 from poolbench.record import (
     CHECKPOINT_FILE,
     CONFIG_FILE,
