@@ -2,9 +2,9 @@
 
 Without the plugin, Hydra answers ``launcher=joblib`` with "Could not find 'hydra/launcher/joblib'" (and a
 sweeper preset with the same about ``hydra/sweeper/optuna``), which does not say what to install. The CLI
-checks the command line before Hydra starts: each ``group=option`` it selects (``hydra/launcher=``,
-``hydra/sweeper=``, and poolbench's ``launcher=`` / ``experiment=`` presets, whose YAML ``defaults`` are read
-for the Hydra groups they override) must have its plugin importable, or the run stops with one line that names
+checks the command line before Hydra starts: each ``group=option`` it selects (``hydra/launcher=joblib``,
+``hydra/sweeper=tune``, ``launcher=joblib``, ``experiment=tuned``; poolbench's own configs are followed through
+their ``defaults`` lists to the Hydra options they select) must have its plugin importable, or the run stops with one line that names
 the extra: ``pip install 'poolbench[launchers]'`` or ``'poolbench[tune]'``.
 """
 
@@ -40,8 +40,6 @@ PLUGIN_OPTIONS = {
     ("hydra/sweeper", "optuna"): OPTUNA,
     ("hydra/sweeper", "tune"): OPTUNA,
 }
-# poolbench's own groups whose options may select a Hydra plugin in their defaults list.
-PRESET_GROUPS = ("launcher", "experiment")
 SELECTION = re.compile(r"^[+~]{0,2}(?P<group>[\w/]+)=(?P<options>[\w,]+)$")
 OVERRIDE_ENTRY = re.compile(r"^override\s+/?(?P<group>[\w/]+)$")
 
@@ -61,31 +59,39 @@ def selections(arguments: Iterable[str]) -> Iterator[tuple[str, str]]:
                 yield found["group"], option
 
 
-def preset_selections(conf_dir: Path, group: str, option: str) -> Iterator[tuple[str, str]]:
-    """The Hydra groups a poolbench preset overrides in its defaults list (``override /hydra/launcher: x``)."""
+def preset_selections(
+    conf_dir: Path, group: str, option: str, seen: frozenset[str] = frozenset()
+) -> Iterator[tuple[str, str]]:
+    """What a config of poolbench's own (``conf/GROUP/OPTION.yaml``) selects in turn, through its defaults list:
+    ``override /hydra/launcher: x`` entries, and plain entries of its own group (``- tune`` extends a preset)."""
     path = conf_dir / group / f"{option}.yaml"
+    if str(path) in seen:
+        return
     try:
         defaults = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("defaults") or []
     except (OSError, yaml.YAMLError, AttributeError):
-        return  # Hydra reports a missing or broken preset itself
+        return  # not poolbench's (a plugin's option), or broken: Hydra reports that itself
     for entry in defaults:
-        if isinstance(entry, dict):
+        chosen: list[tuple[str, str]] = []
+        if isinstance(entry, str) and entry != "_self_" and "/" not in entry:
+            chosen.append((group, entry))
+        elif isinstance(entry, dict):
             for key, value in entry.items():
                 found = OVERRIDE_ENTRY.match(str(key))
                 if found is not None and isinstance(value, str):
-                    yield found["group"], value
+                    chosen.append((found["group"], value))
+        for selected in chosen:
+            yield selected
+            yield from preset_selections(conf_dir, *selected, seen=seen | {str(path)})
 
 
 def required_plugins(arguments: Iterable[str], conf_dir: Path) -> list[tuple[str, Plugin]]:
     """(what selected it, plugin) for every plugin the command line needs."""
     needed: list[tuple[str, Plugin]] = []
     for group, option in selections(arguments):
-        chosen = [(group, option)]
-        if group in PRESET_GROUPS:
-            chosen += list(preset_selections(conf_dir, group, option))
-        for hydra_group, hydra_option in chosen:
-            plugin = PLUGIN_OPTIONS.get((hydra_group, hydra_option))
-            if plugin is not None:
+        for selected in [(group, option), *preset_selections(conf_dir, group, option)]:
+            plugin = PLUGIN_OPTIONS.get(selected)
+            if plugin is not None and (f"{group}={option}", plugin) not in needed:
                 needed.append((f"{group}={option}", plugin))
     return needed
 
