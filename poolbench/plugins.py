@@ -4,8 +4,8 @@ Without the plugin, Hydra answers ``launcher=joblib`` with "Could not find 'hydr
 sweeper preset with the same about ``hydra/sweeper/optuna``), which does not say what to install. The CLI
 checks the command line before Hydra starts: each ``group=option`` it selects (``hydra/launcher=joblib``,
 ``hydra/sweeper=tune``, ``launcher=joblib``, ``experiment=tuned``; poolbench's own configs are followed through
-their ``defaults`` lists to the Hydra options they select) must have its plugin importable, or the run stops with one line that names
-the extra: ``pip install 'poolbench[launchers]'`` or ``'poolbench[tune]'``.
+their ``defaults`` lists to the Hydra options they select) must have its plugin importable, or the run stops
+with one line that names the extra: ``pip install 'poolbench[launchers]'`` or ``'poolbench[tune]'``.
 """
 
 from __future__ import annotations

@@ -79,7 +79,8 @@ MISSING_PLUGIN = """
 import sys
 import poolbench.plugins as plugins
 from poolbench.plugins import Plugin
-plugins.PLUGIN_OPTIONS[("hydra/launcher", "joblib")] = Plugin("hydra-joblib-launcher", "hydra_plugins.not_installed", "launchers")
+absent = Plugin("hydra-joblib-launcher", "hydra_plugins.not_installed", "launchers")
+plugins.PLUGIN_OPTIONS[("hydra/launcher", "joblib")] = absent
 sys.argv = ["poolbench", "-m", "launcher=joblib", "dataset=synthetic"]
 from poolbench.cli import main
 main()
