@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hydra.core.utils import JobReturn, JobStatus
 
+from poolbench.optuna_sweeper import FailedRunsAsFailedTrials, TrialFailed
 from poolbench.plugins import JOBLIB, OPTUNA, SUBMITIT, required_plugins
 from poolbench.record import RunRecord, write_config, write_result
 from poolbench.report.collect import collect_runs
@@ -78,6 +80,7 @@ def test_presets_name_the_plugins_they_need():
 MISSING_PLUGIN = """
 import sys
 import poolbench.plugins as plugins
+from poolbench.optuna_sweeper import FailedRunsAsFailedTrials, TrialFailed
 from poolbench.plugins import Plugin
 absent = Plugin("hydra-joblib-launcher", "hydra_plugins.not_installed", "launchers")
 plugins.PLUGIN_OPTIONS[("hydra/launcher", "joblib")] = absent
@@ -183,3 +186,31 @@ def test_the_tuned_protocol_runs_both_stages_and_reports(tmp_path):
             assert math.isclose(trainer["lr"], chosen[head].setting[0])
             assert math.isclose(trainer["weight_decay"], chosen[head].setting[1])
     assert (tmp_path / "tuned_test" / "report_tuned" / "tuned.md").is_file()
+
+
+# ------------------------------------------------------------------------------------- failed trials for Optuna
+class FakeLauncher:
+    def __init__(self, values: list[object]) -> None:
+        self.values = values
+
+    def launch(self, job_overrides, initial_job_idx):
+        return [
+            JobReturn(overrides=list(o), status=JobStatus.COMPLETED, _return_value=v)
+            for o, v in zip(job_overrides, self.values)
+        ]
+
+
+def test_a_trial_without_objective_becomes_a_failure_optuna_can_record():
+    wrapper = FailedRunsAsFailedTrials(FakeLauncher([0.8, math.nan, None]), max_failure_rate=1.0)
+    returns = wrapper.launch([["trainer.lr=0.1"], ["trainer.lr=9"], ["trainer.lr=8"]], initial_job_idx=0)
+    assert float(returns[0].return_value) == 0.8
+    for failed in returns[1:]:
+        with pytest.raises(TrialFailed, match="failed or diverged"):
+            float(failed.return_value)  # what the plugin does; it records a FAIL trial and goes on
+    assert (wrapper.launched, wrapper.with_value) == (3, 1)
+
+
+def test_more_failures_than_max_failure_rate_stop_the_search():
+    wrapper = FailedRunsAsFailedTrials(FakeLauncher([math.nan, 0.5]), max_failure_rate=0.0)
+    with pytest.raises(TrialFailed, match="1 of 2 trials"):
+        wrapper.launch([["a=1"], ["a=2"]], initial_job_idx=0)
