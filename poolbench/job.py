@@ -5,6 +5,7 @@ job's outcome goes to the sweep ledger. Nothing here imports torch: skipping a f
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 from collections.abc import Iterator
@@ -99,6 +100,7 @@ class Job:
     run_dir: Path
     status: str | None = None  # ok | diverged | failed | skipped, once known
     error: str | None = None
+    objective: float = math.nan  # the value the task function returns (poolbench/objective.py); NaN: none
 
 
 def error_text(error: BaseException) -> str:

@@ -9,6 +9,7 @@ The jobs find their sweep's ledger through an environment variable they inherit 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -98,6 +99,8 @@ class SweepSummary(Callback):
         entries = read_ledger(config.hydra.sweep.dir, sweep_id)
         shutil.rmtree(ledger_dir(config.hydra.sweep.dir, sweep_id), ignore_errors=True)
         sweeplock.release(config.hydra.sweep.dir, sweep_id)
+        with contextlib.suppress(OSError):  # no other sweep is writing to this folder: leave nothing behind
+            ledger_dir(config.hydra.sweep.dir, sweep_id).parent.rmdir()
         for entry in entries:
             if entry["status"] in FAILED:
                 print(f"  {entry['status']}: {entry['run_dir']}: {entry.get('error') or ''}")

@@ -53,6 +53,7 @@ NON_SEMANTIC_KEYS = (
     "deploy.repeats",  # how long the deployment timings run, and on how many threads
     "deploy.batch_repeats",
     "deploy.threads",
+    "objective",  # what a sweeper optimises, not what a run computes
 )
 
 # Record fields that are wall-clock measurements: they differ between two runs of one config (and between a
@@ -79,6 +80,7 @@ class RunRecord:
     test_acc: float | None = None
     test_loss: float | None = None
     val_acc: float | None = None
+    val_loss: float | None = None
     best_val_acc: float | None = None
     train_acc: float | None = None
     train_loss: float | None = None

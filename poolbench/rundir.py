@@ -19,6 +19,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from poolbench.errors import PoolbenchError
+from poolbench.objective import DIRECTION_RESOLVER, direction
 from poolbench.record import (
     CHECKPOINT_FILE,
     CONFIG_FILE,
@@ -64,6 +65,7 @@ def variant_suffix(task_overrides: Sequence[Any] | None) -> str:
 
 def register_resolvers() -> None:
     OmegaConf.register_new_resolver(VARIANT_RESOLVER, variant_suffix, replace=True)
+    OmegaConf.register_new_resolver(DIRECTION_RESOLVER, direction, replace=True)  # the Optuna preset's direction
 
 
 def recorded_run_key(run_dir: Path) -> str | None:

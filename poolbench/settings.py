@@ -44,6 +44,7 @@ from poolbench.checks import (
 )
 from poolbench.data.catalog import EMNIST_SPLITS
 from poolbench.data.catalog import KINDS as DATASET_KINDS
+from poolbench.objective import OBJECTIVES
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("cosine", "onecycle", "step", "constant")
@@ -183,6 +184,8 @@ class Settings:
     force: bool = setting(Boolean(), "force=true (rerun even if done)")
     jobs: int = setting(COUNT, "jobs=2 (runs sharing this machine)")
     report_on_sweep_end: bool = setting(Boolean(), "report_on_sweep_end=false")
+    # What a sweep's task function returns (poolbench/objective.py): a validation metric, never a test one.
+    objective: str = setting(Choice(OBJECTIVES), "objective=val_acc")
     paths: PathSettings
     trainer: TrainerSettings
     dataset: DatasetSettings
@@ -208,6 +211,7 @@ COMPONENT_RULES: tuple[Rule, ...] = (
     Rule("head.r", POSITIVE, "head.r=10"),
     Rule("head.eps", POSITIVE, "head.eps=1e-6"),
     Rule("head.learn_p", Boolean(), "head.learn_p=true"),
+    Rule("head.p_lr_mult", POSITIVE, "head.p_lr_mult=1"),
     Rule("head.per_channel", Boolean(), "head.per_channel=false"),
     Rule("head.hidden", SIZE, "head.hidden=0"),
     Rule("head.dropout", FRACTION, "head.dropout=0.0"),

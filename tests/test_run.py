@@ -12,7 +12,7 @@ import yaml
 from poolbench.models.classifier import build_classifier
 from poolbench.record import RESULT_FILE, read_epochs, read_result
 from poolbench.run import run
-from poolbench.training.optim import parameter_groups
+from poolbench.training.optim import build_optimizer, build_scheduler, parameter_groups
 from tests.conftest import TINY, compose_cfg, compose_settings
 
 RECORD_FIELDS = {
@@ -102,10 +102,34 @@ def test_non_finite_loss_stops_the_run_as_diverged(tmp_path):
 def test_gem_p_is_kept_out_of_weight_decay():
     cfg = compose_cfg(["head=gem", "backbone.widths=[4]"])
     model, _ = build_classifier(cfg.backbone, cfg.head, 1, 8, 3)
-    groups = parameter_groups(model, weight_decay=0.1)
+    groups = parameter_groups(model, weight_decay=0.1, lr=0.05)
     assert len(groups) == 2 and groups[1]["weight_decay"] == 0.0
     assert groups[1]["params"] == [model.head.p]
     assert all(p is not model.head.p for p in groups[0]["params"])
+    assert [group["lr"] for group in groups] == [0.05, 0.05]
+
+
+def test_gem_p_lr_mult_gives_p_its_own_learning_rate_that_the_schedule_scales():
+    settings = compose_settings([*TINY, "head=gem", "head.p_lr_mult=10", "trainer.lr=0.02", "trainer.weight_decay=0.1"])
+    model, _ = build_classifier(settings.backbone, settings.head, 1, 8, 3)
+    optimizer = build_optimizer(model, settings.trainer)
+    p_group = next(group for group in optimizer.param_groups if any(q is model.head.p for q in group["params"]))
+    assert p_group["params"] == [model.head.p] and p_group["weight_decay"] == 0.0
+    assert p_group["lr"] == pytest.approx(0.2)
+    others = [group for group in optimizer.param_groups if group is not p_group]
+    assert [group["lr"] for group in others] == [pytest.approx(0.02)] * len(others)
+    scheduler = build_scheduler(optimizer, settings.trainer, steps_per_epoch=4)
+    for _ in range(3):
+        optimizer.step()
+        scheduler.step()
+    assert p_group["lr"] == pytest.approx(10 * others[0]["lr"])
+    assert p_group["lr"] < 0.2  # the schedule scales p's rate too
+
+
+def test_gem_fixed_p_has_no_learning_rate_group():
+    cfg = compose_cfg(["head=gem_fixed", "head.p_lr_mult=10", "backbone.widths=[4]"])
+    model, _ = build_classifier(cfg.backbone, cfg.head, 1, 8, 3)
+    assert len(parameter_groups(model, weight_decay=0.1, lr=0.05)) == 1
 
 
 @pytest.mark.parametrize("schedule", ["cosine", "onecycle", "step", "constant"])

@@ -33,7 +33,7 @@ except ImportError:  # the `launchers` extra is not installed: nothing to regist
 
 log = logging.getLogger("poolbench.sweep")
 OWN_KEYS = ("max_wait_h", "poll_s", "result_grace_s", "lost_after_s")
-LAUNCHERS: list[type] = []  # registered with Hydra by poolbench.hydra_adapter.register_launcher_plugins
+LAUNCHERS: list[type] = []  # registered with Hydra by poolbench.hydra_adapter.register_plugins
 
 if BaseSubmititLauncher is not None:
 

@@ -64,6 +64,11 @@ class Classifier(nn.Module):
         names = getter() if callable(getter) else set()
         return {f"head.{name}" for name in names}
 
+    def lr_multipliers(self) -> dict[str, float]:
+        getter = getattr(self.head, "lr_multipliers", None)
+        factors = getter() if callable(getter) else {}
+        return {f"head.{name}": float(factor) for name, factor in factors.items()}
+
 
 def _constructor_kwargs(component_cfg: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in dict(component_cfg).items() if key not in COMPONENT_LABEL_KEYS}

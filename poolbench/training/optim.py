@@ -12,23 +12,28 @@ from poolbench.settings import TrainerSettings
 from poolbench.step import StepContext, TrainStep
 
 
-def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Two groups: decayed, and not decayed (the names the model lists in ``no_weight_decay``, e.g. GeM p)."""
+def parameter_groups(model: nn.Module, weight_decay: float, lr: float) -> list[dict[str, Any]]:
+    """Decayed, not decayed (the names the model lists in ``no_weight_decay``, e.g. GeM p), and one group per
+    learning-rate factor the model lists in ``lr_multipliers`` (GeM's ``head.p_lr_mult``) at ``lr`` x factor.
+
+    Each group's ``lr`` is its starting rate; the schedule scales every group by the same factor."""
     listed = getattr(model, "no_weight_decay", None)
     skip: set[str] = listed() if callable(listed) else set()
-    decay: list[nn.Parameter] = []
-    no_decay: list[nn.Parameter] = []
+    factors_of = getattr(model, "lr_multipliers", None)
+    factors: dict[str, float] = factors_of() if callable(factors_of) else {}
+    grouped: dict[tuple[bool, float], list[nn.Parameter]] = {(True, 1.0): []}
     for name, parameter in model.named_parameters():
         if parameter.requires_grad:
-            (no_decay if name in skip else decay).append(parameter)
-    groups = [{"params": decay, "weight_decay": weight_decay}]
-    if no_decay:
-        groups.append({"params": no_decay, "weight_decay": 0.0})
-    return groups
+            grouped.setdefault((name not in skip, factors.get(name, 1.0)), []).append(parameter)
+    return [
+        {"params": params, "weight_decay": weight_decay if decayed else 0.0, "lr": lr * factor}
+        for (decayed, factor), params in grouped.items()
+        if params or (decayed, factor) == (True, 1.0)
+    ]
 
 
 def build_optimizer(model: nn.Module, trainer: TrainerSettings) -> torch.optim.Optimizer:
-    groups = parameter_groups(model, trainer.weight_decay)
+    groups = parameter_groups(model, trainer.weight_decay, trainer.lr)
     if trainer.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=trainer.lr, betas=trainer.betas)
     return torch.optim.SGD(groups, lr=trainer.lr, momentum=trainer.momentum, nesterov=trainer.nesterov)

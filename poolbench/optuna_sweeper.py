@@ -1,0 +1,120 @@
+"""Poolbench's Optuna sweeper (``hydra/sweeper=tune``; needs ``pip install 'poolbench[tune]'``).
+
+Hydra's Optuna sweeper, with what a benchmark needs on top, and nothing else changed. The behaviour is here
+(``ValidationSweep``); the class Hydra instantiates is ``hydra_plugins.poolbench_sweeper.ValidationOptunaSweeper``
+(Hydra only instantiates sweepers from the ``hydra_plugins`` namespace), which mixes it into the plugin's class:
+
+- A trial whose run failed or diverged returns NaN (``poolbench.objective``). Handed to Optuna as a value,
+  NaN makes ``study.tell`` raise, and the plugin then fails on its own retry (hydra-optuna-sweeper 1.3 with
+  optuna 2.10). Here the plugin gets a value whose ``float()`` raises, which it records as a FAIL trial; the
+  search goes on (the preset sets ``max_failure_rate: 1.0``).
+- When no trial completed, the plugin's ``study.best_trial`` raises "No trials are completed yet." Here the
+  sweep ends with one line saying so, and poolbench's sweep summary exits non-zero (its ledger is cleaned up
+  and the sweep report is written as for any sweep).
+- When a batch has more failed trials than ``max_failure_rate`` allows, the search stops with one line, and
+  the summary exits non-zero (the plugin would re-raise the failure as a traceback).
+
+The direction comes from ``objective`` (``${poolbench_direction:${objective}}`` in the preset), so a
+validation accuracy is maximised and a validation loss minimised, whatever Optuna's default.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig
+
+log = logging.getLogger("poolbench.sweep")
+# Optuna imports alembic, which logs a line per plugin it sets up at INFO: dozens of lines before the first trial.
+logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+class TrialFailed(Exception):
+    """A trial's run failed or diverged: it has no validation objective (its result.json says why)."""
+
+
+class NoObjective:
+    """What a job without an objective returns to the plugin: ``float()`` of it raises ``TrialFailed``, which the
+    plugin records as a FAIL trial with a "Failed experiment: ..." warning, and the search goes on."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __float__(self) -> float:
+        raise TrialFailed(self.message)
+
+    def __repr__(self) -> str:
+        return f"NoObjective({self.message!r})"
+
+
+def has_no_value(value: Any) -> bool:
+    try:
+        return value is None or math.isnan(float(value))
+    except (TypeError, ValueError):
+        return False  # not a number: the plugin names it in its own message
+
+
+class FailedRunsAsFailedTrials:
+    """Wraps the sweeper's launcher: a job that returned NaN comes back as ``NoObjective``. Counts the jobs
+    with a value, and stops the search (``TrialFailed``) when a batch has more failures than
+    ``max_failure_rate`` allows (what the plugin itself does by re-raising a failed job's exception)."""
+
+    def __init__(self, launcher: Any, max_failure_rate: float) -> None:
+        self.launcher = launcher
+        self.max_failure_rate = max_failure_rate
+        self.launched = 0
+        self.with_value = 0
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        returns = self.launcher.launch(job_overrides, initial_job_idx=initial_job_idx)
+        failed = 0
+        for job in returns:
+            self.launched += 1
+            if job.status == JobStatus.COMPLETED and has_no_value(job._return_value):
+                failed += 1
+                overrides = " ".join(job.overrides or [])
+                job._return_value = NoObjective(f"{overrides}: the run failed or diverged (see its result.json)")
+            elif job.status == JobStatus.COMPLETED:
+                self.with_value += 1
+            else:
+                failed += 1
+        if returns and failed / len(returns) > self.max_failure_rate:
+            raise TrialFailed(f"{failed} of {len(returns)} trials of a batch failed")
+        return returns
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.launcher, name)
+
+
+class ValidationSweep:
+    """Mixed into ``OptunaSweeper``: failed trials are FAIL trials, and an all-failed sweep ends in one line.
+
+    Reaches the plugin's implementation through its ``sweeper`` attribute (hydra-optuna-sweeper 1.2, 1.3)."""
+
+    sweeper: Any
+    launcher_wrapper: FailedRunsAsFailedTrials | None = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)  # type: ignore[misc]
+        self.launcher_wrapper = FailedRunsAsFailedTrials(self.sweeper.launcher, self.sweeper.max_failure_rate)
+        self.sweeper.launcher = self.launcher_wrapper
+
+    def sweep(self, arguments: list[str]) -> None:
+        wrapper = self.launcher_wrapper
+        try:
+            super().sweep(arguments)  # type: ignore[misc]
+        except TrialFailed as failure:  # more failures than hydra.sweeper.max_failure_rate allows
+            log.error("optuna: search stopped: %s (more than hydra.sweeper.max_failure_rate)", failure)
+        except ValueError:  # study.best_trial: "No trials are completed yet."
+            if wrapper is None or wrapper.with_value > 0:
+                raise
+            log.error(
+                "optuna: none of the %d trials has a validation objective (every run failed or diverged): "
+                "no best setting; narrow the search space, e.g. 'trainer.lr=tag(log,interval(0.001,0.1))'",
+                wrapper.launched,
+            )
