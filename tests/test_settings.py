@@ -16,7 +16,7 @@ from poolbench.settings import (
     Settings,
     TrainerSettings,
 )
-from poolbench.validate import find_conf_dir, validate
+from poolbench.validate import find_conf_dir, lookup, validate
 from tests.conftest import TINY, compose_cfg, compose_settings, run_cli
 
 CONF = find_conf_dir()
@@ -44,15 +44,6 @@ def code_defaults() -> dict[str, Any]:
             if item.default not in (dataclasses.MISSING, None) and "check" in item.metadata:
                 found[f"{prefix}{item.name}"] = item.default
     return found
-
-
-def lookup(data: dict[str, Any], dotted: str) -> tuple[bool, Any]:
-    node: Any = data
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False, None
-        node = node[part]
-    return True, node
 
 
 def same(code: Any, composed: Any) -> bool:

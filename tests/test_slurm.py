@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from poolbench.record import read_result
+from tests.conftest import TINY as CONFTEST_TINY
 from tests.conftest import cli_env, run_cli
 from tests.test_sweeps import _comparable, _comparable_epochs
 
@@ -45,17 +46,8 @@ if PROBLEM and os.environ.get("POOLBENCH_REQUIRE_SLURM", "") not in ("", "0"):
     raise RuntimeError(f"POOLBENCH_REQUIRE_SLURM is set but {PROBLEM}")
 pytestmark = [pytest.mark.slurm, pytest.mark.skipif(PROBLEM is not None, reason=PROBLEM or "")]
 
-# ~1 s per run: the small sweep.
-TINY = [
-    "dataset=synthetic",
-    "dataset.train_size=400",
-    "dataset.test_size=200",
-    "dataset.image_size=12",
-    "backbone.widths=[8,16]",
-    "trainer.epochs=2",
-    "trainer.batch_size=32",
-    "progress=false",
-]
+# ~1 s per run: the small sweep (threads come from the job's allocation, not trainer.threads).
+TINY = [override for override in CONFTEST_TINY if not override.startswith(("trainer.threads", "report_on_sweep_end"))]
 # Long enough (about a minute alone on one core) to be stopped in the middle; the interrupted scenarios use it.
 LONG = [
     "dataset=synthetic",
