@@ -43,8 +43,12 @@ from poolbench.checks import (
     Text,
 )
 from poolbench.data.catalog import KINDS as DATASET_KINDS
+from poolbench.data.probe_layout import TASKS as PROBE_TASKS
 
 OPTIMIZERS = ("sgd", "adamw")
+# Convolution padding of poolbench's backbones: circular makes a global pool exactly invariant to circular shifts
+# by multiples of the total stride (no border tells where a feature is; Islam et al., ICLR 2020).
+PADDING_MODES = ("zeros", "circular")
 SCHEDULES = ("cosine", "onecycle", "step", "constant")
 TARGET = Text(r"[\w.]+\.\w+", "the import path of a class")
 
@@ -122,6 +126,12 @@ class DatasetSettings:
     test_size: int | None = setting(COUNT, "dataset.test_size=500", default=None)
     generator_seed: int | None = setting(Number(0, integer=True), "dataset.generator_seed=0", default=None)
     noise: float = setting(NON_NEGATIVE, "dataset.noise=0.25", default=0.25)
+    # dataset.kind=probe (poolbench/data/probes.py); also train_size, test_size, generator_seed, noise
+    task: str | None = setting(Choice(PROBE_TASKS), "dataset=probe_presence", default=None, optional=True)
+    motif_size: int | None = setting(COUNT, "dataset.motif_size=5", default=None, optional=True)
+    distractors: int = setting(SIZE, "dataset.distractors=6", default=0)
+    majority: tuple[int, int] = setting(NumberList(COUNT, length=2), "dataset.majority=[6,7]", default=(6, 7))
+    minority: tuple[int, int] = setting(NumberList(COUNT, length=2), "dataset.minority=[4,5]", default=(4, 5))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,6 +162,7 @@ COMPONENT_RULES: tuple[Rule, ...] = (
     Rule("backbone.depth", COUNT, "backbone.depth=1"),
     Rule("backbone.pool_early", Boolean(), "backbone.pool_early=true"),
     Rule("backbone.base_width", COUNT, "backbone.base_width=16"),
+    Rule("backbone.padding_mode", Choice(PADDING_MODES), "backbone.padding_mode=circular"),
     Rule("head.name", FOLDER_NAME, "head=gap", required=True),
     Rule("head._target_", TARGET, "head=gap", required=True),
     Rule("head.p", POSITIVE, "head.p=3"),

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from poolbench.data.catalog import KIND_KEYS, split_sizes
+from poolbench.data.probe_layout import check_probe
 from poolbench.errors import ConfigError
 from poolbench.settings import RULES, RULES_BY_KEY, Settings, settings_from
 
@@ -188,6 +189,8 @@ def check_dataset_combinations(dataset: Mapping[str, Any]) -> None:
                 f"e.g. {RULES_BY_KEY[f'dataset.{key}'].example}",
                 problem="Missing config key",
             )
+    if kind == "probe":
+        check_probe(dataset)
     check_split_sizes(dataset)
 
 

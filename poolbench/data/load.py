@@ -34,7 +34,12 @@ def read_source(dataset: DatasetSettings, root: Path) -> RawDataset:
         from poolbench.data.synthetic import load_synthetic
 
         return load_synthetic(dataset)
-    raise ConfigError("dataset.kind", dataset.kind, "fashion_mnist, cifar10 or synthetic", "pick dataset=fashion_mnist")
+    if dataset.kind == "probe":
+        from poolbench.data.probes import load_probe
+
+        return load_probe(dataset)
+    allowed = "fashion_mnist, cifar10, synthetic or probe"
+    raise ConfigError("dataset.kind", dataset.kind, allowed, "pick dataset=fashion_mnist")
 
 
 def load_raw(dataset: DatasetSettings, data_dir: str | os.PathLike[str]) -> RawDataset:
