@@ -49,7 +49,14 @@ NON_SEMANTIC_KEYS = (
     "jobs",
     "report_on_sweep_end",
     "trainer.threads",
+    "deploy.repeats",
+    "deploy.batch_repeats",
+    "deploy.threads",
 )
+
+# Record fields that are wall-clock measurements: they differ between two runs of one config (and between a
+# resumed run and an uninterrupted one) while everything else is equal.
+WALL_CLOCK_FIELDS = ("train_seconds", "images_per_second", "latency_ms", "throughput_ips", "started_at", "finished_at")
 
 
 def is_semantic(dotted_key: str) -> bool:
@@ -79,11 +86,26 @@ class RunRecord:
     params_total: int | None = None
     params_backbone: int | None = None
     params_head: int | None = None
-    flops_per_image: int | None = None
+    flops_per_image: int | None = None  # forward FLOPs per image, 2 per multiply-add (torch.utils.flop_counter)
+    macs_per_image: int | None = None  # forward multiply-adds per image (what papers quote as "FLOPs" or "mult-adds")
     train_seconds: float | None = None
     images_per_second: float | None = None
     pool_params: dict[str, Any] = field(default_factory=dict)
     shift_acc: dict[str, float] = field(default_factory=dict)  # translation test: {"pixels": test accuracy}
+    # The translation test's consistency (share of test images keeping their unshifted prediction) and its
+    # circular-shift (torch.roll) variant: {"pixels": fraction}; see poolbench.training.evaluate.ShiftTest.
+    shift_consistency: dict[str, float] = field(default_factory=dict)
+    shift_circular_acc: dict[str, float] = field(default_factory=dict)
+    shift_circular_consistency: dict[str, float] = field(default_factory=dict)
+    # Deployment cost (poolbench.deploy), measured on the CPU after training when deploy.measure is true.
+    model_bytes: int | None = None  # the state_dict as torch.save writes it
+    latency_ms: float | None = None  # batch 1, median over deploy.repeats calls after warm-up
+    throughput_ips: float | None = None  # images/s at deploy.batch_size, median over deploy.batch_repeats calls
+    deploy_batch_size: int | None = None
+    deploy_threads: int | None = None  # CPU threads the timing used
+    size_acc: dict[str, float | None] = field(default_factory=dict)  # {"px": test accuracy}; null: cannot run
+    size_errors: dict[str, str] = field(default_factory=dict)  # {"px": why the model cannot run at that size}
+    runs_other_sizes: bool | None = None  # runs at every deploy.eval_sizes (or image_size + 4) other than its own
     device: str | None = None
     torch_version: str | None = None
     poolbench_version: str | None = None

@@ -5,6 +5,7 @@ Everything that can fail on bad input (data, model construction) happens before 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import subprocess
 from datetime import datetime, timezone
@@ -16,8 +17,8 @@ from omegaconf import OmegaConf
 
 import poolbench
 from poolbench.data.splits import DataBundle, prepare_data
+from poolbench.deploy import cost_fields, measure_deployment
 from poolbench.models import Classifier, build_classifier
-from poolbench.models.flops import count_flops_per_image
 from poolbench.record import (
     CHECKPOINT_FILE,
     EPOCHS_FILE,
@@ -65,6 +66,9 @@ def run(settings: Settings) -> RunRecord:
         raise
     write_epochs(run_dir, outcome.history)
     record = finished_record(base, outcome, model)
+    if record.status == "ok":
+        deployed = measure_deployment(model, data, settings.deploy, settings.trainer.eval_batch_size, ctx)
+        record = dataclasses.replace(record, **deployed)
     write_result(run_dir, record)
     return record
 
@@ -102,7 +106,7 @@ def describe_run(
         head=settings.head["name"],
         seed=settings.seed,
         epochs=settings.trainer.epochs,
-        flops_per_image=count_flops_per_image(model, data.channels, data.image_size, device),
+        **cost_fields(model, data.channels, data.image_size, device),
         device=str(device),
         torch_version=torch.__version__,
         poolbench_version=poolbench.__version__,
@@ -129,7 +133,10 @@ def finished_record(base: dict[str, Any], outcome: TrainOutcome, model: Classifi
         train_seconds=progress.train_seconds,
         images_per_second=progress.images_seen / progress.train_seconds if progress.train_seconds > 0 else None,
         pool_params=model.pool_params(),
-        shift_acc=outcome.shift_acc,
+        shift_acc=outcome.shift.acc,
+        shift_consistency=outcome.shift.consistency,
+        shift_circular_acc=outcome.shift.circular_acc,
+        shift_circular_consistency=outcome.shift.circular_consistency,
         finished_at=now_iso(),
         epochs_completed=progress.epochs_done,
         **final_metrics(outcome.final, outcome.history),

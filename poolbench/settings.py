@@ -1,9 +1,9 @@
 """Typed settings: one place for the type, the allowed values and (where any) the default of every key.
 
-``Settings`` (the run-level keys), ``PathSettings``, ``TrainerSettings``, ``DatasetSettings`` and
-``AugmentSettings`` are frozen dataclasses. Every field carries its check (``poolbench.checks``) and an example
-fix; ``poolbench.validate`` turns the fields into the rules table it applies to the composed config, then
-builds these objects, and the code reads only them.
+``Settings`` (the run-level keys), ``PathSettings``, ``TrainerSettings``, ``DatasetSettings``,
+``AugmentSettings`` and ``DeploySettings`` are frozen dataclasses. Every field carries its check
+(``poolbench.checks``) and an example fix; ``poolbench.validate`` turns the fields into the rules table it
+applies to the composed config, then builds these objects, and the code reads only them.
 
 Defaults: the shipped YAMLs under ``conf/`` are the defaults a user sees (``poolbench --cfg job``), so a key that
 every shipped YAML of its group sets has no default here (it is required). A field has a default only where
@@ -135,6 +135,19 @@ class DatasetSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DeploySettings:
+    """The deployment cost measured after training (``poolbench.deploy``): CPU latency and throughput, model
+    size, and accuracy at other input sizes. Timing keys change no result but the timings (non-semantic)."""
+
+    measure: bool = setting(Boolean(), "deploy.measure=false (skip the timing and the other input sizes)")
+    repeats: int = setting(COUNT, "deploy.repeats=20 (timed batch-1 calls; the median is recorded)")
+    batch_repeats: int = setting(COUNT, "deploy.batch_repeats=5 (timed calls at deploy.batch_size)")
+    batch_size: int = setting(COUNT, "deploy.batch_size=256")
+    threads: int | None = setting(COUNT, "deploy.threads=1 (null: the run's CPU threads)", optional=True)
+    eval_sizes: tuple[int, ...] = setting(NumberList(COUNT, min_length=0), "deploy.eval_sizes=[24,32,36]")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """The whole validated config of one run. ``backbone`` and ``head`` stay mappings (open components)."""
 
@@ -148,6 +161,7 @@ class Settings:
     paths: PathSettings
     trainer: TrainerSettings
     dataset: DatasetSettings
+    deploy: DeploySettings
     backbone: Mapping[str, Any]
     head: Mapping[str, Any]
     resolved: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)

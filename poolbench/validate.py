@@ -25,7 +25,7 @@ from poolbench.errors import ConfigError
 from poolbench.settings import RULES, RULES_BY_KEY, Settings, settings_from
 
 # Groups whose every key must be known (a rule or a shipped YAML); head/backbone keys are checked by signature.
-CLOSED_GROUPS = ("", "paths", "trainer", "dataset", "dataset.augment")
+CLOSED_GROUPS = ("", "paths", "trainer", "dataset", "dataset.augment", "deploy")
 CONFIG_GROUPS = ("backbone", "head", "dataset", "trainer")
 
 

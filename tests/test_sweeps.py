@@ -12,14 +12,22 @@ from pathlib import Path
 import pytest
 
 from poolbench.ledger import summary_line
-from poolbench.record import RunRecord, compute_run_key, read_epochs, read_result, write_config, write_result
+from poolbench.record import (
+    WALL_CLOCK_FIELDS,
+    RunRecord,
+    compute_run_key,
+    read_epochs,
+    read_result,
+    write_config,
+    write_result,
+)
 from poolbench.rundir import RunDirConflict, finished_record, variant_suffix
 from tests.conftest import TINY, cli_env, compose_cfg, run_cli
 
 HEAD_CLASS = "poolbench.models.heads.GlobalAvgPoolHead"
 EXPLODING_HEAD = "tests.sweep_helpers.ExplodingHead"
 # Not compared between a resumed and an uninterrupted run: wall-clock time by nature.
-TIMING_FIELDS = {"seconds", "train_seconds", "images_per_second", "started_at", "finished_at"}
+TIMING_FIELDS = {"seconds", *WALL_CLOCK_FIELDS}
 
 
 def run_dirs(root: Path) -> list[Path]:

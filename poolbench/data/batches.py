@@ -31,17 +31,39 @@ def crop_windows(images: torch.Tensor, padding: int, shifts: torch.Tensor) -> to
 
 # (dy, dx) directions of the translation test, in turn: image i moves along SHIFT_DIRECTIONS[i % 8].
 SHIFT_DIRECTIONS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+# How the translation test fills the border a shift uncovers: "zero" (content leaves the frame, zeros come in)
+# or "circular" (content leaving one side comes back on the other, torch.roll). A circular shift loses nothing,
+# so a model that is exactly shift-invariant keeps every prediction; zero fill also tests the border.
+SHIFT_MODES = ("zero", "circular")
 
 
-def shift_images(images: torch.Tensor, pixels: int) -> torch.Tensor:
+def shift_directions(count: int, device: torch.device) -> torch.Tensor:
+    """(count, 2) signs (dy, dx): image i moves along ``SHIFT_DIRECTIONS[i % 8]``."""
+    signs = torch.tensor(SHIFT_DIRECTIONS, device=device)
+    return signs[torch.arange(count, device=device) % len(SHIFT_DIRECTIONS)]
+
+
+def shift_images(images: torch.Tensor, pixels: int, mode: str = "zero") -> torch.Tensor:
     """The translation test: image i's content moved by ``pixels`` along ``SHIFT_DIRECTIONS[i % 8]`` (up,
-    down, left, right or diagonally: ``pixels`` along every axis it moves on), zeros filling the uncovered
-    border. Deterministic, so every head and seed sees the very same shifted test set."""
+    down, left, right or diagonally: ``pixels`` along every axis it moves on), the uncovered border filled as
+    ``mode`` says (``SHIFT_MODES``). Deterministic, so every head and seed sees the very same shifted test set."""
+    if mode not in SHIFT_MODES:
+        raise ValueError(f"shift mode {mode!r} is not one of {', '.join(SHIFT_MODES)}")
     if pixels <= 0:
         return images
-    signs = torch.tensor(SHIFT_DIRECTIONS, device=images.device)
-    per_image = signs[torch.arange(images.shape[0], device=images.device) % len(SHIFT_DIRECTIONS)]
+    per_image = shift_directions(images.shape[0], images.device)
+    if mode == "circular":
+        return roll_images(images, per_image * pixels)
     return crop_windows(images, pixels, pixels - per_image * pixels)  # a window at p - d moves content by d
+
+
+def roll_images(images: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """Image i rolled (circularly) by ``offsets[i] = (dy, dx)``: one ``torch.roll`` per distinct offset."""
+    out = torch.empty_like(images)
+    for offset in torch.unique(offsets, dim=0).tolist():
+        chosen = (offsets == torch.tensor(offset, device=offsets.device)).all(dim=1)
+        out[chosen] = torch.roll(images[chosen], shifts=(offset[0], offset[1]), dims=(2, 3))
+    return out
 
 
 def flip_where(images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -43,6 +43,9 @@ SPREAD_METRICS = (
 )
 PARAM_COLUMNS = ("params_total", "params_backbone", "params_head", "flops_per_image")
 SHIFT_PREFIX = "shift_acc_"  # runs-frame column of the translation test at N pixels: shift_acc_N
+# Other per-key record fields ({"N": value}), spread into runs-frame columns FIELD_N (shift_consistency_4,
+# size_acc_32, ...); none of their names starts with SHIFT_PREFIX.
+KEYED_FIELDS = ("shift_consistency", "shift_circular_acc", "shift_circular_consistency", "size_acc", "size_errors")
 
 
 def panel_keys(extra: Sequence[str] = ()) -> list[str]:
@@ -64,6 +67,8 @@ def runs_frame(collection: Collection, extra_keys: Sequence[str] = ()) -> pd.Dat
         row.update({key: value for key, value in pool.items() if isinstance(value, (int, float))})
         shifted = row.pop("shift_acc") or {}
         row.update({f"{SHIFT_PREFIX}{pixels}": value for pixels, value in shifted.items()})
+        for name in KEYED_FIELDS:
+            row.update({f"{name}_{key}": value for key, value in (row.pop(name, None) or {}).items()})
         config = flatten(run_config(run))
         for key in extra_keys:
             row[key] = value_text(row[key] if key in row else config.get(key))

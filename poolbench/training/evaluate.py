@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from poolbench.data.batches import epoch_batches, shift_images
+from poolbench.data.batches import SHIFT_MODES, epoch_batches, shift_images
 from poolbench.data.splits import DataBundle, ImageSplit
 from poolbench.step import StepContext
 
@@ -40,6 +40,38 @@ def evaluate(
         correct += (logits.argmax(1) == labels).sum()
     model.train(was_training)
     return float(loss_sum) / len(split), int(correct) / len(split)
+
+
+@torch.inference_mode()
+def predictions(
+    model: nn.Module, split: ImageSplit, data: DataBundle, batch_size: int, ctx: StepContext
+) -> torch.Tensor:
+    """The predicted class of every image of ``split`` (eval mode), in order, on the split's device."""
+    was_training = model.training
+    model.eval()
+    chunks = []
+    for images, _ in epoch_batches(split, batch_size, data.mean, data.std, memory_format=ctx.memory_format):
+        with ctx.autocast():
+            chunks.append(model(images).argmax(1))
+    model.train(was_training)
+    return torch.cat(chunks) if chunks else torch.empty(0, dtype=torch.int64, device=split.x.device)
+
+
+@dataclass
+class ShiftTest:
+    """The translation test's results, keyed by shift in pixels (as text, JSON keys): accuracy and consistency
+    (the share of test images whose predicted class is the one the unshifted image gets; Zhang, ICML 2019,
+    "Making Convolutional Networks Shift-Invariant Again") with zero fill and with circular shifts."""
+
+    acc: dict[str, float] = field(default_factory=dict)
+    consistency: dict[str, float] = field(default_factory=dict)
+    circular_acc: dict[str, float] = field(default_factory=dict)
+    circular_consistency: dict[str, float] = field(default_factory=dict)
+
+
+def agreement(first: torch.Tensor, second: torch.Tensor) -> float:
+    """The share of positions where two equally long tensors agree (predictions vs labels or vs predictions)."""
+    return int((first == second).sum()) / first.numel() if first.numel() else float("nan")
 
 
 def train_subset(split: ImageSplit, size: int) -> ImageSplit:
@@ -86,18 +118,32 @@ class Evaluator:
                 final[f"{name}_loss"], final[f"{name}_acc"] = self.on(split)
         return final
 
-    def shift_accuracy(self, shifts: Sequence[int], test_acc: float) -> dict[str, float]:
-        """Test accuracy with every test image moved by each of ``shifts`` pixels (``shift_images``; 0 is the
-        plain test accuracy). A global pool sums over positions and should lose less than flatten + dense,
+    def shift_accuracy(self, shifts: Sequence[int], test_acc: float) -> ShiftTest:
+        """The translation test at each of ``shifts`` pixels (``shift_images``, zero fill and circular): test
+        accuracy and consistency with the unshifted predictions. At 0 the accuracy is the plain test accuracy
+        and the consistency 1. A global pool sums over positions and should lose less than flatten + dense,
         whose weights are tied to where each feature was in training: "where features are matters less"."""
-        accuracy: dict[str, float] = {}
-        for pixels in sorted({int(p) for p in shifts}):
+        result = ShiftTest()
+        pixels_list = sorted({int(p) for p in shifts})
+        if not pixels_list:
+            return result
+        test = self.data.test
+        plain = predictions(self.model, test, self.data, self.batch_size, self.ctx)
+        for pixels in pixels_list:
+            key = str(pixels)
             if pixels == 0:
-                accuracy["0"] = test_acc
+                result.acc[key] = result.circular_acc[key] = test_acc
+                result.consistency[key] = result.circular_consistency[key] = 1.0
                 continue
-            shifted = ImageSplit(shift_images(self.data.test.x, pixels), self.data.test.y)
-            accuracy[str(pixels)] = self.on(shifted)[1]
-        return accuracy
+            for mode in SHIFT_MODES:
+                shifted = ImageSplit(shift_images(test.x, pixels, mode), test.y)
+                predicted = predictions(self.model, shifted, self.data, self.batch_size, self.ctx)
+                accuracy, consistency = agreement(predicted, test.y), agreement(predicted, plain)
+                if mode == "zero":
+                    result.acc[key], result.consistency[key] = accuracy, consistency
+                else:
+                    result.circular_acc[key], result.circular_consistency[key] = accuracy, consistency
+        return result
 
 
 def best_val_acc(history: list[dict[str, Any]]) -> float | None:

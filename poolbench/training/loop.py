@@ -22,7 +22,7 @@ from poolbench.data.splits import DataBundle
 from poolbench.settings import AugmentSettings, TrainerSettings
 from poolbench.step import EpochStats, StepContext, TrainStep, train_epoch
 from poolbench.training.checkpoint import Progress, resume, save_checkpoint
-from poolbench.training.evaluate import Evaluator, best_val_acc, train_subset
+from poolbench.training.evaluate import Evaluator, ShiftTest, best_val_acc, train_subset
 from poolbench.training.optim import build_train_step, epoch_steps
 from poolbench.training.progress import RunProgress
 
@@ -51,7 +51,7 @@ class TrainOutcome:
     best_val_acc: float | None
     error: str | None = None
     final: dict[str, float] = field(default_factory=dict)
-    shift_acc: dict[str, float] = field(default_factory=dict)
+    shift: ShiftTest = field(default_factory=ShiftTest)
 
     @property
     def history(self) -> list[dict[str, Any]]:
@@ -92,7 +92,7 @@ def train(model: nn.Module, data: DataBundle, plan: TrainPlan) -> TrainOutcome:
                 plan.on_epoch(progress.history)
     final = evaluator.final(progress.history[-1] if progress.history else None)
     shifted = evaluator.shift_accuracy(plan.eval_shifts, final["test_acc"])
-    return TrainOutcome("ok", progress, best_val_acc(progress.history), final=final, shift_acc=shifted)
+    return TrainOutcome("ok", progress, best_val_acc(progress.history), final=final, shift=shifted)
 
 
 def _epoch_batches(data: DataBundle, plan: TrainPlan, epoch: int, drop_last: bool) -> Any:
