@@ -24,6 +24,7 @@ def classifier(backbone: nn.Module, head: type, num_classes: int = 4) -> nn.Modu
     model = Classifier(backbone, head(backbone.out_channels, num_classes))
     for module in model.modules():  # non-trivial BN statistics, so eval mode is not the identity
         if isinstance(module, nn.BatchNorm2d):
+            assert module.running_mean is not None and module.running_var is not None
             module.running_mean.uniform_(-0.5, 0.5)
             module.running_var.uniform_(0.5, 2.0)
     return model.eval()

@@ -112,7 +112,9 @@ def instance_slots(labels: torch.Tensor, instances: int, spec: ProbeSpec, genera
     return scores.argsort(dim=1)[:, :instances]
 
 
-def render(ids: torch.Tensor, slots: torch.Tensor, bank: torch.Tensor, spec: ProbeSpec, generator: torch.Generator):
+def render(
+    ids: torch.Tensor, slots: torch.Tensor, bank: torch.Tensor, spec: ProbeSpec, generator: torch.Generator
+) -> torch.Tensor:
     """(N, H, W) float canvas in [0, 1] units, noise-free: each present instance pasted into its slot."""
     layout, size = spec.layout, spec.motif_size
     count, instances = ids.shape

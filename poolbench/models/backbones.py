@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +27,8 @@ def conv3x3(in_channels: int, out_channels: int, stride: int = 1, padding_mode: 
     if padding_mode not in PADDING_MODES:
         allowed = " or ".join(PADDING_MODES)
         raise ConfigError("backbone.padding_mode", padding_mode, allowed, "backbone.padding_mode=zeros")
-    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False, padding_mode=padding_mode)
+    mode: Literal["zeros", "circular"] = "circular" if padding_mode == "circular" else "zeros"
+    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False, padding_mode=mode)
 
 
 def conv_bn_relu(
