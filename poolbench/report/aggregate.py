@@ -40,8 +40,10 @@ SPREAD_METRICS = (
     "best_val_acc",
     "train_seconds",
     "images_per_second",
+    "latency_ms",
+    "throughput_ips",
 )
-PARAM_COLUMNS = ("params_total", "params_backbone", "params_head", "flops_per_image")
+PARAM_COLUMNS = ("params_total", "params_backbone", "params_head", "flops_per_image", "macs_per_image", "model_bytes")
 SHIFT_PREFIX = "shift_acc_"  # runs-frame column of the translation test at N pixels: shift_acc_N
 # Other per-key record fields ({"N": value}), spread into runs-frame columns FIELD_N (shift_consistency_4,
 # size_acc_32, ...); none of their names starts with SHIFT_PREFIX.

@@ -17,6 +17,7 @@ from poolbench.report.aggregate import (
     runs_frame,
     summary_table,
 )
+from poolbench.report.claims_output import write_claims
 from poolbench.report.collect import ReportInputError, check_paths, collect_runs, default_out_dir
 from poolbench.report.curves import learning_curves
 from poolbench.report.figures import FigureFile, write_figures
@@ -49,6 +50,7 @@ class ReportResult:
     problems: list[str] = field(default_factory=list)
     n_missing: int = 0
     figures: list[FigureFile] = field(default_factory=list)
+    claims_md: Path | None = None  # claims.md, when the records hold the runs a claim needs
 
     @property
     def report_md(self) -> Path:
@@ -106,6 +108,7 @@ def write_report(
     for name, frame in (("missing", missing), ("problems", problems), ("runs", runs), ("duplicates", duplicates)):
         atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
     written = write_figures(summary, runs, curves, out / FIGURES_DIR, extra, shifts) if figures else []
+    claims = write_claims(collection, out, figures)  # the seed's claims: claims.md/.csv/.tex + one figure each
     text = render_report(
         roots=roots,
         out_dir=out,
@@ -126,4 +129,5 @@ def write_report(
     atomic_write_text(out / REPORT_FILE, text)
     n_ok = int((runs["status"] == "ok").sum()) if not runs.empty else 0
     problem_messages = [p.message for p in collection.problems]
-    return ReportResult(out, len(collection.runs), n_ok, problem_messages, len(missing), written)
+    claims_md = claims.files[-1] if claims is not None else None
+    return ReportResult(out, len(collection.runs), n_ok, problem_messages, len(missing), written, claims_md)

@@ -55,6 +55,7 @@ CONFIG_KEYS = {
     "dataset.augment.flip": "flip augmentation",
     "dataset.augment.crop_padding": "crop padding",
     "dataset.train_samples": "train samples",
+    "dataset.task": "task",
     "backbone.widths": "backbone widths",
     "run_key": "config (run key)",
 }

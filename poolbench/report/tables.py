@@ -156,7 +156,19 @@ def display_summary(summary: pd.DataFrame, key_columns: list[str]) -> pd.DataFra
     out["backbone params"] = summary["params_backbone"].map(count)
     out["head params"] = summary["params_head"].map(count)
     out["head share %"] = summary["head_share"].map(lambda v: pct(v, 1))
-    out["MFLOPs/img"] = summary["flops_per_image"].map(lambda v: EMPTY if _missing(v) else f"{v / 1e6:.2f}")
+    out["M mult-adds/img"] = _column(summary, "macs_per_image").map(
+        lambda v: EMPTY if _missing(v) else f"{v / 1e6:.2f}"
+    )
+    out["MFLOPs/img (2 per mult-add)"] = summary["flops_per_image"].map(
+        lambda v: EMPTY if _missing(v) else f"{v / 1e6:.2f}"
+    )
+    out["model KB"] = _column(summary, "model_bytes").map(lambda v: EMPTY if _missing(v) else f"{v / 1e3:,.0f}")
+    out["CPU latency ms (batch 1)"] = _column(summary, "latency_ms_mean").map(
+        lambda v: EMPTY if _missing(v) else f"{v:.2f}"
+    )
+    out["CPU img/s (batch 256)"] = _column(summary, "throughput_ips_mean").map(
+        lambda v: EMPTY if _missing(v) else f"{v:,.0f}"
+    )
     out["train s"] = summary["train_seconds_mean"].map(lambda v: EMPTY if _missing(v) else f"{v:.1f}")
     out["img/s"] = summary["images_per_second_mean"].map(lambda v: EMPTY if _missing(v) else f"{v:,.0f}")
     if _column(summary, "gem_p_mean").notna().any():
@@ -434,16 +446,25 @@ def cost_latex(summary: pd.DataFrame, panel_columns: Sequence[str]) -> LatexTabl
         number_column(two_line("Params\n(backbone)"), [count(r["params_backbone"]) for r in rows]),
         number_column(two_line("Params\n(head)"), [count(r["params_head"]) for r in rows]),
         number_column(two_line("Head\nshare (\\%)"), [pct(r["head_share"], 1) for r in rows]),
+        number_column(
+            two_line("M mult-\nadds/img"), [number(r.get("macs_per_image", math.nan) / 1e6, ".2f") for r in rows]
+        ),
         number_column(two_line("MFLOPs\nper image"), [number(r["flops_per_image"] / 1e6, ".2f") for r in rows]),
+        number_column(two_line("Size\n(KB)"), [number(r.get("model_bytes", math.nan) / 1e3, ",.0f") for r in rows]),
+        number_column(two_line("CPU lat.\n(ms)"), [number(r.get("latency_ms_mean", math.nan), ".2f") for r in rows]),
         number_column(two_line("Train\ntime (s)"), [number(r["train_seconds_mean"], ".1f") for r in rows]),
         number_column(two_line("Images\nper s"), [number(r["images_per_second_mean"], ",.0f") for r in rows]),
     ]
     return LatexTable(
-        "parameters, FLOPs and speed (full)",
+        "parameters, multiply-adds, FLOPs, size and speed (full)",
         TEXT_WIDTH,
         columns,
         panel_rows(frame, panel_columns),
-        caption="Parameters, forward FLOPs per image and training speed (mean over seeds).",
+        caption=(
+            "Parameters, forward multiply-adds and FLOPs (2 per multiply-add) per image, serialized model size, CPU "
+            "latency at batch 1 (median, fp32, threads as recorded) and training speed (means over seeds)."
+        ),
+        font=r"\footnotesize",  # eleven columns
     )
 
 

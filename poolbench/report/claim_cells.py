@@ -1,0 +1,157 @@
+"""Settings ("cells") of the claims verdict: the runs of every head with one dataset, backbone and value of each
+varying config key, and the per-run values the claims compare."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+from poolbench.report.aggregate import ok_runs, panel_keys
+from poolbench.report.claim_rules import FLATTEN, GAP, GMP
+from poolbench.report.names import DATASETS
+from poolbench.report.tables import panel_heading
+from poolbench.report.variants import ABSENT
+
+COUNTER_CASE_TASKS = ("position",)  # tasks where arrangement IS the label: global heads should lose there
+# Keys that change the architecture or input (so parameters, MACs and size) rather than training.
+STRUCTURAL_PREFIXES = ("backbone.", "dataset.image_size", "dataset.channels", "dataset.num_classes")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One setting: the runs of every head with the same dataset, backbone and varying config keys."""
+
+    keys: tuple[str, ...]
+    values: tuple[object, ...]
+    runs: pd.DataFrame
+    shown: tuple[str, ...] | None = None  # the keys its label names (None: all); see ``short_labels``
+
+    @property
+    def label(self) -> str:
+        """The setting in words: the ``shown`` keys, leaving out those a run's config does not set (ABSENT)."""
+        present = [
+            (key, value)
+            for key, value in zip(self.keys, self.values)
+            if value != ABSENT and (self.shown is None or key in self.shown)
+        ]
+        return panel_heading([key for key, _ in present], [value for _, value in present])
+
+    @property
+    def full_label(self) -> str:
+        return replace(self, shown=None).label
+
+    @property
+    def real_data(self) -> bool:
+        return str(self.values[0]) in DATASETS and not self.task
+
+    @property
+    def task(self) -> str:
+        """The probe task: ``dataset.task`` if set, else the dataset name's part after ``probe_``, if any."""
+        named = dict(zip(self.keys, self.values))
+        task = named.get("dataset.task")
+        if task is not None and str(task) not in ("", ABSENT, "nan"):
+            return str(task)
+        name = str(named.get("dataset", ""))
+        return name.removeprefix("probe_") if name.startswith("probe_") else ""
+
+    @property
+    def counter_case(self) -> bool:
+        text = f"{self.task} {self.values[0]}"
+        return any(task in text for task in COUNTER_CASE_TASKS)
+
+    def heads(self) -> list[str]:
+        return sorted(self.runs["head"].unique())
+
+    def by_seed(self, head: str, value: Callable[[pd.Series], float]) -> pd.Series:
+        rows = self.runs[self.runs["head"] == head]
+        return pd.Series({int(row["seed"]): number(value(row)) for _, row in rows.iterrows()}, dtype=float)
+
+
+def number(value: object) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+    return number
+
+
+def cells_of(runs: pd.DataFrame, extra_keys: Sequence[str], structural: bool = False) -> list[Cell]:
+    """The cells of the ok runs, real datasets first, then in key order (train sizes ascending as numbers).
+    ``structural``: split only by dataset, backbone and keys that change the model (for counts and sizes)."""
+    ok = ok_runs(runs)
+    if ok.empty:
+        return []
+    extra = [k for k in extra_keys if not structural or k.startswith(STRUCTURAL_PREFIXES) or k == "dataset.task"]
+    keys = panel_keys(extra)
+    cells = [
+        Cell(tuple(keys), values if isinstance(values, tuple) else (values,), group)
+        for values, group in ok.groupby(keys, sort=False, dropna=False)
+    ]
+    ordered = sorted(cells, key=lambda cell: (not cell.real_data, [sort_key(v) for v in cell.values]))
+    return short_labels(ordered)
+
+
+def label_priority(keys: Sequence[str]) -> list[str]:
+    """Grouping keys in the order a label would name them: task, training-set size, backbone keys, the rest."""
+    first = [key for key in ("dataset.task", "dataset.train_samples") if key in keys]
+    backbone = [key for key in keys if key.startswith("backbone.") and key not in first]
+    return [*first, *backbone, *(key for key in keys if key not in first and key not in backbone)]
+
+
+def short_labels(cells: list[Cell]) -> list[Cell]:
+    """The cells with labels that name only the keys needed to tell them apart: dataset and backbone always,
+    then each grouping key (in ``label_priority`` order) that separates cells the keys before it did not.
+    A sweep varying ten config keys between two FashionMNIST cells is labelled by training-set size alone when
+    that is what differs; ``full_label`` (in claims_detail.csv) names every key."""
+    if not cells:
+        return cells
+    keys = cells[0].keys
+    shown = list(keys[:2])
+
+    def distinct(names: Sequence[str]) -> int:
+        return len({tuple(dict(zip(c.keys, c.values))[n] for n in names) for c in cells})
+
+    for key in label_priority(keys[2:]):
+        if distinct([*shown, key]) > distinct(shown):
+            shown.append(key)
+    return [replace(cell, shown=tuple(shown)) for cell in cells]
+
+
+def sort_key(value: object) -> tuple[int, float, str]:
+    as_number = number(value)
+    return (0, as_number, "") if math.isfinite(as_number) else (1, 0.0, str(value))
+
+
+def column(name: str) -> Callable[[pd.Series], float]:
+    """The value of record column ``name`` of a run (NaN where missing)."""
+    return lambda row: number(row.get(name))
+
+
+def drop_at(name: str) -> Callable[[pd.Series], float]:
+    """Test accuracy minus the accuracy in column ``name`` (a shifted test set): what the shift cost."""
+    return lambda row: number(row.get("test_acc")) - number(row.get(name))
+
+
+def global_heads(cell: Cell) -> list[str]:
+    order = [GAP, GMP]
+    heads = [h for h in cell.heads() if h != FLATTEN]
+    return sorted(heads, key=lambda h: (order.index(h) if h in order else len(order), h))
+
+
+def first_value(cell: Cell, head: str, field: str) -> float:
+    """The first recorded value of ``field`` among ``head``'s runs of the cell (NaN if none)."""
+    values = cell.by_seed(head, column(field)).dropna()
+    return float(values.iloc[0]) if len(values) else math.nan
+
+
+def widest_shift(cell: Cell, prefix: str) -> int | None:
+    """The largest shift (pixels) with a ``prefix``N column that every head of the cell recorded."""
+    found = []
+    for name in cell.runs.columns:
+        if name.startswith(prefix) and name[len(prefix) :].isdigit() and cell.runs[name].notna().all():
+            found.append(int(name[len(prefix) :]))
+    positive = [p for p in found if p > 0]
+    return max(positive) if positive else None
