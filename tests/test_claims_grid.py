@@ -8,6 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from poolbench.record import compute_run_key
+from poolbench.rundir import variant_suffix
 from tests.conftest import CONF_DIR, compose_settings
 
 PRESETS = ("claims", "claims_deep", "claims_full")
@@ -44,8 +45,8 @@ def test_the_grid_covers_every_claim() -> None:
     assert len(sizes) >= 2
     assert {d.task for d in datasets.values() if d.kind == "probe"} == {"presence", "density", "position"}
     depths = {
-        compose_settings(["experiment=claims_deep"]).backbone["depth"],
         compose_settings(["experiment=claims"]).backbone["depth"],
+        *map(int, swept("claims_deep", "backbone.depth")),
     }
     assert depths == {1, 2}
 
@@ -55,3 +56,15 @@ def test_position_cells_differ_only_in_padding() -> None:
     zeros = compose_settings(["experiment=claims", "claims_cell=position_zeros"])
     assert circular.backbone["padding_mode"] == "circular" and zeros.backbone["padding_mode"] == "zeros"
     assert circular.dataset == zeros.dataset and circular.trainer == zeros.trainer
+
+
+def test_presets_write_to_run_dirs_of_their_own() -> None:
+    """claims and claims_deep share results/claims/: the depth must be an override (it names the run dir), or
+    a depth-2 run would land in the depth-1 run's folder and be refused."""
+
+    def suffixes(preset: str) -> set[str]:
+        params = OmegaConf.load(CONF_DIR / "experiment" / f"{preset}.yaml").hydra.sweeper.params
+        fixed = [f"{key}={value}" for key, value in params.items() if key not in ("claims_cell", "head", "seed")]
+        return {variant_suffix([f"claims_cell={cell}", *fixed]) for cell in swept(preset, "claims_cell")}
+
+    assert not suffixes("claims") & suffixes("claims_deep")
