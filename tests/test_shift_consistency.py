@@ -4,6 +4,8 @@ of where the content is."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from torch import nn
@@ -100,3 +102,25 @@ def test_circular_shifts_keep_a_global_pool_consistent_where_zero_fill_does_not(
 def test_agreement_is_an_exact_fraction():
     assert agreement(torch.tensor([1, 2, 3]), torch.tensor([1, 0, 3])) == 2 / 3
     assert agreement(torch.tensor([], dtype=torch.int64), torch.tensor([], dtype=torch.int64)) != 0.0  # nan
+
+
+def test_the_report_shift_table_averages_consistency_over_seeds(tmp_path):
+    from poolbench.report.aggregate import runs_frame
+    from poolbench.report.collect import collect_runs
+    from poolbench.report.shift import display_shift, shift_table
+    from tests.test_report import write_run
+
+    root = tmp_path / "runs"
+    for seed, (zero, circular) in enumerate(((0.80, 0.90), (0.84, 0.96))):
+        write_run(root, "gap", seed, 0.9, shift_acc={"0": 0.9, "4": 0.7})
+        record_path = root / "fashion_mnist" / "small_cnn" / "gap" / f"seed{seed}" / "result.json"
+        record = json.loads(record_path.read_text())
+        record.update(shift_consistency={"0": 1.0, "4": zero}, shift_circular_consistency={"0": 1.0, "4": circular})
+        record_path.write_text(json.dumps(record))
+    table = shift_table(runs_frame(collect_runs([root])))
+    assert table.loc[0, "consistency_4_mean"] == pytest.approx(0.82)
+    assert table.loc[0, "circular_consistency_4_mean"] == pytest.approx(0.93)
+    assert table.loc[0, "consistency_4_std"] == pytest.approx(0.04 / 2**0.5)
+    shown = display_shift(table, ["head"])
+    assert list(shown["consistency at 4 px %"]) == ["82.00 ± 2.83"]
+    assert list(shown["circular consistency at 4 px %"]) == ["93.00 ± 4.24"]

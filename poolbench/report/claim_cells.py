@@ -102,22 +102,32 @@ def label_priority(keys: Sequence[str]) -> list[str]:
 
 
 def short_labels(cells: list[Cell]) -> list[Cell]:
-    """The cells with labels that name only the keys needed to tell them apart: dataset and backbone always,
-    then each grouping key (in ``label_priority`` order) that separates cells the keys before it did not.
-    A sweep varying ten config keys between two FashionMNIST cells is labelled by training-set size alone when
-    that is what differs; ``full_label`` (in claims_detail.csv) names every key."""
-    if not cells:
-        return cells
-    keys = cells[0].keys
-    shown = list(keys[:2])
+    """The cells with labels that name only what tells them apart: dataset and backbone always, the training-set
+    size wherever a run sets it, then, among the cells of one dataset and backbone, each other grouping key (in
+    ``label_priority`` order) that separates cells the keys before it did not. Two FashionMNIST cells that
+    differ in size and, with it, in epochs are labelled by size alone; ``full_label`` (claims_detail.csv)
+    names every key."""
+    labelled = []
+    groups: dict[tuple[object, ...], list[Cell]] = {}
+    for cell in cells:
+        groups.setdefault(cell.values[:2], []).append(cell)
+    shown_by_group = {key: _distinguishing_keys(group) for key, group in groups.items()}
+    for cell in cells:
+        labelled.append(replace(cell, shown=shown_by_group[cell.values[:2]]))
+    return labelled
+
+
+def _distinguishing_keys(group: list[Cell]) -> tuple[str, ...]:
+    keys = group[0].keys
+    shown = [*keys[:2], *(key for key in ("dataset.train_samples",) if key in keys)]
 
     def distinct(names: Sequence[str]) -> int:
-        return len({tuple(dict(zip(c.keys, c.values))[n] for n in names) for c in cells})
+        return len({tuple(dict(zip(c.keys, c.values))[n] for n in names) for c in group})
 
     for key in label_priority(keys[2:]):
-        if distinct([*shown, key]) > distinct(shown):
+        if key not in shown and distinct([*shown, key]) > distinct(shown):
             shown.append(key)
-    return [replace(cell, shown=tuple(shown)) for cell in cells]
+    return tuple(shown)
 
 
 def sort_key(value: object) -> tuple[int, float, str]:

@@ -24,11 +24,14 @@ RULES = (
     f"Deterministic quantities (parameters, MACs, bytes) have no CI: a reduction of at least "
     f'{SIGNIFICANT_REDUCTION:.0%} of flatten\'s parameters supports claim 1 ("significant"), of at least '
     f"{MATERIAL_REDUCTION:.0%} of its size or MACs supports claims 5/5b; no reduction (<= 0) contradicts; in "
-    "between is inconclusive (real but small). Claim 3 rows give the sign of GMP - GAP (CI rule); the claim is "
-    "supported when the sign flips (two settings whose CIs exclude 0 on opposite sides), contradicted when every "
-    "setting (two or more) shows the same sign with CIs excluding 0. Any other claim is supported when at least "
-    "half of its test rows are supported and none contradicted, contradicted when at least half are "
-    "contradicted and none supported, inconclusive otherwise. Counter-case and reported rows are not counted."
+    "between is inconclusive (real but small). Running at other input sizes: the share of the global head's "
+    "runs that run at every other size minus flatten's share; above 0 supports, below 0 contradicts. Claim 3 "
+    "rows give the sign of GMP - GAP (CI rule); the claim is supported when the sign flips (two settings whose "
+    "CIs exclude 0 on opposite sides), contradicted when every setting (two or more) shows the same sign with "
+    "CIs excluding 0. Any other claim is supported when at least half of its test rows are supported and none "
+    "contradicted, contradicted when at least half are contradicted and none supported, inconclusive otherwise. "
+    "Counter-case and reported rows are not counted. The one-row summary shows the claim's first GAP "
+    "measurement (real data first) as its headline."
 )
 
 

@@ -2,10 +2,10 @@
 
 Every claim becomes rows of measurements (``Measurement``): one effect, oriented so that a positive value is
 what the claim says, with its 95% CI over seeds (paired on seed where two heads ran on the same seeds of one
-setting), n, and a verdict by ``RULES`` below. A setting (a "cell") is one dataset, backbone and value of every
-config key that varies between the runs (``auto_group_keys``: ``dataset.task``, ``dataset.train_samples``, ...);
-heads are only compared inside one cell. Flatten + dense (``flatten``) is the non-global head; every other head
-is a global pool.
+setting), n, and a verdict by ``claim_rules.RULES`` (printed in claims.md). A setting (a "cell") is one
+dataset, backbone and value of every config key that varies between the runs (``auto_group_keys``, always
+with ``dataset.task`` and ``dataset.train_samples`` where set); heads are only compared inside one cell.
+Flatten + dense (``flatten``) is the non-global head; every other head is a global pool.
 
 A claim's verdict combines its test rows (``claim_verdict``); counter-case and reported rows are shown, never
 counted. ``poolbench.report.claims_output`` writes the tables, ``poolbench.report.claims_figures`` the figures.
@@ -21,7 +21,6 @@ import pandas as pd
 from poolbench.report.claim_cells import cells_of
 from poolbench.report.claim_rows import claim1, claim2, claim3, claim4, claim5, claim5b
 from poolbench.report.claim_rules import GAP, NOT_MEASURED, TEST, Measurement, claim_verdict
-from poolbench.report.names import head_name
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ class ClaimVerdict:
 def headline_of(rows: Sequence[Measurement]) -> Measurement | None:
     """The row a one-line summary shows: GAP's first test row (real data first), else the first test row."""
     tested = [r for r in rows if r.role == TEST and r.verdict != NOT_MEASURED]
-    gap_rows = [r for r in tested if head_name(GAP) in r.comparison]
+    gap_rows = [r for r in tested if r.head == GAP]
     chosen = gap_rows or tested
     return chosen[0] if chosen else None
 

@@ -57,6 +57,8 @@ CONFIG_KEYS = {
     "dataset.train_samples": "train samples",
     "dataset.task": "task",
     "backbone.widths": "backbone widths",
+    "backbone.depth": "backbone depth",
+    "backbone.padding_mode": "padding",
     "run_key": "config (run key)",
 }
 ALL_NAMES = {**DATASETS, **BACKBONES, **HEADS}

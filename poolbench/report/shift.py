@@ -3,6 +3,8 @@
 Every run that set ``dataset.eval_shifts`` stores ``shift_acc`` (``{"N": accuracy}``) in its record; the runs
 frame holds it as ``shift_acc_N`` columns. Means and sample stds are over seeds, as everywhere in the report;
 the drop (test accuracy minus shifted accuracy) is taken per seed first, so its spread is the paired one.
+Records that hold the consistency test (``shift_consistency``, ``shift_circular_consistency``) add its mean and
+std at each shift; the Markdown table shows them at the largest shift.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from poolbench.report.tables import (
     pct_pm,
     two_line,
 )
+
+# Runs-frame fields of the consistency test (share of test images keeping their unshifted prediction) and the
+# shift-table column stems they become.
+CONSISTENCY_FIELDS = (("shift_consistency", "consistency"), ("shift_circular_consistency", "circular_consistency"))
 
 
 def shift_pixels(runs: pd.DataFrame) -> list[int]:
@@ -56,6 +62,9 @@ def shift_table(runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> pd.DataFr
             if shift > 0:
                 drop = (group["test_acc"] - accuracy).dropna().tolist()
                 row[f"drop_{shift}_mean"], row[f"drop_{shift}_std"], _, _ = mean_std_ci(drop)
+                for field, name in CONSISTENCY_FIELDS:  # records from before consistency existed: NaN
+                    values = group[f"{field}_{shift}"].dropna().tolist() if f"{field}_{shift}" in group else []
+                    row[f"{name}_{shift}_mean"], row[f"{name}_{shift}_std"], _, _ = mean_std_ci(values)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -78,6 +87,10 @@ def display_shift(table: pd.DataFrame, key_columns: list[str]) -> pd.DataFrame:
     out[f"drop at {widest} px pp"] = [
         pct_pm(m, s) for m, s in zip(table[f"drop_{widest}_mean"], table[f"drop_{widest}_std"])
     ]
+    for name, label in (("consistency", "consistency"), ("circular_consistency", "circular consistency")):
+        mean, std = f"{name}_{widest}_mean", f"{name}_{widest}_std"
+        if widest > 0 and mean in table and table[mean].notna().any():
+            out[f"{label} at {widest} px %"] = [pct_pm(m, s) for m, s in zip(table[mean], table[std])]
     return out
 
 
