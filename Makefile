@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PB     := $(VENV)/bin/poolbench
 
-.PHONY: install dataset demo report test test-fast test-slurm lint format bench bench-sweep sweep tuned clean
+.PHONY: install dataset demo report test test-fast test-slurm lint format bench bench-sweep sweep tuned claims clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,16 @@ sweep: $(PB) dataset
 # then 3 seeds at that setting; report under results/tuned_test/report_tuned/ (about 25 min on 2 idle cores).
 tuned: $(PB) dataset
 	$(PY) -m poolbench.tuned $(TUNED_ARGS)
+
+# The claims grid (README "What poolbench finds"): conf/experiment/claims.yaml (6 settings x 4 heads x 3 seeds)
+# and claims_deep.yaml (the deeper backbone on 4 of them), then the report with the verdict in
+# results/claims/report/claims.md. About 30 minutes on 2 free CPU cores; re-running skips finished runs.
+claims: $(PB) dataset
+	@date -u +"claims: started %FT%TZ"
+	$(PB) experiment=claims launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
+	$(PB) experiment=claims_deep launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
+	$(VENV)/bin/poolbench-report results/claims
+	@date -u +"claims: finished %FT%TZ"
 
 bench-sweep: $(PB)
 	$(PY) scripts/bench_sweep.py

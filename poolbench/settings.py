@@ -2,8 +2,8 @@
 
 ``Settings`` (the run-level keys), ``PathSettings``, ``TrainerSettings``, ``DatasetSettings``,
 ``AugmentSettings`` and ``DeploySettings`` are frozen dataclasses. Every field carries its check
-(``poolbench.checks``) and an example fix; ``poolbench.validate`` turns the fields into the rules table it
-applies to the composed config, then builds these objects, and the code reads only them.
+(``poolbench.checks``) and an example fix; ``poolbench.typed`` turns the fields into the rules table that ``poolbench.validate``
+applies to the composed config, then builds these objects; the code reads only them.
 
 Defaults: the shipped YAMLs under ``conf/`` are the defaults a user sees (``poolbench --cfg job``), so a key that
 every shipped YAML of its group sets has no default here (it is required). A field has a default only where
@@ -17,10 +17,7 @@ backbones are open (a user's own ``_target_`` brings its own arguments) and stay
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field
 from typing import Any
 
@@ -44,9 +41,13 @@ from poolbench.checks import (
 )
 from poolbench.data.catalog import EMNIST_SPLITS
 from poolbench.data.catalog import KINDS as DATASET_KINDS
+from poolbench.data.probe_layout import TASKS as PROBE_TASKS
 from poolbench.objective import OBJECTIVES
 
 OPTIMIZERS = ("sgd", "adamw")
+# Convolution padding of poolbench's backbones: circular makes a global pool exactly invariant to circular shifts
+# by multiples of the total stride (no border tells where a feature is; Islam et al., ICLR 2020).
+PADDING_MODES = ("zeros", "circular")
 SCHEDULES = ("cosine", "onecycle", "step", "constant")
 TARGET = Text(r"[\w.]+\.\w+", "the import path of a class")
 
@@ -123,12 +124,18 @@ class DatasetSettings:
     train_size: int | None = setting(COUNT, "dataset.train_size=2000", default=None)
     test_size: int | None = setting(COUNT, "dataset.test_size=500", default=None)
     generator_seed: int | None = setting(Number(0, integer=True), "dataset.generator_seed=0", default=None)
-    noise: float = setting(NON_NEGATIVE, "dataset.noise=0.25", default=0.25)
+    noise: float | None = setting(NON_NEGATIVE, "dataset.noise=0.25", default=None)
     # dataset.kind=image_folder (poolbench/data/image_folder.py)
     root: str | None = setting(Text(), "dataset.root=/path/to/images", default=None, optional=True)
     test_fraction: float = setting(OPEN_FRACTION, "dataset.test_fraction=0.2", default=0.2)
     # dataset.kind=emnist: which of EMNIST's splits (poolbench/data/catalog.py)
     split: str | None = setting(Choice(tuple(EMNIST_SPLITS)), "dataset.split=balanced", default=None, optional=True)
+    # dataset.kind=probe (poolbench/data/probes.py); also train_size, test_size, generator_seed, noise
+    task: str | None = setting(Choice(PROBE_TASKS), "dataset=probe_presence", default=None, optional=True)
+    motif_size: int | None = setting(COUNT, "dataset.motif_size=5", default=None, optional=True)
+    distractors: int | None = setting(SIZE, "dataset.distractors=6", default=None)
+    majority: tuple[int, int] = setting(NumberList(COUNT, length=2), "dataset.majority=[6,7]", default=(6, 7))
+    minority: tuple[int, int] = setting(NumberList(COUNT, length=2), "dataset.minority=[4,5]", default=(4, 5))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,6 +212,7 @@ COMPONENT_RULES: tuple[Rule, ...] = (
     Rule("backbone.depth", COUNT, "backbone.depth=1"),
     Rule("backbone.pool_early", Boolean(), "backbone.pool_early=true"),
     Rule("backbone.base_width", COUNT, "backbone.base_width=16"),
+    Rule("backbone.padding_mode", Choice(PADDING_MODES), "backbone.padding_mode=circular"),
     Rule("head.name", FOLDER_NAME, "head=gap", required=True),
     Rule("head._target_", TARGET, "head=gap", required=True),
     Rule("head.p", POSITIVE, "head.p=3"),
@@ -221,79 +229,3 @@ COMPONENT_LABEL_KEYS = ("name",)
 COMPONENT_META_KEYS = (*COMPONENT_LABEL_KEYS, "_target_")
 # Constructor arguments poolbench passes itself: a config must not set them.
 COMPONENT_PROVIDED = {"backbone": ("in_channels",), "head": ("in_channels", "num_classes", "feature_size")}
-
-
-def _nested_type(hint: Any) -> type | None:
-    """The settings dataclass a field holds (``DatasetSettings`` for ``dataset``), if any."""
-    return hint if isinstance(hint, type) and dataclasses.is_dataclass(hint) else None
-
-
-def _optional_block(hint: Any) -> type | None:
-    """The settings dataclass of a block that may be absent (``TensorBoardSettings | None``), if any."""
-    if typing.get_origin(hint) not in (typing.Union, types.UnionType):
-        return None
-    options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-    return _nested_type(options[0]) if len(options) == 1 else None
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def rules_of(cls: type, prefix: str = "", block: str | None = None) -> Iterator[Rule]:
-    """The rules table derived from a settings dataclass and its nested settings, in declaration order.
-
-    A block that may be absent (a tracker's settings) gives rules that apply only where the block is present."""
-    hints = _hints(cls)
-    for item in dataclasses.fields(cls):
-        key = f"{prefix}{item.name}"
-        nested, optional_block = _nested_type(hints[item.name]), _optional_block(hints[item.name])
-        if nested is not None:
-            yield from rules_of(nested, f"{key}.", block)
-        elif optional_block is not None:
-            yield from rules_of(optional_block, f"{key}.", key)
-        elif "check" in item.metadata:
-            required = item.default is MISSING and item.default_factory is MISSING
-            check, example, optional = item.metadata["check"], item.metadata["example"], item.metadata["optional"]
-            yield Rule(key, check, example, optional, required, block=block)
-
-
-RULES: tuple[Rule, ...] = (*rules_of(Settings), *COMPONENT_RULES)
-RULES_BY_KEY = {rule.key: rule for rule in RULES}
-
-
-def _convert(value: Any, hint: Any) -> Any:
-    """Plain validated data -> the field's type: lists become tuples, nested mappings become settings."""
-    nested = _nested_type(hint)
-    if nested is not None:
-        return build(nested, value)
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-        return value if value is None or len(options) != 1 else _convert(value, options[0])
-    if origin is tuple and isinstance(value, (list, tuple)):
-        return tuple(value)
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
-
-
-def build(cls: type, data: Mapping[str, Any]) -> Any:
-    """An instance of settings class ``cls`` from validated plain data (unknown keys were rejected before)."""
-    hints = _hints(cls)
-    names = {item.name for item in dataclasses.fields(cls) if item.init}
-    values = {name: _convert(value, hints[name]) for name, value in data.items() if name in names}
-    return cls(**values)
-
-
-def settings_from(resolved: Mapping[str, Any]) -> Settings:
-    """``Settings`` from a validated, resolved config (see ``poolbench.validate.validate``)."""
-    data = dict(resolved)
-    dataset = dict(data["dataset"])
-    channels = int(dataset["channels"])
-    for key in ("mean", "std"):  # one value for every channel
-        if dataset[key] is not None and len(dataset[key]) == 1 and channels > 1:
-            dataset[key] = list(dataset[key]) * channels
-    data["dataset"] = dataset
-    data["backbone"], data["head"] = dict(data["backbone"]), dict(data["head"])
-    return dataclasses.replace(build(Settings, data), resolved=resolved)

@@ -1,6 +1,6 @@
 """Validation of the composed config, in one place, before any work starts.
 
-The rules table is derived from the typed settings (``poolbench.settings.RULES``: every key's check and example
+The rules table is derived from the typed settings (``poolbench.typed.RULES``: every key's check and example
 fix). ``validate(cfg)`` resolves the config, applies the rules, rejects keys that no rule and no shipped YAML
 knows (with a "did you mean"), checks combinations of keys (split sizes, mean/std per channel, the keys a dataset
 kind needs), and returns the typed ``Settings``. It imports no torch, so a typo costs about a second. Checks that
@@ -10,6 +10,7 @@ need a component's code (constructor arguments of a head or backbone ``_target_`
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 from collections.abc import Iterable, Mapping
@@ -20,8 +21,10 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from poolbench.data.catalog import KIND_KEYS, class_count, split_sizes
+from poolbench.data.probe_layout import check_probe
 from poolbench.errors import ConfigError
-from poolbench.settings import RULES, RULES_BY_KEY, DatasetSettings, Settings, settings_from
+from poolbench.settings import DatasetSettings, Settings
+from poolbench.typed import RULES, RULES_BY_KEY, settings_from
 
 LOGGER_BLOCKS = tuple(sorted({rule.block for rule in RULES if rule.block and rule.block.startswith("logger.")}))
 
@@ -211,6 +214,8 @@ def check_dataset_combinations(dataset: DatasetSettings) -> None:
             f"{known}: the classes of {of}",
             f"set dataset.num_classes={known}",
         )
+    if dataset.kind == "probe":
+        check_probe(dataclasses.asdict(dataset))
     check_split_sizes(dataset)
 
 

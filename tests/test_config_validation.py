@@ -14,7 +14,7 @@ from poolbench.components import validate_components
 from poolbench.data.splits import prepare_data
 from poolbench.errors import ConfigError
 from poolbench.preflight import check_config
-from poolbench.settings import RULES_BY_KEY
+from poolbench.typed import RULES_BY_KEY
 from poolbench.validate import find_conf_dir, shipped_keys, validate
 from tests.conftest import TINY, compose_cfg
 

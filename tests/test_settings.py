@@ -8,14 +8,8 @@ from typing import Any
 
 import pytest
 
-from poolbench.settings import (
-    RULES_BY_KEY,
-    AugmentSettings,
-    DatasetSettings,
-    PathSettings,
-    Settings,
-    TrainerSettings,
-)
+from poolbench.settings import AugmentSettings, DatasetSettings, PathSettings, Settings, TrainerSettings
+from poolbench.typed import RULES_BY_KEY
 from poolbench.validate import find_conf_dir, lookup, validate
 from tests.conftest import TINY, compose_cfg, compose_settings, run_cli
 

@@ -13,6 +13,7 @@ KINDS = (
     "svhn",
     "stl10",
     "image_folder",
+    "probe",
 )
 # EMNIST's splits: (train, test) sizes and classes (letters: 26, its labels 1..26 read as 0..25).
 EMNIST_SPLITS = {
@@ -37,12 +38,13 @@ SPLIT_SIZES = {
 CLASS_COUNTS = {"fashion_mnist": 10, "cifar10": 10, "mnist": 10, "kmnist": 10, "cifar100": 100, "svhn": 10, "stl10": 10}
 # Keys (under dataset.) that a kind needs beyond the common ones.
 KIND_KEYS = {
-    "synthetic": ("train_size", "test_size", "generator_seed"),
+    "synthetic": ("train_size", "test_size", "generator_seed", "noise"),
     "image_folder": ("root",),
     "emnist": ("split",),
+    "probe": ("train_size", "test_size", "generator_seed", "noise", "task", "motif_size", "distractors"),
 }
 # Kinds that read nothing from data_dir.
-GENERATED_KINDS = ("synthetic",)
+GENERATED_KINDS = ("synthetic", "probe")
 
 
 def split_sizes(

@@ -31,6 +31,10 @@ def read_source(dataset: DatasetSettings, root: Path) -> RawDataset:
         from poolbench.data.synthetic import load_synthetic
 
         return load_synthetic(dataset)
+    if dataset.kind == "probe":
+        from poolbench.data.probes import load_probe
+
+        return load_probe(dataset)
     if dataset.kind == "image_folder":
         from poolbench.data.image_folder import load_image_folder
 

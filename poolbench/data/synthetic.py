@@ -36,7 +36,7 @@ def make_synthetic(
 def load_synthetic(dataset: DatasetSettings) -> RawDataset:
     shape = dict(num_classes=dataset.num_classes, channels=dataset.channels, image_size=dataset.image_size)
     assert dataset.train_size and dataset.test_size and dataset.generator_seed is not None  # validated
-    seed, noise = dataset.generator_seed, dataset.noise
+    seed, noise = dataset.generator_seed, dataset.noise or 0.0
     train_x, train_y = make_synthetic(dataset.train_size, seed=seed, noise=noise, **shape)
     test_x, test_y = make_synthetic(dataset.test_size, seed=seed + 1, noise=noise, **shape)
     return RawDataset(train_x, train_y, test_x, test_y, source=f"synthetic(seed={seed})")

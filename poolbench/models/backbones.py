@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -17,11 +18,24 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock, ResNet
 
 from poolbench.errors import ConfigError
+from poolbench.settings import PADDING_MODES
 
 
-def conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1, pool: bool = False) -> nn.Sequential:
+def conv3x3(in_channels: int, out_channels: int, stride: int = 1, padding_mode: str = "zeros") -> nn.Conv2d:
+    """3x3 convolution, 1 px padding: ``zeros`` (a border every feature can see) or ``circular`` (the image is a
+    torus: no border, so a global pool is exactly invariant to circular shifts by multiples of the total stride)."""
+    if padding_mode not in PADDING_MODES:
+        allowed = " or ".join(PADDING_MODES)
+        raise ConfigError("backbone.padding_mode", padding_mode, allowed, "backbone.padding_mode=zeros")
+    mode: Literal["zeros", "circular"] = "circular" if padding_mode == "circular" else "zeros"
+    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False, padding_mode=mode)
+
+
+def conv_bn_relu(
+    in_channels: int, out_channels: int, stride: int = 1, pool: bool = False, padding_mode: str = "zeros"
+) -> nn.Sequential:
     """3x3 conv, BN, ReLU; with ``pool``, a 2x2 max-pool right after the conv (BN and ReLU on 1/4 of the pixels)."""
-    layers: list[nn.Module] = [nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)]
+    layers: list[nn.Module] = [conv3x3(in_channels, out_channels, stride, padding_mode)]
     if pool:
         layers.append(nn.MaxPool2d(2))
     layers += [nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
@@ -35,11 +49,16 @@ class SmallCNN(nn.Module):
     before its BatchNorm and ReLU (conv-pool-BN-ReLU): the shapes and parameter counts are those of the classic
     conv-BN-ReLU-pool order (``pool_early=false``), but BN and ReLU run on a quarter of the pixels. They are
     memory-bound, and at full 28x28 resolution they dominated a CPU training step (scripts/bench.py).
-    The default (widths 32-64-128, depth 1) maps 28x28 to 128x7x7.
+    The default (widths 32-64-128, depth 1) maps 28x28 to 128x7x7. ``padding_mode``: see ``conv3x3``.
     """
 
     def __init__(
-        self, in_channels: int = 1, widths: Sequence[int] = (32, 64, 128), depth: int = 1, pool_early: bool = True
+        self,
+        in_channels: int = 1,
+        widths: Sequence[int] = (32, 64, 128),
+        depth: int = 1,
+        pool_early: bool = True,
+        padding_mode: str = "zeros",
     ) -> None:
         super().__init__()
         widths = [int(w) for w in widths]
@@ -56,7 +75,7 @@ class SmallCNN(nn.Module):
                 layers.append(nn.MaxPool2d(2))
             for block in range(int(depth)):
                 ends_stage = block == int(depth) - 1 and stage < len(widths) - 1
-                layers.append(conv_bn_relu(channels, width, pool=pool_early and ends_stage))
+                layers.append(conv_bn_relu(channels, width, pool=pool_early and ends_stage, padding_mode=padding_mode))
                 channels = width
         self.features = nn.Sequential(*layers)
         self.out_channels = channels
@@ -78,11 +97,11 @@ class OptionAShortcut(nn.Module):
 
 
 class CifarBasicBlock(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+    def __init__(self, in_channels: int, out_channels: int, stride: int, padding_mode: str = "zeros") -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+        self.conv1 = conv3x3(in_channels, out_channels, stride, padding_mode)
         self.bn1 = nn.BatchNorm2d(out_channels)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, stride=1, padding=1, bias=False)
+        self.conv2 = conv3x3(out_channels, out_channels, 1, padding_mode)
         self.bn2 = nn.BatchNorm2d(out_channels)
         needs_projection = stride != 1 or in_channels != out_channels
         self.shortcut: nn.Module = OptionAShortcut(in_channels, out_channels) if needs_projection else nn.Identity()
@@ -96,14 +115,16 @@ class CifarBasicBlock(nn.Module):
 class CifarResNet(nn.Module):
     """ResNet-(6n+2) for 32x32 inputs: 3 stages of n blocks at 16/32/64 channels; final map 64x8x8 at 32 px."""
 
-    def __init__(self, in_channels: int = 3, depth: int = 20, base_width: int = 16) -> None:
+    def __init__(
+        self, in_channels: int = 3, depth: int = 20, base_width: int = 16, padding_mode: str = "zeros"
+    ) -> None:
         super().__init__()
         if (int(depth) - 2) % 6 != 0 or depth < 8:
             raise ConfigError("backbone.depth", depth, "6n+2 (20, 32, 44, 56, 110)", "set backbone=resnet20")
         blocks = (int(depth) - 2) // 6
         widths = [base_width, base_width * 2, base_width * 4]
         self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False),
+            conv3x3(in_channels, widths[0], 1, padding_mode),
             nn.BatchNorm2d(widths[0]),
             nn.ReLU(inplace=True),
         )
@@ -112,7 +133,7 @@ class CifarResNet(nn.Module):
         for stage, width in enumerate(widths):
             for index in range(blocks):
                 stride = 2 if stage > 0 and index == 0 else 1
-                layers.append(CifarBasicBlock(channels, width, stride))
+                layers.append(CifarBasicBlock(channels, width, stride, padding_mode))
                 channels = width
         self.layers = nn.Sequential(*layers)
         self.out_channels = channels

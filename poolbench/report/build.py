@@ -20,6 +20,7 @@ from poolbench.report.aggregate import (
 from poolbench.report.canvas import FigureFile
 from poolbench.report.claims_output import write_claims
 from poolbench.report.collect import ReportInputError, check_paths, collect_runs, default_out_dir
+from poolbench.report.convergence import write_convergence
 from poolbench.report.curves import learning_curves
 from poolbench.report.figures import write_figures
 from poolbench.report.latex_tables import cost_latex, failed_latex, main_latex, paired_latex, summary_latex
@@ -100,6 +101,7 @@ def write_report(
     for name, frame in (("missing", missing), ("problems", problems), ("runs", runs), ("duplicates", duplicates)):
         atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
     written = write_figures(summary, runs, curves, out / FIGURES_DIR, extra, shifts) if figures else []
+    write_convergence(curves, key_columns, out)  # did each setting train to its plateau?
     claims = write_claims(collection, out, figures)  # the seed's claims: claims.md/.csv/.tex + one figure each
     text = render_report(
         roots=roots,
