@@ -2,8 +2,8 @@
 
 ``Settings`` (the run-level keys), ``PathSettings``, ``TrainerSettings``, ``DatasetSettings``,
 ``AugmentSettings`` and ``DeploySettings`` are frozen dataclasses. Every field carries its check
-(``poolbench.checks``) and an example fix; ``poolbench.typed`` turns the fields into the rules table that ``poolbench.validate``
-applies to the composed config, then builds these objects; the code reads only them.
+(``poolbench.checks``) and an example fix; ``poolbench.typed`` turns the fields into the rules table that
+``poolbench.validate`` applies to the composed config, then builds these objects; the code reads only them.
 
 Defaults: the shipped YAMLs under ``conf/`` are the defaults a user sees (``poolbench --cfg job``), so a key that
 every shipped YAML of its group sets has no default here (it is required). A field has a default only where
