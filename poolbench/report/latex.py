@@ -91,7 +91,9 @@ class LatexTable:
             if index > 0:
                 lines.append(r"\addlinespace")
             if heading and (len(panels) > 1 or n_columns > 0):
-                lines.append(rf"\multicolumn{{{n_columns}}}{{@{{}}l}}{{\textit{{{heading}}}}} \\")
+                # A paragraph as wide as the table: a long heading (many grouping keys) wraps instead of widening it.
+                cell = rf"@{{}}p{{{self.width}}}@{{}}"
+                lines.append(rf"\multicolumn{{{n_columns}}}{{{cell}}}{{\raggedright\textit{{{heading}}}}} \\")
             for row in rows:
                 lines.append(" & ".join(column.cells[row] for column in self.columns) + r" \\")
         lines += [r"\bottomrule", r"\end{tabular*}}", ""]

@@ -55,9 +55,14 @@ def main_latex(summary: pd.DataFrame, paired: pd.DataFrame, panel_columns: Seque
         if is_missing(pair(r, "diff_mean")):
             delta.append(tex(EMPTY))
             continue
+        value = tex(pct(pair(r, "diff_mean"), 1, plus=True))  # one decimal, as its CI
         interval = ci_text(pair(r, "diff_ci_low"), pair(r, "diff_ci_high"), 1, (-1.0, 1.0))
-        interval = "" if interval == EMPTY else " " + tex(interval).replace(", ", r",\,")
-        delta.append(tex(pct(pair(r, "diff_mean"), 1, plus=True)) + interval)  # one decimal, as its CI
+        if interval == EMPTY:
+            delta.append(value)
+            continue
+        # The CI under the difference, as the header reads: wide negative intervals still fit \columnwidth.
+        interval = tex(interval).replace(", ", r",\,")
+        delta.append(rf"\begin{{tabular}}[t]{{@{{}}r@{{}}}}{value}\\{{}}{interval}\end{{tabular}}")
     p_holm = [format_p(pair(r, "p_holm")) for r in rows]
     base = tex(head_name(baseline))
     columns = [
