@@ -44,7 +44,7 @@ tuned: $(PB) dataset
 
 # The claims grid (README "What poolbench finds"): conf/experiment/claims.yaml (6 settings x 4 heads x 3 seeds)
 # and claims_deep.yaml (the deeper backbone on 4 of them), then the report with the verdict in
-# results/claims/report/claims.md. About 30 minutes on 2 free CPU cores; re-running skips finished runs.
+# results/claims/report/claims.md. 21 minutes on 2 free CPU cores (measured); re-running skips finished runs.
 claims: $(PB) dataset
 	@date -u +"claims: started %FT%TZ"
 	$(PB) experiment=claims launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
