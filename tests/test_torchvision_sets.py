@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from poolbench.data.idx import IDX_FILES
 from poolbench.data.load import load_raw
 from poolbench.data.splits import prepare_data
 from poolbench.errors import DataError
 from tests.conftest import compose_settings, write_idx
+from tests.test_data import write_fashion_mnist_layout
 
 OFFLINE = ["dataset.download=false", "dataset.verify_checksums=false"]
 
@@ -24,23 +24,9 @@ def settings_for(name: str, *extra: str):
     return compose_settings([f"dataset={name}", *OFFLINE, *extra]).dataset
 
 
-def write_idx_folder(folder: Path, compress: bool, n_train: int = 30, n_test: int = 12) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(3)
-    arrays = {
-        "train_x": rng.integers(0, 256, (n_train, 28, 28)),
-        "train_y": rng.integers(0, 10, n_train),
-        "test_x": rng.integers(0, 256, (n_test, 28, 28)),
-        "test_y": rng.integers(0, 10, n_test),
-    }
-    folder.mkdir(parents=True)
-    for key, stem in IDX_FILES.items():
-        write_idx(folder / (stem + (".gz" if compress else "")), arrays[key])
-    return arrays
-
-
 @pytest.mark.parametrize(("name", "folder", "compress"), [("mnist", "MNIST", True), ("kmnist", "KMNIST", False)])
 def test_mnist_family_reads_torchvision_raw_folder(tmp_path, name, folder, compress):
-    arrays = write_idx_folder(tmp_path / folder / "raw", compress)
+    arrays = write_fashion_mnist_layout(tmp_path / folder / "raw", n_train=30, n_test=12, compress=compress)
     raw = load_raw(settings_for(name), tmp_path)
     assert raw.train_x.shape == (30, 1, 28, 28) and raw.test_x.shape == (12, 1, 28, 28)
     assert torch.equal(raw.train_x[:, 0], torch.from_numpy(arrays["train_x"].astype(np.uint8)))
@@ -48,7 +34,7 @@ def test_mnist_family_reads_torchvision_raw_folder(tmp_path, name, folder, compr
 
 
 def test_mnist_checksums_are_torchvisions_published_md5s(tmp_path):
-    write_idx_folder(tmp_path / "MNIST" / "raw", compress=True)
+    write_fashion_mnist_layout(tmp_path / "MNIST" / "raw", n_train=30, n_test=12, compress=True)
     settings = compose_settings(["dataset=mnist", "dataset.download=false"]).dataset
     with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz fails its MD5.*verify_checksums=false"):
         load_raw(settings, tmp_path)
