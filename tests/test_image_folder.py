@@ -16,6 +16,7 @@ from poolbench.data.load import forget_loaded, load_raw
 from poolbench.data.splits import prepare_data
 from poolbench.errors import ConfigError, DataError
 from poolbench.preflight import check_data
+from poolbench.record import read_epochs
 from poolbench.run import run
 from tests.conftest import compose_settings
 
@@ -71,6 +72,9 @@ def test_train_val_test_folders_are_used_as_given(tmp_path):
     assert raw.test_y.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]  # sorted class folder names
     bundle = prepare_data(dataset, tmp_path / "data", torch.device("cpu"))
     assert len(bundle.train) == 12 and len(bundle.val) == 6 and len(bundle.test) == 9
+    subsets = settings(tmp_path / "images", "dataset.channels=1", "dataset.train_samples=6", "dataset.test_samples=3")
+    bundle = prepare_data(subsets, tmp_path / "data", torch.device("cpu"))
+    assert sorted(bundle.train.y.tolist()) == [0, 0, 1, 1, 2, 2] and sorted(bundle.test.y.tolist()) == [0, 1, 2]
 
 
 def test_mean_and_std_are_measured_on_the_train_split(tmp_path):
@@ -169,6 +173,34 @@ def test_a_run_on_an_image_folder_writes_its_record(tmp_path):
     ]
     record = run(compose_settings(overrides, output_dir=tmp_path / "run"))
     assert record.status == "ok" and record.dataset == "image_folder" and record.epochs_completed == 2
+
+
+def test_the_train_curve_of_a_class_ordered_folder_matches_the_final_train_accuracy(tmp_path):
+    """An image folder lists its images class by class: the per-epoch train curve must sample the whole train
+    split, not its first images (all of the first class). Classes "a" and "b" hold one identical image, so no
+    model gets both right and the accuracy differs by class: a curve of class "a" alone would be 0 or 1, while
+    the whole split's accuracy is about 2/3."""
+    for name, value in (("a", 90), ("b", 90), ("c", 200)):
+        for i in range(60):
+            write_image(tmp_path / "images" / name / f"{i:02d}.png", value, size=(8, 8))
+    forget_loaded()
+    overrides = [
+        "dataset=image_folder",
+        f"dataset.root={tmp_path / 'images'}",
+        "dataset.num_classes=3",
+        "dataset.image_size=8",
+        f"data_dir={tmp_path / 'data'}",
+        "backbone.widths=[8,16]",
+        "trainer.epochs=2",
+        "trainer.batch_size=16",
+        "trainer.threads=1",
+        "deploy.measure=false",
+        "progress=false",
+    ]
+    record = run(compose_settings(overrides, output_dir=tmp_path / "run"))
+    last_epoch = read_epochs(tmp_path / "run")[-1]
+    assert record.train_acc is not None and 0.2 < record.train_acc < 0.8
+    assert abs(last_epoch["train_acc"] - record.train_acc) < 0.06  # the curve: 36 of 130 train images
 
 
 def test_train_samples_may_use_every_image_when_the_folder_has_its_own_val_split(tmp_path):
