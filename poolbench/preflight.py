@@ -199,11 +199,15 @@ def check_device(settings: Settings) -> None:
 
 
 def check_existing_record(output_dir: Path, settings: Settings) -> None:
-    """A result.json already in the run directory must be readable; a checkpoint must belong to this run."""
+    """A result.json already in the run directory must be readable; a checkpoint must belong to this run (one
+    of this config on images that changed since is stale: the run clears it and trains again)."""
     from poolbench.record import CHECKPOINT_FILE, RESULT_FILE, compute_run_key, read_result
+    from poolbench.rundir import data_changed
 
     if (output_dir / RESULT_FILE).exists():
         read_result(output_dir / RESULT_FILE)
+    if data_changed(output_dir, settings.resolved) is not None:
+        return
     checkpoint = output_dir / CHECKPOINT_FILE
     if settings.trainer.checkpoint and checkpoint.exists():
         from poolbench.training.checkpoint import load_checkpoint

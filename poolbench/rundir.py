@@ -4,7 +4,8 @@
   already in the path (``trainer.lr=0.1``, ``backbone.widths=[8,16]``) add ``-<hash>`` to the run directory,
   so two configs never share one; the common case keeps the plain ``.../seed0`` path.
 - ``finished_record``: a directory holding ``result.json`` with status ok and this run key is done (checked
-  without importing torch); a directory of another config is refused (``force=true`` replaces it).
+  without importing torch); a directory of another config is refused (``force=true`` replaces it), except
+  where only the data changed (an image folder's ``dataset.content_key``): that run is stale and trains again.
 """
 
 from __future__ import annotations
@@ -78,6 +79,29 @@ def recorded_run_key(run_dir: Path) -> str | None:
     return None
 
 
+def recorded_content_key(run_dir: Path) -> str | None:
+    """``dataset.content_key`` of the data the run in ``run_dir`` saw (an image folder's), if any."""
+    if (run_dir / RESULT_FILE).is_file():
+        return read_result(run_dir).content_key
+    if (run_dir / CONFIG_FILE).is_file():
+        return OmegaConf.select(OmegaConf.load(run_dir / CONFIG_FILE), "dataset.content_key", default=None)
+    return None
+
+
+def data_changed(run_dir: Path, resolved: Mapping[str, Any]) -> str | None:
+    """The content key the run in ``run_dir`` saw, when it ran this very config on other data (the images of
+    the folder changed since): that run is stale and trains again. None in every other case. A run recorded
+    before poolbench kept the content key ("not recorded") is stale too: which images it saw is unknown."""
+    dataset = resolved.get("dataset") or {}
+    seen = recorded_content_key(run_dir)
+    if dataset.get("content_key") in (None, seen):
+        return None
+    as_then = {**resolved, "dataset": {**dataset, "content_key": seen}}
+    if seen is None:
+        del as_then["dataset"]["content_key"]
+    return (seen or "not recorded") if recorded_run_key(run_dir) == compute_run_key(as_then) else None
+
+
 def clear_run(run_dir: Path) -> None:
     """``force=true``: forget the earlier attempt (record, curve, checkpoint) so the run starts at epoch 0."""
     for name in (RESULT_FILE, EPOCHS_FILE, CHECKPOINT_FILE):
@@ -96,6 +120,17 @@ def finished_record(run_dir: Path, resolved: Mapping[str, Any], force: bool) -> 
     if existing is None:
         return None
     run_key = compute_run_key(resolved)
+    seen = data_changed(run_dir, resolved) if existing != run_key else None
+    if seen is not None:
+        log.info(
+            "%s: the images under %s changed since its run (content key %s, now %s); training again",
+            run_dir,
+            resolved["dataset"].get("root"),
+            seen,
+            resolved["dataset"]["content_key"],
+        )
+        clear_run(run_dir)
+        return None
     if existing != run_key:
         raise RunDirConflict(
             f"{run_dir} holds a run of a different config (run key {existing}; this config: {run_key}), "

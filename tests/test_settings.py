@@ -11,7 +11,7 @@ import pytest
 from poolbench.settings import AugmentSettings, DatasetSettings, PathSettings, Settings, TrainerSettings
 from poolbench.typed import RULES_BY_KEY
 from poolbench.validate import find_conf_dir, lookup, validate
-from tests.conftest import TINY, compose_cfg, compose_settings, run_cli
+from tests.conftest import TINY, compose_cfg, compose_settings, run_cli, tiny_image_folder
 
 CONF = find_conf_dir()
 assert CONF is not None
@@ -19,7 +19,7 @@ GROUP_OPTIONS = [
     (group, path.stem) for group in ("dataset", "trainer") for path in sorted((CONF / group).glob("*.y*ml"))
 ]
 # Options that cannot compose alone: a user's own images need their folder.
-NEEDS = {("dataset", "image_folder"): ["dataset.root=/any/folder"]}
+NEEDS = {("dataset", "image_folder"): [f"dataset.root={tiny_image_folder()}"]}
 SECTIONS: dict[str, type] = {
     "": Settings,
     "paths.": PathSettings,
