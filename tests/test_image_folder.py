@@ -16,10 +16,10 @@ from poolbench.data.cache import CACHE_FOLDER
 from poolbench.data.load import forget_loaded, load_raw
 from poolbench.data.splits import prepare_data
 from poolbench.errors import ConfigError, DataError
-from poolbench.preflight import check_data
 from poolbench.record import RunRecord, compute_run_key, read_epochs, read_result, write_result
 from poolbench.run import run
-from poolbench.rundir import RunDirConflict, finished_record
+from poolbench.sweep.preflight import check_data
+from poolbench.sweep.rundir import RunDirConflict, finished_record
 from tests.conftest import compose_settings, run_cli
 
 CLASSES = ("cat", "dog", "fox")

@@ -3,9 +3,9 @@
 Decoding thousands of JPEG/PNG files costs far more than training a small model for an epoch, so the first run
 decodes once and writes ``DATA_DIR/image_cache/NAME-KEY.pt`` (atomically: an interrupted write leaves no file);
 later runs with an unchanged folder load it in about a second. The key is the folder's content key
-(``poolbench.data.folder_layout.content_key``: every file's relative path, size and modification time plus the
-decoding settings), so adding, removing, replacing or touching an image starts a fresh decode; nothing is ever
-served from a stale cache.
+(``poolbench.config.folder_layout.content_key``: every file's relative path, size and modification time plus
+the decoding settings), so adding, removing, replacing or touching an image starts a fresh decode; nothing is
+ever served from a stale cache.
 """
 
 from __future__ import annotations

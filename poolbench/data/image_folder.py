@@ -10,7 +10,7 @@ train images, by a permutation seeded with ``dataset.split_seed``), then the val
 dataset (``dataset.val_fraction``, ``poolbench.data.splits``). Every image is decoded once with Pillow,
 converted to ``dataset.channels`` (1: greyscale, 3: RGB) and resized to ``dataset.image_size`` square
 (bilinear, antialiased; the aspect ratio is not kept), then cached as uint8 tensors (``poolbench.data.cache``)
-under the folder's content key (``poolbench.data.folder_layout``, which lists the folder without decoding).
+under the folder's content key (``poolbench.config.folder_layout``, which lists the folder without decoding).
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from poolbench.config.folder_layout import counted_classes, scan_folder
+from poolbench.config.settings import DatasetSettings
 from poolbench.data.cache import cache_path, load_cached, save_cached
-from poolbench.data.folder_layout import counted_classes, scan_folder
 from poolbench.data.raw import RawDataset
 from poolbench.errors import DataError
-from poolbench.settings import DatasetSettings
 
 TEST_CARVE_SALT = 0x7E57  # the test carve-out's seed is split_seed + this: a stream of its own
 
@@ -96,7 +96,7 @@ def carve_test(
 
 
 def load_image_folder(dataset: DatasetSettings, data_dir: Path) -> RawDataset:
-    assert dataset.root is not None  # required for this kind (poolbench.data.catalog.KIND_KEYS)
+    assert dataset.root is not None  # required for this kind (poolbench.config.catalog.KIND_KEYS)
     root = Path(dataset.root).expanduser()
     classes, tensors = decoded_splits(dataset, root, data_dir)
     counted_classes(classes, root, dataset.num_classes)

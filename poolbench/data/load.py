@@ -10,10 +10,10 @@ import logging
 import os
 from pathlib import Path
 
-from poolbench.data.catalog import KINDS
+from poolbench.config.catalog import KINDS
+from poolbench.config.settings import DatasetSettings
 from poolbench.data.raw import RawDataset, check_matches_config
 from poolbench.errors import ConfigError
-from poolbench.settings import DatasetSettings
 
 log = logging.getLogger("poolbench.data")
 
@@ -65,7 +65,7 @@ def load_raw(dataset: DatasetSettings, data_dir: str | os.PathLike[str]) -> RawD
 def forget_loaded() -> None:
     """Drop every dataset kept by ``load_raw`` and every image folder listed (tests; a long-lived process that
     changes files)."""
-    from poolbench.data.folder_layout import forget_scans
+    from poolbench.config.folder_layout import forget_scans
 
     _LOADED.clear()
     forget_scans()

@@ -4,7 +4,7 @@ classes, its image files, and its content key.
 The content key hashes every image file's relative path, size and modification time, the class names and the
 decoding settings (image size, channels). It is the folder's identity in two places: the image cache's file
 name (``poolbench.data.cache``) and, as ``dataset.content_key`` in the resolved config, the run key
-(``poolbench.validate``). Adding, removing, replacing or touching an image gives a new key: the images are
+(``poolbench.config.validate``). Adding, removing, replacing or touching an image gives a new key: the images are
 decoded again, and a finished run on the old images is trained again instead of being skipped.
 
 A folder is scanned once per process (``scan_folder``), like the tensors ``poolbench.data.load`` keeps:
