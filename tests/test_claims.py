@@ -293,10 +293,10 @@ def test_claim_figures_are_one_column_wide_with_readable_fonts_and_head_colours(
     import matplotlib.style
     from matplotlib.text import Text
 
-    from poolbench.report.canvas import MIN_FONT_PT, SINGLE_COLUMN_IN, style_path
+    from poolbench.report.canvas import MIN_FONT_PT, SINGLE_COLUMN_IN, fit_titles, style_path
     from poolbench.report.claims.figures import claim_figure
     from poolbench.report.names import HEAD_STYLES
-    from tests.test_report_figures import colours_of
+    from tests.test_report_figures import colours_of, titles_outside
 
     runs, extra = claims_runs(collect_runs([records]))
     with matplotlib.style.context(style_path()):
@@ -307,8 +307,24 @@ def test_claim_figures_are_one_column_wide_with_readable_fonts_and_head_colours(
         assert figure.get_size_inches()[0] == SINGLE_COLUMN_IN, key
         texts = [t for t in figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
         assert not [t.get_text() for t in texts if t.get_fontsize() < MIN_FONT_PT], key
+        fit_titles(figure)  # as save_figure does: a long setting in the title wraps instead of being cut off
+        assert not titles_outside(figure), key
     claim3 = figures["3"]
     assert claim3 is not None
     gmp = [a for a in claim3.findobj() if getattr(a, "get_gid", lambda: None)() == "head:gmp"]
     painted = set().union(*(colours_of(a) for a in gmp))
     assert painted == {HEAD_STYLES["gmp"].color.lower()}
+
+
+def test_a_ci_reads_the_same_in_claims_md_as_in_paired_md():
+    """One format for a confidence interval: clipped to what the quantity can be, in claims.md as in paired.md
+    (a paired difference of accuracies cannot pass ±100 pp; its t-interval can)."""
+    from poolbench.report.claims.output import ci_text as claims_ci
+    from poolbench.report.claims.rules import Measurement
+    from poolbench.report.formatting import ci_text as table_ci
+
+    row = Measurement("3", "s", "gmp vs gap", "test accuracy", 0.0747, -0.8528, 1.0942, 3, "pp", "inconclusive")
+    assert claims_ci(row) == "[\u221285.3, 100.0]"
+    assert table_ci(row.ci_low, row.ci_high, 2, (-1.0, 1.0)) == "[\u221285.28, 100.00]"
+    saving = Measurement("1", "s", "gap vs flatten", "parameters", 0.5, -2.5, 1.2, 3, "%", "supported")
+    assert claims_ci(saving) == "[\u2212250.0, 100.0]"  # a saving can be any loss, but never above all of it

@@ -21,6 +21,7 @@ from poolbench.report.claims.rules import NOT_MEASURED, RULES, Measurement
 from poolbench.report.claims.verdict import ClaimVerdict, judge_claims
 from poolbench.report.collect import Collection
 from poolbench.report.formatting import EMPTY, pct, signed_text
+from poolbench.report.formatting import ci_text as interval_text
 from poolbench.report.latex import TEXT_WIDTH, LatexColumn, LatexTable, tex
 from poolbench.report.tables import to_markdown
 
@@ -64,6 +65,11 @@ def effect_text(row: Measurement) -> str:
     return signed_text(row.effect, 3, plus=True)
 
 
+# The range each unit's quantity can take (fractions): a difference of accuracies, an accuracy, a saving
+# relative to flatten + FC (at most all of it).
+CI_BOUNDS = {"pp": (-1.0, 1.0), "acc": (0.0, 1.0), "%": (-math.inf, 1.0)}
+
+
 def ci_text(row: Measurement) -> str:
     """The 95% CI in the effect's unit; "exact" for a deterministic quantity (one value, no spread)."""
     if row.n == 0:
@@ -74,8 +80,8 @@ def ci_text(row: Measurement) -> str:
         return "no spread"  # every seed gave the same value
     if not (math.isfinite(row.ci_low) and math.isfinite(row.ci_high)):
         return "n < 2"
-    if row.unit in ("pp", "%", "acc"):
-        return f"[{pct(row.ci_low, 1)}, {pct(row.ci_high, 1)}]"
+    if row.unit in CI_BOUNDS:  # clipped to what the quantity can be, as every CI of the report
+        return interval_text(row.ci_low, row.ci_high, 1, CI_BOUNDS[row.unit])
     return f"[{signed_text(row.ci_low, 3)}, {signed_text(row.ci_high, 3)}]"
 
 
