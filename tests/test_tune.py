@@ -234,10 +234,13 @@ def test_hydras_own_optuna_sweeper_goes_on_past_a_diverged_trial(tmp_path):
     other trial is chosen, no traceback."""
     needs_optuna()
     overrides = [*SYNTHETIC, "trainer.schedule=constant", f"paths.results_dir={tmp_path}", f"data_dir={tmp_path}/data"]
-    sweep = ["-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=grid", "hydra.sweeper.direction=maximize", "name=std"]
+    sweep = ["-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=0"]
+    sweep += ["hydra.sweeper.n_trials=4", "hydra.sweeper.direction=maximize", "name=std"]
     done = run_cli([*sweep, "trainer.lr=choice(1e12,0.05)", *overrides], tmp_path)
     output = done.stdout + done.stderr
     assert "Traceback" not in output and "Values cannot be specified" not in output
+    assert done.returncode == 1  # the sweep ends; its summary counts the diverged run as failed
+    assert "poolbench sweep: 1 ok, 1 failed (1 diverged), 2 skipped" in done.stdout
     trials = trial_results(tmp_path / "std")
     assert sorted(trial["status"] for trial in trials) == ["diverged", "ok"]
     best = yaml.safe_load((tmp_path / "std" / "optimization_results.yaml").read_text())
