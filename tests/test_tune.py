@@ -258,7 +258,7 @@ def test_a_search_rerun_under_submitit_feeds_the_sampler_validation_never_test(t
     overrides = [*SYNTHETIC, "trainer.epochs=1", f"paths.results_dir={tmp_path}", f"data_dir={tmp_path}/data"]
     sweep = ["-m", "hydra/sweeper=tune", "hydra.sweeper.n_trials=2", "launcher=submitit_local", "name=again"]
     search = [*sweep, "trainer.lr=choice(0.01,0.05)"]
-    for attempt in range(2):
+    for _attempt in range(2):
         done = run_cli([*search, *overrides], tmp_path, timeout=600)
         assert done.returncode == 0, done.stderr[-2000:]
     assert "skipped 2 finished runs before submission" in done.stdout + done.stderr
