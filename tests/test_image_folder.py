@@ -19,7 +19,7 @@ from poolbench.errors import ConfigError, DataError
 from poolbench.record import RunRecord, compute_run_key, read_epochs, read_result, write_result
 from poolbench.run import run
 from poolbench.sweep.preflight import check_data
-from poolbench.sweep.rundir import RunDirConflict, finished_record
+from poolbench.sweep.rundir import RunDirConflict, done_record, read_folder
 from tests.conftest import compose_settings, run_cli
 
 CLASSES = ("cat", "dog", "fox")
@@ -269,13 +269,18 @@ def test_a_run_recorded_without_the_content_key_trains_again_but_another_config_
     stale (trained again, not refused); a record of another config still stops with RunDirConflict."""
     write_class_folders(tmp_path / "images", per_class=2)
     forget_loaded()
-    resolved = compose_settings(["dataset=image_folder", f"dataset.root={tmp_path / 'images'}"]).resolved
+    settings = compose_settings(["dataset=image_folder", f"dataset.root={tmp_path / 'images'}"])
+    resolved, run_dir = settings.resolved, tmp_path / "run"
     older = {**resolved, "dataset": {k: v for k, v in resolved["dataset"].items() if k != "content_key"}}
     record = RunRecord("ok", compute_run_key(older), "image_folder", "small_cnn", "gap", 0, 1)
-    write_result(tmp_path / "run", record)
-    assert finished_record(tmp_path / "run", resolved, force=False) is None
-    assert not (tmp_path / "run" / "result.json").exists()
-    other = {**older, "seed": 7}
-    write_result(tmp_path / "run", replace(record, run_key=compute_run_key(other)))
+    write_result(run_dir, record)
+
+    def done():
+        return done_record(run_dir, settings.run_key, read_folder(run_dir, settings.run_key, resolved), force=False)
+
+    assert read_folder(run_dir, settings.run_key, resolved).kind == "stale" and done() is None
+    assert not (run_dir / "result.json").exists()
+    write_result(run_dir, replace(record, run_key=compute_run_key({**older, "seed": 7})))
+    assert read_folder(run_dir, settings.run_key, resolved).kind == "other"
     with pytest.raises(RunDirConflict):
-        finished_record(tmp_path / "run", resolved, force=False)
+        done()
