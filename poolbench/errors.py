@@ -71,7 +71,7 @@ def abort(error: PoolbenchError, show_traceback: bool = False) -> NoReturn:
 
 
 class Abort(SystemExit):
-    """Leave the program with ``error``'s exit code; ``poolbench.cli.entry`` prints it, in one place.
+    """Leave the program with ``error``'s exit code; ``poolbench.cli.main`` prints it, in one place.
 
     A ``SystemExit`` because it must pass through Hydra, which turns any ``Exception`` raised in a task function
     or a callback into its own report (or a mere warning)."""
