@@ -25,6 +25,7 @@ import pandas as pd
 from scipy import stats
 
 from poolbench.report.collect import CollectedRun, Collection
+from poolbench.report.decide import holm
 from poolbench.report.variants import flatten, load_config, semantic_flat_config, value_text, varying_keys
 
 IDENTITY = ("dataset", "backbone", "head")
@@ -236,23 +237,6 @@ def paired_comparison(runs: pd.DataFrame, baseline: str, extra_keys: Sequence[st
         tested = sum(math.isfinite(row["p_value"]) for row in family)
         rows += [{**row, "p_holm": p, "n_tests": tested} for row, p in zip(family, adjusted)]
     return pd.DataFrame(rows, columns=columns)
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values of one family of tests (every head against one baseline in a panel).
-
-    With the m finite p-values sorted ascending, p_(i) becomes max_{j<=i} min(1, (m - j + 1) p_(j)) (1-based);
-    NaN p-values (no test) are not part of the family and stay NaN. Rejecting where the adjusted p < alpha
-    controls the family-wise error rate at alpha (Holm 1979).
-    """
-    finite = sorted((p, i) for i, p in enumerate(p_values) if p is not None and math.isfinite(p))
-    m = len(finite)
-    adjusted = [math.nan] * len(p_values)
-    running = 0.0
-    for rank, (p, index) in enumerate(finite):
-        running = max(running, min(1.0, (m - rank) * p))
-        adjusted[index] = running
-    return adjusted
 
 
 def _acc_by_seed(group: pd.DataFrame) -> pd.Series:
