@@ -10,31 +10,25 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from poolbench import hydra_adapter
+from poolbench.config import CONF_DIR
 from poolbench.errors import Abort, PoolbenchError, RunFailed, UnexpectedError, abort
-from poolbench.job import Job, RunInterrupted, sweep_job
 from poolbench.objective import objective_value
-from poolbench.plugins import check_plugins
-from poolbench.rundir import finished_record, register_resolvers
-from poolbench.validate import find_conf_dir
+from poolbench.sweep import hydra_adapter
+from poolbench.sweep.job import Job, RunInterrupted, sweep_job
+from poolbench.sweep.plugins import check_plugins
+from poolbench.sweep.rundir import finished_record, register_resolvers
 
 log = logging.getLogger("poolbench")
 USAGE_EXIT_CODE = 2
 
 
-def conf_dir() -> str:
-    found = find_conf_dir()
-    if found is None:
-        raise SystemExit("poolbench: cannot find its conf/ directory; reinstall poolbench (pip install -e .)")
-    return str(found)
+# The one registration at import time, and only here: launcher workers (joblib's loky, submitit) import this
+# module to unpickle the task function, and resolve ``hydra.sweep.subdir`` (which uses these resolvers) before
+# they call it.
+register_resolvers()
 
 
-CONF_DIR = conf_dir()
-register_resolvers()  # before @hydra.main composes; launcher workers import this module too
-hydra_adapter.register_plugins()  # launcher=submitit_*, hydra/sweeper=tune in editable installs too
-
-
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def app(cfg: DictConfig) -> float:
     """One Hydra job: skip it if done, else run it (in a sweep, a failure is recorded and the sweep goes on).
 
@@ -49,7 +43,7 @@ def app(cfg: DictConfig) -> float:
 def _run_or_skip(cfg: DictConfig, job: Job) -> float:
     """The job's objective: from its record if it is already done, else from a new run."""
     try:
-        from poolbench.validate import validate
+        from poolbench.config.validate import validate
 
         settings = validate(cfg)
         done = finished_record(job.run_dir, settings.resolved, settings.force)
@@ -88,6 +82,32 @@ def _number(value: float | None) -> str:
     return "nan" if value is None or math.isnan(value) else f"{value:.4f}"
 
 
+def register_plugins() -> None:
+    """Make poolbench's Hydra plugins known to Hydra in any kind of install: the launchers
+    (``hydra_plugins.poolbench_launcher``) and the Optuna preset's sweeper (``hydra_plugins.poolbench_sweeper``,
+    defined only when the ``tune`` extra is installed).
+
+    Hydra finds plugins by listing the ``hydra_plugins`` namespace package, which a setuptools (PEP 660)
+    editable install cannot list (hydra issue #3252): the module imports, but the scan misses it. Importing it
+    registers its configs; ``Plugins.register`` (Hydra's public call for this) registers its classes."""
+    from hydra.core.plugins import Plugins
+
+    try:
+        from hydra_plugins.poolbench_launcher import poolbench_launcher
+    except ImportError:
+        pass
+    else:
+        for launcher in poolbench_launcher.LAUNCHERS:
+            Plugins.instance().register(launcher)
+    try:
+        from hydra_plugins import poolbench_sweeper
+    except ImportError:
+        return
+    sweeper = getattr(poolbench_sweeper, "ValidationOptunaSweeper", None)
+    if sweeper is not None:
+        Plugins.instance().register(sweeper)
+
+
 def main() -> None:
     """Run Hydra's app and exit with the code of whatever ended it, decided here only:
 
@@ -95,7 +115,8 @@ def main() -> None:
     2 for Hydra's own usage errors (unknown group option, override syntax, unknown key), which end with
     exit code 1 before poolbench is reached (every failure after that is an ``Abort``)."""
     try:
-        check_plugins(sys.argv[1:], Path(CONF_DIR))  # Hydra's own message would not name the extra to install
+        check_plugins(sys.argv[1:], CONF_DIR)  # Hydra's own message would not name the extra to install
+        register_plugins()  # launcher=submitit_*, hydra/sweeper=tune in editable installs too
         app()
     except Abort as stop:
         print(f"poolbench: {stop.error}", file=sys.stderr)

@@ -17,6 +17,7 @@ import torch
 from omegaconf import OmegaConf
 
 import poolbench
+from poolbench.config.settings import Settings
 from poolbench.data.splits import DataBundle, prepare_data
 from poolbench.deploy import cost_fields, measure_deployment
 from poolbench.models import Classifier, build_classifier
@@ -31,7 +32,6 @@ from poolbench.record import (
     write_result,
 )
 from poolbench.runtime import prepare_runtime
-from poolbench.settings import Settings
 from poolbench.step import StepContext
 from poolbench.trackers.base import TrackerSet
 from poolbench.trackers.registry import start_trackers

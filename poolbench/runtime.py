@@ -9,9 +9,9 @@ import random
 import numpy as np
 import torch
 
+from poolbench.config.settings import TrainerSettings
 from poolbench.errors import ConfigError
 from poolbench.malloc import retain_freed_memory
-from poolbench.settings import TrainerSettings
 from poolbench.step import StepContext
 
 

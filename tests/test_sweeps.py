@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from poolbench.ledger import summary_line
 from poolbench.record import (
     WALL_CLOCK_FIELDS,
     RunRecord,
@@ -21,7 +20,8 @@ from poolbench.record import (
     write_config,
     write_result,
 )
-from poolbench.rundir import RunDirConflict, finished_record, variant_suffix
+from poolbench.sweep.ledger import summary_line
+from poolbench.sweep.rundir import RunDirConflict, finished_record, variant_suffix
 from tests.conftest import TINY, cli_env, compose_cfg, run_cli
 
 HEAD_CLASS = "poolbench.models.heads.GlobalAvgPoolHead"
@@ -156,7 +156,9 @@ def test_rerun_of_finished_sweep_trains_nothing_and_is_fast(tmp_path: Path, tiny
 
 def test_skipping_does_not_import_torch() -> None:
     """Importing torch takes seconds; the CLI and the skip check must not need it."""
-    modules = "poolbench.cli, poolbench.rundir, poolbench.ledger, poolbench.job, poolbench.validate"
+    modules = (
+        "poolbench.cli, poolbench.sweep.rundir, poolbench.sweep.ledger, poolbench.sweep.job, poolbench.config.validate"
+    )
     code = f"import sys, {modules}; assert 'torch' not in sys.modules, 'torch imported'"
     result = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -268,7 +270,7 @@ def test_rng_states_survive_a_weights_only_checkpoint(tmp_path: Path) -> None:
     import numpy as np
     import torch
 
-    from poolbench.rng import capture_rng, restore_rng
+    from poolbench.training.rng import capture_rng, restore_rng
 
     torch.manual_seed(1), np.random.seed(2), random.seed(3)
     torch.save(capture_rng(), tmp_path / "rng.pt")

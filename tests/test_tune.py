@@ -12,11 +12,11 @@ import pytest
 import yaml
 from hydra.core.utils import JobReturn, JobStatus
 
-from poolbench.optuna_sweeper import FailedRunsAsFailedTrials, TrialFailed
-from poolbench.plugins import JOBLIB, OPTUNA, SUBMITIT, required_plugins
 from poolbench.record import RunRecord, write_config, write_result
 from poolbench.report.collect import collect_runs
 from poolbench.report.tuned import choose_settings, stage_two_runs, write_tuned_report
+from poolbench.sweep.optuna_sweeper import FailedRunsAsFailedTrials, TrialFailed
+from poolbench.sweep.plugins import JOBLIB, OPTUNA, SUBMITIT, required_plugins
 from tests.conftest import CONF_DIR, TINY, cli_env, run_cli
 
 SYNTHETIC = [item for item in TINY if item != "report_on_sweep_end=false"]
@@ -80,9 +80,9 @@ def test_presets_name_the_plugins_they_need():
 
 MISSING_PLUGIN = """
 import sys
-import poolbench.plugins as plugins
-from poolbench.optuna_sweeper import FailedRunsAsFailedTrials, TrialFailed
-from poolbench.plugins import Plugin
+import poolbench.sweep.plugins as plugins
+from poolbench.sweep.optuna_sweeper import FailedRunsAsFailedTrials, TrialFailed
+from poolbench.sweep.plugins import Plugin
 absent = Plugin("hydra-joblib-launcher", "hydra_plugins.not_installed", "launchers")
 plugins.PLUGIN_OPTIONS[("hydra/launcher", "joblib")] = absent
 sys.argv = ["poolbench", "-m", "launcher=joblib", "dataset=synthetic"]
@@ -168,7 +168,7 @@ def test_the_tuned_protocol_runs_both_stages_and_reports(tmp_path):
     needs_optuna()
     overrides = [*SYNTHETIC, "dataset.train_samples=null", f"paths.results_dir={tmp_path}", f"data_dir={tmp_path}/d"]
     done = subprocess.run(
-        [sys.executable, "-m", "poolbench.tuned", "--heads", "gap,gem", "--trials", "2", *overrides],
+        [sys.executable, "-m", "poolbench.sweep.tuned_protocol", "--heads", "gap,gem", "--trials", "2", *overrides],
         cwd=tmp_path,
         env=cli_env(),
         capture_output=True,

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from poolbench import hydra_adapter
 from poolbench.errors import Abort, Interrupted
-from poolbench.ledger import note_outcome
+from poolbench.sweep import hydra_adapter
+from poolbench.sweep.ledger import note_outcome
 
 log = logging.getLogger("poolbench.sweep")
 

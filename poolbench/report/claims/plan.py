@@ -1,4 +1,4 @@
-"""The analysis plan of the claims verdict as data (``conf/analysis/claims.yaml``, or ``--plan FILE``): for each
+"""The analysis plan of the claims verdict as data (``poolbench/conf/analysis/claims.yaml``, or ``--plan FILE``): for each
 claim its primary endpoints (cells, comparison, metric, direction, SESOI), its secondary rows and the
 counter-case cells; the file's own comments say what each word means. ``load_plan`` checks every field and
 names the one that is wrong; ``Plan.sha256`` is the hash claims.md prints (sha256 of the parsed plan as
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from poolbench.config import CONF_DIR
 from poolbench.errors import ConfigError
 from poolbench.report.decide import DIRECTIONS, NONINFERIOR
 from poolbench.report.variants import value_text
@@ -97,10 +98,7 @@ class Plan:
 
 
 def default_plan_path() -> Path:
-    from poolbench.validate import find_conf_dir
-
-    conf = find_conf_dir()
-    return (conf if conf is not None else Path("conf")) / PLAN_FILE
+    return CONF_DIR / PLAN_FILE
 
 
 def canonical_hash(data: Any) -> str:

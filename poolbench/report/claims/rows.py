@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from poolbench.report.claim_cells import STRUCTURAL_PREFIXES, Cell, number
-from poolbench.report.claim_plan import (
+from poolbench.report.claims.cells import STRUCTURAL_PREFIXES, Cell, number
+from poolbench.report.claims.plan import (
     INTERACTION,
     REDUCTION,
     RELATIVE,

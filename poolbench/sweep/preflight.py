@@ -33,13 +33,13 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import OmegaConfBaseException
 
-from poolbench import hydra_adapter
-from poolbench.components import validate_components
-from poolbench.data.catalog import GENERATED_KINDS
+from poolbench.config.catalog import GENERATED_KINDS
+from poolbench.config.components import validate_components
+from poolbench.config.settings import Settings
+from poolbench.config.validate import check_split_sizes, validate
 from poolbench.errors import ConfigError, OutputPathError, PoolbenchError, abort
-from poolbench.settings import Settings
+from poolbench.sweep import hydra_adapter
 from poolbench.trackers.registry import check_trackers_installed
-from poolbench.validate import check_split_sizes, validate
 
 
 @dataclass

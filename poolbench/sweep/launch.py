@@ -22,11 +22,11 @@ from typing import Any
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig, open_dict
 
+from poolbench.config.settings import Settings
 from poolbench.errors import PoolbenchError
-from poolbench.ledger import SWEEP_ID_ENV, write_entry
 from poolbench.record import CHECKPOINT_FILE, EPOCHS_FILE, RESULT_FILE, RunRecord, compute_run_key, write_result
-from poolbench.settings import Settings
-from poolbench.slurm_state import JobState
+from poolbench.sweep.ledger import SWEEP_ID_ENV, write_entry
+from poolbench.sweep.slurm_state import JobState
 
 log = logging.getLogger("poolbench.sweep")
 
@@ -63,9 +63,9 @@ def plan(
     config: DictConfig, load_sweep_config: Callable[[DictConfig, list[str]], DictConfig], job_overrides: Any, first: int
 ) -> tuple[list[PlannedRun], list[tuple[PlannedRun, RunRecord]]]:
     """(runs to submit, finished runs with their records): a run whose record says ok is not submitted."""
-    from poolbench.preflight import job_for_run_in_sweep
-    from poolbench.rundir import finished_record
-    from poolbench.validate import validate
+    from poolbench.config.validate import validate
+    from poolbench.sweep.preflight import job_for_run_in_sweep
+    from poolbench.sweep.rundir import finished_record
 
     to_submit: list[PlannedRun] = []
     finished: list[tuple[PlannedRun, RunRecord]] = []
@@ -259,7 +259,7 @@ def note(config: DictConfig, planned: PlannedRun, status: str, error: str | None
 
 def release_sweep(config: DictConfig) -> None:
     """The sweep ends before its summary (no cluster, Ctrl-C): free its folder's lock for the next sweep."""
-    from poolbench import sweeplock
+    from poolbench.sweep import lock as sweeplock
 
     sweep_id = os.environ.get(SWEEP_ID_ENV)
     if sweep_id:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from poolbench.report.claim_rows import Row
+from poolbench.report.claims.rows import Row
 from poolbench.report.decide import CONTRADICTED, INCONCLUSIVE, NEGLIGIBLE, NOT_MEASURED, SUPPORTED, VERDICTS
 
 CLAIM_RULE = (
