@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from poolbench.report.aggregate import MIN_SEEDS_FOR_TEST, NOT_ENOUGH_SEEDS, panel_keys, select_panel
+from poolbench.report.aggregate import panel_keys, select_panel
 from poolbench.report.canvas import FigureFile, panel_title
 from poolbench.report.formatting import ci_text, count, format_p, pct, pct_pm, signed_text
 from poolbench.report.names import head_name
+from poolbench.report.paired import MIN_SEEDS_FOR_TEST, NOT_ENOUGH_SEEDS
 from poolbench.report.shift import display_shift, table_pixels
 from poolbench.report.tables import display_paired, display_summary, to_markdown
 

@@ -1,5 +1,5 @@
-"""The analysis plan of the claims verdict as data (``poolbench/conf/analysis/claims.yaml``, or ``--plan FILE``): for each
-claim its primary endpoints (cells, comparison, metric, direction, SESOI), its secondary rows and the
+"""The analysis plan of the claims verdict as data (``poolbench/conf/analysis/claims.yaml``, or ``--plan FILE``):
+for each claim its primary endpoints (cells, comparison, metric, direction, SESOI), its secondary rows and the
 counter-case cells; the file's own comments say what each word means. ``load_plan`` checks every field and
 names the one that is wrong; ``Plan.sha256`` is the hash claims.md prints (sha256 of the parsed plan as
 canonical JSON, so comments and key order do not change it)."""

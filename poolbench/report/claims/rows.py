@@ -56,7 +56,7 @@ class Row:
     def comparison(self) -> str:
         if self.spec.against is None:
             return head_name(self.head)
-        sign = "vs" if self.spec.effect == REDUCTION else "−"
+        sign = "vs" if self.spec.effect in (REDUCTION, RELATIVE) else "−"
         return f"{head_name(self.head)} {sign} {head_name(self.spec.against)}"
 
     @property
@@ -131,8 +131,14 @@ def missing_note(cell: Cell, spec: EndpointSpec, heads: Sequence[str]) -> str:
 
 
 def convergence_note(cells: Sequence[Cell], heads: Sequence[str], converged: Converged) -> str:
-    late = [f"{head_name(h)} ({c.label})" for c in cells for h in heads if converged(c, h) is not True]
-    return "" if not late else "not converged: " + "; ".join(late) + " (convergence.md)"
+    """Which head (in which cell, for a pair of cells) has not converged (or has no learning curves)."""
+    late = [
+        head_name(h) + (f" ({c.label})" if len(cells) > 1 else "")
+        for c in cells
+        for h in heads
+        if converged(c, h) is not True
+    ]
+    return "" if not late else "not converged: " + ", ".join(late) + " (convergence.md); shown, not counted"
 
 
 def make_row(
