@@ -71,14 +71,12 @@ def number(value: object) -> float:
     return number
 
 
-def cells_of(runs: pd.DataFrame, extra_keys: Sequence[str], structural: bool = False) -> list[Cell]:
-    """The cells of the ok runs, real datasets first, then in key order (train sizes ascending as numbers).
-    ``structural``: split only by dataset, backbone and keys that change the model (for counts and sizes)."""
+def cells_of(runs: pd.DataFrame, extra_keys: Sequence[str]) -> list[Cell]:
+    """The cells of the ok runs, real datasets first, then in key order (train sizes ascending as numbers)."""
     ok = ok_runs(runs)
     if ok.empty:
         return []
-    extra = [k for k in extra_keys if not structural or k.startswith(STRUCTURAL_PREFIXES) or k == "dataset.task"]
-    keys = panel_keys(extra)
+    keys = panel_keys(extra_keys)
     cells = [
         Cell(tuple(keys), values if isinstance(values, tuple) else (values,), group)
         for values, group in ok.groupby(keys, sort=False, dropna=False)
