@@ -3,7 +3,9 @@ reasons, the counter-cases, and per claim its primary endpoints and secondary ro
 
 from __future__ import annotations
 
-from poolbench.report.claims.plan import EndpointSpec, Plan, Selector
+from pathlib import Path
+
+from poolbench.report.claims.plan import PLAN_FILE, EndpointSpec, Plan, Selector, default_plan_path
 from poolbench.report.claims.rules import CLAIM_RULE
 from poolbench.report.decide import GREATER, LESS, RULE
 from poolbench.report.formatting import MINUS
@@ -54,11 +56,23 @@ def endpoint_line(spec: EndpointSpec) -> str:
     )
 
 
+def plan_name(plan: Plan) -> str:
+    """The plan file as a reader can find it: the shipped plan by its place in the package, another by the path
+    it was given (relative to the working directory where it lies below it), never this machine's absolute path."""
+    path = plan.path.resolve()
+    if path == default_plan_path().resolve():
+        return f"poolbench/conf/{PLAN_FILE.as_posix()} (shipped)"
+    try:
+        return path.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return plan.path.name
+
+
 def render_plan(plan: Plan) -> list[str]:
     lines = [
         "## Analysis plan",
         "",
-        f"Plan file `{plan.path}`, sha256 `{plan.sha256}` (of the parsed plan as canonical JSON). Edit the file "
+        f"Plan file `{plan_name(plan)}`, sha256 `{plan.sha256}` (of the parsed plan as canonical JSON). Edit the file "
         "and re-run only the report with `poolbench-report DIR --plan FILE`.",
         "",
         f"**Rule, each endpoint** (alpha = {plan.alpha:g}, power of the seeds-needed number {plan.power:.0%}). " + RULE,
