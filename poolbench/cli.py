@@ -6,6 +6,7 @@ import logging
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import hydra
 from omegaconf import DictConfig
@@ -14,9 +15,11 @@ from poolbench.config import CONF_DIR
 from poolbench.errors import Abort, PoolbenchError, RunFailed, UnexpectedError, abort
 from poolbench.objective import objective_value
 from poolbench.sweep import hydra_adapter
-from poolbench.sweep.job import Job, RunInterrupted, sweep_job
+from poolbench.sweep.job import JobOutcome, RunInterrupted, sweep_job
+from poolbench.sweep.optuna_sweeper import for_the_sweeper
 from poolbench.sweep.plugins import check_plugins
-from poolbench.sweep.rundir import finished_record, register_resolvers
+from poolbench.sweep.prepare import forget, prepare
+from poolbench.sweep.rundir import register_resolvers
 
 log = logging.getLogger("poolbench")
 USAGE_EXIT_CODE = 2
@@ -29,36 +32,38 @@ register_resolvers()
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
-def app(cfg: DictConfig) -> float:
+def app(cfg: DictConfig) -> Any:
     """One Hydra job: skip it if done, else run it (in a sweep, a failure is recorded and the sweep goes on).
 
     Returns the run's validation objective (``objective``; poolbench/objective.py), never a test metric, so a
-    sweeper selects on validation. Always a float: NaN for a run that failed or diverged (also when
-    ``sweep_job`` swallowed the failure so that the sweep goes on)."""
+    sweeper selects on validation: a float, NaN for a run that failed or diverged (also when ``sweep_job``
+    swallowed the failure so that the sweep goes on); under Hydra's own Optuna sweeper a value that plugin
+    records as a failed trial instead of NaN (``for_the_sweeper``)."""
     with sweep_job(Path(cfg.paths.output_dir)) as job:
         job.objective = _run_or_skip(cfg, job)
-    return job.objective
+    return for_the_sweeper(job.objective, hydra_adapter.sweeper_target())
 
 
-def _run_or_skip(cfg: DictConfig, job: Job) -> float:
+def _run_or_skip(cfg: DictConfig, job: JobOutcome) -> float:
     """The job's objective: from its record if it is already done, else from a new run."""
     try:
-        from poolbench.config.validate import validate
-
-        settings = validate(cfg)
-        done = finished_record(job.run_dir, settings.resolved, settings.force)
+        prepared = prepare(cfg, job.run_dir)  # the preflight's, in this process; else prepared now, once
+        settings = prepared.settings
+        done = prepared.done_record()
         if done is not None:
             job.status = "skipped"
             return objective_value(done, settings.objective)
         from poolbench.run import run
 
-        record = run(settings)
+        record = run(settings, prepared.take_model())
     except PoolbenchError as error:
         abort(error, hydra_adapter.verbose())
     except RunInterrupted:
         raise  # sweep_job records it and leaves with 128 + signal
     except Exception as error:  # a bug, or a user's component that raised: say so, with the traceback
         abort(UnexpectedError(f"{type(error).__name__}: {error}"), show_traceback=True)
+    finally:
+        forget(job.run_dir)
     job.status, job.error = record.status, record.error
     value = objective_value(record, settings.objective)
     log.info(

@@ -21,7 +21,7 @@ from poolbench.record import (
     write_result,
 )
 from poolbench.sweep.ledger import summary_line
-from poolbench.sweep.rundir import RunDirConflict, finished_record, variant_suffix
+from poolbench.sweep.rundir import RunDirConflict, done_record, read_folder, variant_suffix
 from tests.conftest import TINY, cli_env, compose_cfg, run_cli
 
 HEAD_CLASS = "poolbench.models.heads.GlobalAvgPoolHead"
@@ -88,19 +88,24 @@ def test_done_run_is_skipped_other_config_refused_force_clears(tmp_path: Path, t
 
     cfg = compose_cfg(tiny_overrides, output_dir=tmp_path / "run")
     run_dir, resolved = tmp_path / "run", OmegaConf.to_container(cfg, resolve=True)
-    assert finished_record(run_dir, resolved, force=False) is None  # empty dir: run it
     run_key = compute_run_key(resolved)
+
+    def done(force: bool = False) -> RunRecord | None:
+        return done_record(run_dir, run_key, read_folder(run_dir, run_key), force)
+
+    assert read_folder(run_dir, run_key).kind == "new" and done() is None  # empty dir: run it
     write_config(run_dir, OmegaConf.to_yaml(cfg, resolve=True))
-    assert finished_record(run_dir, resolved, force=False) is None  # config.yaml of this config, no result: resume
+    assert read_folder(run_dir, run_key).kind == "resume" and done() is None  # this config, no result: resume
     write_result(run_dir, _record_for(run_key, "failed"))
-    assert finished_record(run_dir, resolved, force=False) is None  # failed: retry
+    assert read_folder(run_dir, run_key).kind == "retry" and done() is None  # failed: retry
     write_result(run_dir, _record_for(run_key))
-    assert finished_record(run_dir, resolved, force=False).test_acc == 0.5
+    assert done().test_acc == 0.5  # type: ignore[union-attr]
 
     write_result(run_dir, _record_for("0123456789abcdef"))
+    assert read_folder(run_dir, run_key).kind == "other"
     with pytest.raises(RunDirConflict, match="force=true"):
-        finished_record(run_dir, resolved, force=False)
-    assert finished_record(run_dir, resolved, force=True) is None
+        done()
+    assert done(force=True) is None
     assert not (run_dir / "result.json").exists()
 
 

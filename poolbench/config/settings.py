@@ -202,6 +202,8 @@ class Settings:
     logger: LoggerSettings = field(default_factory=LoggerSettings)  # no tracker where a config has no logger
     resolved: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """The resolved config as plain data (what ``config.yaml`` holds and the run key hashes)."""
+    run_key: str = field(default="", compare=False)
+    """``record.compute_run_key(resolved)``, computed once here: every later step reads this one."""
 
 
 # Keys of poolbench's own heads and backbones (a user's component is checked against its constructor instead).

@@ -16,6 +16,7 @@ from poolbench.config.checks import (
     Rule,
 )
 from poolbench.config.settings import COMPONENT_RULES, Settings
+from poolbench.record import compute_run_key
 
 
 def _nested_type(hint: Any) -> type | None:
@@ -93,4 +94,4 @@ def settings_from(resolved: Mapping[str, Any]) -> Settings:
             dataset[key] = list(dataset[key]) * channels
     data["dataset"] = dataset
     data["backbone"], data["head"] = dict(data["backbone"]), dict(data["head"])
-    return dataclasses.replace(build(Settings, data), resolved=resolved)
+    return dataclasses.replace(build(Settings, data), resolved=resolved, run_key=compute_run_key(resolved))

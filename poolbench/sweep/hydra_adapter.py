@@ -76,6 +76,12 @@ def is_multirun() -> bool:
     return hydra_cfg is not None and hydra_cfg.mode == RunMode.MULTIRUN
 
 
+def sweeper_target() -> str | None:
+    """The running sweep's sweeper class (``hydra.sweeper._target_``), or None outside ``@hydra.main``."""
+    hydra_cfg = runtime()
+    return None if hydra_cfg is None else OmegaConf.select(hydra_cfg, "sweeper._target_")
+
+
 def verbose() -> bool:
     hydra_cfg = runtime()
     return bool(hydra_cfg.verbose) if hydra_cfg is not None else False
