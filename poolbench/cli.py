@@ -16,7 +16,7 @@ from poolbench.job import Job, RunInterrupted, sweep_job
 from poolbench.objective import objective_value
 from poolbench.plugins import check_plugins
 from poolbench.rundir import finished_record, register_resolvers
-from poolbench.validate import find_conf_dir
+from poolbench.validate import check_replaced_overrides, find_conf_dir
 
 log = logging.getLogger("poolbench")
 USAGE_EXIT_CODE = 2
@@ -96,6 +96,10 @@ def main() -> None:
     exit code 1 before poolbench is reached (every failure after that is an ``Abort``)."""
     try:
         check_plugins(sys.argv[1:], Path(CONF_DIR))  # Hydra's own message would not name the extra to install
+        try:
+            check_replaced_overrides(sys.argv[1:])
+        except PoolbenchError as error:
+            abort(error)
         app()
     except Abort as stop:
         print(f"poolbench: {stop.error}", file=sys.stderr)
