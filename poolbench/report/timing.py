@@ -37,7 +37,8 @@ TOTAL = "all runs"
 
 def time_split_table(runs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     """Seconds per phase summed over the runs of each panel that recorded their split, and over all of them."""
-    columns = [*keys, "runs", "precision", *PHASES, "other_seconds", "run_seconds", "train_share"]
+    shown = ["runs"] if "precision" in keys else ["runs", "precision"]  # a grouping key already, or a column
+    columns = [*keys, *shown, *PHASES, "other_seconds", "run_seconds", "train_share"]
     timed = runs[runs["run_seconds"].notna()] if not runs.empty and "run_seconds" in runs else pd.DataFrame()
     if timed.empty:
         return pd.DataFrame(columns=columns)
@@ -48,7 +49,9 @@ def time_split_table(runs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
         row = dict(zip(keys, values if isinstance(values, tuple) else (values,)))
         sums = {phase: float(group[phase].fillna(0).sum()) for phase in TIME_SPLIT_FIELDS}
         total = float(group["run_seconds"].sum())
-        row.update(runs=len(group), precision=",".join(sorted(group["precision"].dropna().unique())) or None)
+        row["runs"] = len(group)
+        if "precision" not in keys:
+            row["precision"] = ",".join(sorted(group["precision"].dropna().unique())) or None
         row.update(sums, other_seconds=total - sum(sums.values()), run_seconds=total)
         row["train_share"] = sums["train_seconds"] / total if total > 0 else math.nan
         rows.append(row)
@@ -57,7 +60,9 @@ def time_split_table(runs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
 
 def display_time_split(table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     out = named_keys(table, keys)
-    out["runs"], out["precision"] = table["runs"], table["precision"].fillna(EMPTY)
+    out["runs"] = table["runs"]
+    if "precision" in table and "precision" not in keys:
+        out["precision"] = table["precision"].fillna(EMPTY)
     for column, label in [*PHASES.items(), ("other_seconds", "other s"), ("run_seconds", "run s")]:
         out[label] = table[column].map(lambda v: EMPTY if is_missing(v) else f"{v:,.1f}")
     out["training share %"] = table["train_share"].map(lambda v: EMPTY if is_missing(v) else f"{100 * v:.0f}")

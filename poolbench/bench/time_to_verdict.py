@@ -1,0 +1,115 @@
+"""Time-to-verdict: the seconds ``make claims`` spends in its runs, estimated from one short real run per cell.
+
+For every cell of the claims grid (``experiment=claims`` and ``experiment=claims_deep``) one run trains with the
+grid's real settings (``jobs=2`` on the machine, so the run's threads are what ``make claims`` gives it; head
+``gap`` stands for the cell's heads), for ``--epochs`` epochs instead of the cell's own. Its record's time split
+(``poolbench.record``) is scaled: start-up, final tests and deployment once, training and per-epoch evaluation
+per epoch; CPU-seconds the same way (evaluation at training's CPU/wall ratio). Times the runs per cell (heads x
+seeds of the preset's sweep) gives the grid's run time, wall and CPU-seconds: a change in speed shows up as
+minutes of ``make claims``. Not included: ``poolbench-deploy`` and the report (seconds to a minute).
+
+Usage: python -m poolbench.bench.time_to_verdict [--epochs 2] [--precisions auto,fp32]
+The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+GRIDS = ("claims", "claims_deep")
+REPRESENTATIVE_HEAD = "gap"
+
+
+def sweep_params(preset: str, conf_dir: Path) -> dict[str, list[str]]:
+    """The sweep of an experiment preset: key -> values (``claims_cell: presence,density`` -> [...])."""
+    params = OmegaConf.load(conf_dir / "experiment" / f"{preset}.yaml").hydra.sweeper.params
+    return {str(key): [v.strip() for v in str(value).split(",")] for key, value in params.items()}
+
+
+def grid_cells(conf_dir: Path) -> list[tuple[str, list[str], int]]:
+    """(label, overrides, runs in the cell) for every cell of the claims grid."""
+    cells = []
+    for preset in GRIDS:
+        params = sweep_params(preset, conf_dir)
+        fixed = [f"{k}={v[0]}" for k, v in params.items() if k not in ("claims_cell", "head", "seed")]
+        runs = len(params["head"]) * len(params["seed"])
+        for cell in params["claims_cell"]:
+            label = f"{preset}/{cell}"
+            cells.append((label, [f"experiment={preset}", f"claims_cell={cell}", *fixed], runs))
+    return cells
+
+
+def short_run(overrides: list[str], epochs: int, precision: str, out: Path) -> tuple[Any, int]:
+    """One real run of the cell for ``epochs`` epochs; returns its record and the cell's own epoch count."""
+    from hydra import compose, initialize_config_dir
+
+    from poolbench.cli import CONF_DIR
+    from poolbench.run import run
+    from poolbench.validate import validate
+
+    base = [*overrides, f"head={REPRESENTATIVE_HEAD}", "seed=0", "jobs=2", "progress=false"]
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        real = validate(compose(config_name="config", overrides=[*base, "paths.output_dir=unused"]))
+        extra = [f"trainer.epochs={epochs}", f"trainer.precision={precision}", f"paths.output_dir={out}"]
+        settings = validate(compose(config_name="config", overrides=[*base, *extra]))
+    return run(settings), real.trainer.epochs
+
+
+def estimate(record: Any, epochs: int, real_epochs: int) -> dict[str, float]:
+    """Wall and CPU seconds of the run at its real epoch count, from the short run's time split."""
+    per_epoch = record.train_seconds + record.eval_seconds
+    cpu_ratio = record.train_cpu_seconds / record.train_seconds if record.train_seconds else 1.0
+    cpu_per_epoch = record.train_cpu_seconds + cpu_ratio * record.eval_seconds
+    scale = real_epochs / epochs
+    return {
+        "run_seconds": record.run_seconds + per_epoch * (scale - 1),
+        "run_cpu_seconds": record.run_cpu_seconds + cpu_per_epoch * (scale - 1),
+        "train_seconds": record.train_seconds * scale,
+    }
+
+
+def time_to_verdict(epochs: int, precisions: list[str]) -> dict[str, Any]:
+    from poolbench.cli import CONF_DIR
+
+    result: dict[str, Any] = {"epochs_measured": epochs, "head": REPRESENTATIVE_HEAD, "precisions": {}}
+    for precision in precisions:
+        rows, ran = [], None
+        for label, overrides, runs in grid_cells(Path(CONF_DIR)):
+            with tempfile.TemporaryDirectory(prefix="poolbench-ttv-") as scratch:
+                record, real_epochs = short_run(overrides, epochs, precision, Path(scratch))
+            ran = record.precision
+            per_run = estimate(record, epochs, real_epochs)
+            rows.append({"cell": label, "runs": runs, **{k: v * runs for k, v in per_run.items()}})
+            print(f"  {precision} {label}: {per_run['run_seconds']:.1f} s per run x {runs}", file=sys.stderr)
+        totals = {key: sum(row[key] for row in rows) for key in ("run_seconds", "run_cpu_seconds", "train_seconds")}
+        totals["train_share"] = totals["train_seconds"] / totals["run_seconds"]
+        result["precisions"][precision] = {"ran": ran, "cells": rows, **totals}
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=2, help="epochs of each short run (default 2)")
+    parser.add_argument("--precisions", default="auto,fp32", help="trainer.precision values (default auto,fp32)")
+    args = parser.parse_args(argv)
+    result = time_to_verdict(max(1, args.epochs), [p.strip() for p in args.precisions.split(",") if p.strip()])
+    for precision, row in result["precisions"].items():
+        print(
+            f"time-to-verdict (make claims runs, precision={precision} -> {row['ran']}): "
+            f"{row['run_seconds'] / 60:.1f} min of run time, {row['run_cpu_seconds']:,.0f} CPU-seconds, "
+            f"training {100 * row['train_share']:.0f} % (one {result['head']} run per cell, "
+            f"{result['epochs_measured']} epochs, scaled)"
+        )
+    print(json.dumps(result, default=float))
+    return result
+
+
+if __name__ == "__main__":
+    main()
