@@ -40,7 +40,7 @@ sweep: $(PB) dataset
 # Tuned-per-head protocol on FashionMNIST: per head, Optuna picks lr and weight decay on validation (6 trials),
 # then 3 seeds at that setting; report under results/tuned_test/report_tuned/ (about 25 min on 2 idle cores).
 tuned: $(PB) dataset
-	$(PY) -m poolbench.tuned $(TUNED_ARGS)
+	$(PY) -m poolbench.sweep.tuned_protocol $(TUNED_ARGS)
 
 # The claims grid (README "What poolbench finds"): conf/experiment/claims.yaml (6 settings x 4 heads x 3 seeds)
 # and claims_deep.yaml (the deeper backbone on 4 of them), the CPU latency of each cell's heads timed together
@@ -65,6 +65,7 @@ lint: $(PB)
 	$(VENV)/bin/ruff check poolbench scripts tests hydra_plugins
 	$(VENV)/bin/ruff format --check poolbench scripts tests hydra_plugins
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 format: $(PB)
 	$(VENV)/bin/ruff check --fix poolbench scripts tests hydra_plugins

@@ -28,10 +28,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from poolbench.config.settings import DeploySettings
 from poolbench.data.splits import DataBundle, ImageSplit, resize_images
 from poolbench.errors import PoolbenchError
 from poolbench.models.flops import count_flops_per_image
-from poolbench.settings import DeploySettings
 from poolbench.step import StepContext
 from poolbench.training.evaluate import evaluate
 

@@ -17,7 +17,6 @@ is skipped unless ``--force``.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 import sys
@@ -30,8 +29,14 @@ from typing import Any
 
 from poolbench.atomic import atomic_write_json
 from poolbench.errors import PoolbenchError, RecordError
-from poolbench.record import CHECKPOINT_FILE, DEPLOY_TIMING_FILE, find_run_dirs, read_result
-from poolbench.report.variants import load_config, semantic_flat_config
+from poolbench.record import (
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    DEPLOY_TIMING_FILE,
+    compute_run_key,
+    find_run_dirs,
+    read_result,
+)
 
 REPORT_DIR = "report"
 WARMUP_ROUNDS = 2  # untimed rounds first: allocations and oneDNN primitive creation land there
@@ -52,9 +57,19 @@ class CellRun:
 
 
 def cell_id(config: dict[str, Any]) -> str:
-    """What a cell's runs share: the semantic config (the run key's view) without the head and the seed."""
-    shared = {k: v for k, v in semantic_flat_config(config).items() if k != "head" and not k.startswith("head.")}
-    return hashlib.sha256(json.dumps(shared, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    """What a cell's runs share: the run key of their config without the head and the seed."""
+    return compute_run_key({key: value for key, value in config.items() if key not in ("head", "seed")})
+
+
+def load_config(run_dir: Path) -> dict[str, Any] | None:
+    """The run's resolved config.yaml as plain data; None when absent or unreadable."""
+    import yaml
+
+    try:
+        loaded = yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
 
 
 def find_cells(roots: Sequence[Path]) -> dict[str, list[CellRun]]:
@@ -164,8 +179,7 @@ def time_cell(key: str, runs: list[CellRun], args: argparse.Namespace) -> str:
     """Time one cell and write deploy_timing.json into each of its run dirs; returns a summary line."""
     import torch
 
-    from poolbench.bench.summary import cpu_name
-    from poolbench.runtime import cpu_has_native_bf16
+    from poolbench.runtime import cpu_has_native_bf16, cpu_name
 
     heads = sorted({run.head for run in runs})
     if not args.force and already_timed(runs, key, heads):

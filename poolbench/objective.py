@@ -6,7 +6,7 @@ names it; each objective carries the direction a sweeper must optimise it in (th
 through the ``poolbench_direction`` resolver, so the two cannot disagree).
 
 A run that diverged or failed has no objective: it returns NaN, a float every sweeper can take. Poolbench's
-Optuna preset turns NaN into a FAILED trial, so the search goes on (``poolbench.optuna_sweeper``).
+Optuna preset turns NaN into a FAILED trial, so the search goes on (``poolbench.sweep.optuna_sweeper``).
 """
 
 from __future__ import annotations

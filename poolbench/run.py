@@ -18,6 +18,7 @@ import torch
 from omegaconf import OmegaConf
 
 import poolbench
+from poolbench.config.settings import Settings
 from poolbench.data.splits import DataBundle, prepare_data
 from poolbench.deploy import accuracy_at_sizes, cost_fields, measure_deployment
 from poolbench.models import Classifier, build_classifier
@@ -25,14 +26,12 @@ from poolbench.record import (
     CHECKPOINT_FILE,
     EPOCHS_FILE,
     RunRecord,
-    compute_run_key,
     read_epochs,
     write_config,
     write_epochs,
     write_result,
 )
 from poolbench.runtime import prepare_runtime
-from poolbench.settings import Settings
 from poolbench.step import StepContext
 from poolbench.trackers.base import TrackerSet
 from poolbench.trackers.registry import start_trackers
@@ -42,14 +41,16 @@ from poolbench.training.loop import TrainOutcome, TrainPlan, train
 log = logging.getLogger("poolbench.run")
 
 
-def run(settings: Settings) -> RunRecord:
-    """Train one backbone x head x dataset x seed and write its run record into ``settings.paths.output_dir``."""
+def run(settings: Settings, model: Classifier | None = None) -> RunRecord:
+    """Train one backbone x head x dataset x seed and write its run record into ``settings.paths.output_dir``.
+
+    ``model``: the one the preflight built for this run (same config and seed), else it is built here."""
     started_at, began, cpu_began = now_iso(), time.perf_counter(), time.process_time()
     run_dir = Path(settings.paths.output_dir or ".")
-    run_key = compute_run_key(settings.resolved)
+    run_key = settings.run_key
     ctx = prepare_runtime(settings.trainer, settings.jobs, settings.seed)
     data = prepare_data(settings.dataset, settings.data_dir, ctx.device)
-    model = build_model(settings, data, ctx.device)
+    model = build_model(settings, data, ctx.device, model)
     model.to(memory_format=ctx.memory_format)
     base = describe_run(settings, run_key, model, data, ctx, started_at)
     write_config(run_dir, OmegaConf.to_yaml(OmegaConf.create(dict(settings.resolved))))
@@ -64,10 +65,10 @@ def run(settings: Settings) -> RunRecord:
     try:
         outcome = train(model, data, plan)
     except Exception as error:
-        finish(run_dir, failed_record(base, error, run_dir), trackers)
+        finish(run_dir, record_of_failure(base, error, run_dir), trackers)
         raise
     write_epochs(run_dir, outcome.history)
-    record = finished_record(base, outcome, model)
+    record = record_of_outcome(base, outcome, model)
     if record.status == "ok":
         record = after_training(record, model, data, settings, ctx)
     record = dataclasses.replace(
@@ -118,11 +119,15 @@ def finish(run_dir: Path, record: RunRecord, trackers: TrackerSet) -> RunRecord:
     return record
 
 
-def build_model(settings: Settings, data: DataBundle, device: torch.device) -> Classifier:
-    """The classifier for this dataset's images, on ``device``; one log line says what runs where."""
-    model, _ = build_classifier(
-        settings.backbone, settings.head, data.channels, data.image_size, data.num_classes, seed=settings.seed
-    )
+def build_model(settings: Settings, data: DataBundle, device: torch.device, built: Classifier | None) -> Classifier:
+    """The classifier for this dataset's images (``built`` by the preflight, or built now), on ``device``; one
+    log line says what runs where."""
+    model = built
+    if model is None:
+        model, _ = build_classifier(
+            settings.backbone, settings.head, data.channels, data.image_size, data.num_classes, seed=settings.seed
+        )
+    torch.manual_seed(settings.seed + 2_000_003)  # what follows (dropout) draws the same whoever built the model
     model.to(device)
     counts = model.param_counts()
     log.info(
@@ -163,7 +168,7 @@ def describe_run(
     )
 
 
-def failed_record(base: dict[str, Any], error: BaseException, run_dir: Path) -> RunRecord:
+def record_of_failure(base: dict[str, Any], error: BaseException, run_dir: Path) -> RunRecord:
     """The record of a run that raised (or was interrupted): the epochs its checkpoint holds, if any."""
     done = len(read_epochs(run_dir)) if (run_dir / EPOCHS_FILE).is_file() else 0
     checkpoint = str(run_dir / CHECKPOINT_FILE) if (run_dir / CHECKPOINT_FILE).is_file() else None
@@ -177,7 +182,7 @@ def failed_record(base: dict[str, Any], error: BaseException, run_dir: Path) -> 
     )
 
 
-def finished_record(base: dict[str, Any], outcome: TrainOutcome, model: Classifier) -> RunRecord:
+def record_of_outcome(base: dict[str, Any], outcome: TrainOutcome, model: Classifier) -> RunRecord:
     progress = outcome.progress
     return RunRecord(
         status=outcome.status,

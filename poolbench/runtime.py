@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from poolbench.config.settings import TrainerSettings
 from poolbench.errors import ConfigError
 from poolbench.malloc import retain_freed_memory
-from poolbench.settings import TrainerSettings
 from poolbench.step import StepContext
 
 log = logging.getLogger("poolbench.runtime")
@@ -66,6 +66,19 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
         if line.startswith(("flags", "Features")):
             return frozenset(line.partition(":")[2].split())
     return frozenset()
+
+
+def cpu_name() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
 
 
 def cpu_has_native_bf16() -> bool:

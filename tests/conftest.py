@@ -15,11 +15,11 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from poolbench.settings import Settings
-from poolbench.validate import validate
+from poolbench.config.settings import Settings
+from poolbench.config.validate import validate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CONF_DIR = REPO_ROOT / "conf"
+CONF_DIR = REPO_ROOT / "poolbench" / "conf"
 
 # A run that takes about a second on 2 CPU cores: tiny synthetic images, a narrow CNN, two short epochs.
 TINY = [

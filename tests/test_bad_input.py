@@ -45,7 +45,7 @@ def base_arguments(root: Path) -> list[str]:
 
 def plain_run_dir(root: Path) -> Path:
     """Where a case with no arguments of its own runs: seed0 plus the hash of the overrides the table adds."""
-    from poolbench.rundir import variant_suffix
+    from poolbench.sweep.rundir import variant_suffix
 
     return root / HEAD_DIR / ("seed0" + variant_suffix([*SYNTHETIC, *base_arguments(root)]))
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from poolbench.bench.cli import parse_args
+from poolbench.bench.command import parse_args
 from poolbench.bench.measure import per_epoch_eval_images
 from poolbench.bench.setup import compose_config, make_setup
 from poolbench.bench.summary import print_report, summarise

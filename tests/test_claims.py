@@ -13,7 +13,8 @@ from scipy import stats
 
 from poolbench.record import RunRecord, write_config, write_result
 from poolbench.report.build import write_report
-from poolbench.report.claim_rules import (
+from poolbench.report.claims.output import claims_runs, write_claims
+from poolbench.report.claims.rules import (
     AVG_WINS,
     CONTRADICTED,
     COUNTER,
@@ -28,8 +29,7 @@ from poolbench.report.claim_rules import (
     claim_verdict,
     threshold_verdict,
 )
-from poolbench.report.claims import judge_claims
-from poolbench.report.claims_output import claims_runs, write_claims
+from poolbench.report.claims.verdict import judge_claims
 from poolbench.report.collect import collect_runs
 
 PARAMS = {"gap": 94186, "gmp": 94186, "flatten": 155626}
@@ -294,7 +294,7 @@ def test_claim_figures_are_one_column_wide_with_readable_fonts_and_head_colours(
     from matplotlib.text import Text
 
     from poolbench.report.canvas import MIN_FONT_PT, SINGLE_COLUMN_IN, style_path
-    from poolbench.report.claims_figures import claim_figure
+    from poolbench.report.claims.figures import claim_figure
     from poolbench.report.names import HEAD_STYLES
     from tests.test_report_figures import colours_of
 

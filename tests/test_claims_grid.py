@@ -8,7 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from poolbench.record import compute_run_key
-from poolbench.rundir import variant_suffix
+from poolbench.sweep.rundir import variant_suffix
 from tests.conftest import CONF_DIR, compose_settings
 
 PRESETS = ("claims", "claims_deep", "claims_full")

@@ -9,21 +9,22 @@ import pytest
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from poolbench.checks import Number
-from poolbench.components import validate_components
+from poolbench.config import CONF_DIR
+from poolbench.config.checks import Number
+from poolbench.config.components import validate_components
+from poolbench.config.typed import RULES_BY_KEY
+from poolbench.config.validate import shipped_keys, validate
 from poolbench.data.splits import prepare_data
 from poolbench.errors import ConfigError
-from poolbench.preflight import check_config
-from poolbench.typed import RULES_BY_KEY
-from poolbench.validate import find_conf_dir, shipped_keys, validate
+from poolbench.sweep.preflight import check_config
 from tests.conftest import TINY, compose_cfg
 
-CONF = find_conf_dir()
+CONF = CONF_DIR
 assert CONF is not None
 
 
 def test_every_shipped_key_has_a_rule() -> None:
-    """The table is complete: a key added to a shipped YAML needs a typed field in poolbench/settings.py."""
+    """The table is complete: a key added to a shipped YAML needs a typed field in poolbench/config/settings.py."""
     missing = sorted(
         key for key in shipped_keys() if key not in RULES_BY_KEY and key not in ("paths", "dataset.augment", "deploy")
     )

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
+from poolbench.config.validate import check_split_sizes
 from poolbench.data.batches import random_crop, random_flip
 from poolbench.data.idx import IDX_FILES
 from poolbench.data.load import load_raw
 from poolbench.data.splits import prepare_data, split_indices
 from poolbench.data.synthetic import make_synthetic
 from poolbench.errors import ConfigError, DataError
-from poolbench.validate import check_split_sizes
 from tests.conftest import compose_settings, write_idx
 
 REAL_FMNIST = Path("/usr/share/datasets/fashion-mnist")

@@ -1,6 +1,6 @@
 """The Hydra internals poolbench relies on, pinned to the supported Hydra version (pyproject: hydra-core 1.3).
 
-When Hydra moves, these tests say which of ``poolbench.hydra_adapter``'s few calls broke."""
+When Hydra moves, these tests say which of ``poolbench.sweep.hydra_adapter``'s few calls broke."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
-from poolbench import hydra_adapter
-from poolbench.rundir import register_resolvers
+from poolbench.sweep import hydra_adapter
+from poolbench.sweep.rundir import register_resolvers
 from tests.conftest import CONF_DIR
 
 

@@ -15,8 +15,8 @@ from poolbench.data.cache import CACHE_FOLDER
 from poolbench.data.load import forget_loaded, load_raw
 from poolbench.data.splits import prepare_data
 from poolbench.errors import ConfigError, DataError
-from poolbench.preflight import check_data
 from poolbench.run import run
+from poolbench.sweep.preflight import check_data
 from tests.conftest import compose_settings
 
 CLASSES = ("cat", "dog", "fox")

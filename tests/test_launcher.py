@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from omegaconf import OmegaConf
 
-from poolbench import sweeplock
 from poolbench.errors import Abort, Interrupted
-from poolbench.launch import PlannedRun, WaitLimits, collect
-from poolbench.ledger import SWEEP_ID_ENV, read_ledger
 from poolbench.record import read_result
-from poolbench.slurm_state import JobState, expand_task_ids, parse_sacct, parse_scontrol
+from poolbench.sweep import lock as sweeplock
+from poolbench.sweep.launch import PlannedRun, WaitLimits, collect
+from poolbench.sweep.ledger import SWEEP_ID_ENV, read_ledger
+from poolbench.sweep.slurm_state import JobState, expand_task_ids, parse_sacct, parse_scontrol
 from tests.conftest import TINY, cli_env, compose_settings, run_cli
 
 # `scontrol -o show job 9` on SLURM 22.05 (trimmed): a cancelled task, a running one, a pending remainder.
@@ -170,7 +170,7 @@ def test_submitits_requeue_exit_is_recorded_as_requeued_not_failed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """submitit's USR2 handler requeues and calls sys.exit(-1): the job ends as Interrupted, not as a failure."""
-    from poolbench import job as job_module
+    from poolbench.sweep import job as job_module
 
     notes: list[tuple[str, str | None]] = []
     monkeypatch.setattr(job_module, "note_outcome", lambda run_dir, status, error: notes.append((status, error)))
@@ -197,7 +197,7 @@ def test_submitits_requeue_exit_is_recorded_as_requeued_not_failed(
 
 
 def test_a_refused_requeue_stays_a_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from poolbench import job as job_module
+    from poolbench.sweep import job as job_module
 
     notes: list[str] = []
     monkeypatch.setattr(job_module, "note_outcome", lambda run_dir, status, error: notes.append(status))

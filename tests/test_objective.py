@@ -10,11 +10,12 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from poolbench import cli, hydra_adapter
+from poolbench import cli
 from poolbench.errors import Abort, ConfigError
 from poolbench.objective import DIRECTIONS, direction, objective_value
 from poolbench.record import RESULT_FILE, RunRecord, compute_run_key
-from poolbench.rundir import register_resolvers
+from poolbench.sweep import hydra_adapter
+from poolbench.sweep.rundir import register_resolvers
 from tests.conftest import CONF_DIR, TINY, compose_cfg, compose_settings
 
 

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from poolbench import runtime
+from poolbench.config.validate import check_replaced_overrides
 from poolbench.errors import ConfigError, RecordError
 from poolbench.record import read_epochs
 from poolbench.run import run
 from poolbench.runtime import cpu_flags, cpu_has_native_bf16, resolve_precision, step_context
-from poolbench.validate import check_replaced_overrides
 from tests.conftest import TINY, compose_settings, run_cli
 
 CPU = torch.device("cpu")

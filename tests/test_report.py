@@ -18,8 +18,8 @@ from poolbench.record import RESULT_FILE, RunRecord, write_config, write_epochs,
 from poolbench.report.aggregate import mean_std_ci, paired_comparison, runs_frame, summary_table
 from poolbench.report.build import write_report
 from poolbench.report.callback import ReportOnSweepEnd
-from poolbench.report.cli import main as report_main
 from poolbench.report.collect import ReportInputError, collect_runs
+from poolbench.report.command import main as report_main
 from poolbench.report.curves import curve_band, learning_curves
 from poolbench.report.references import attach_references, load_references
 

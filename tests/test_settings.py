@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
+from poolbench.config import CONF_DIR
+from poolbench.config.settings import AugmentSettings, DatasetSettings, PathSettings, Settings, TrainerSettings
+from poolbench.config.typed import RULES_BY_KEY
+from poolbench.config.validate import lookup, validate
 from poolbench.errors import ConfigError
-from poolbench.settings import AugmentSettings, DatasetSettings, PathSettings, Settings, TrainerSettings
-from poolbench.typed import RULES_BY_KEY
-from poolbench.validate import find_conf_dir, lookup, validate
 from tests.conftest import TINY, compose_cfg, compose_settings, run_cli
 
-CONF = find_conf_dir()
+CONF = CONF_DIR
 assert CONF is not None
 GROUP_OPTIONS = [
     (group, path.stem) for group in ("dataset", "trainer") for path in sorted((CONF / group).glob("*.y*ml"))

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from poolbench.ledger import summary_line
 from poolbench.record import (
     WALL_CLOCK_FIELDS,
     RunRecord,
@@ -21,7 +20,8 @@ from poolbench.record import (
     write_config,
     write_result,
 )
-from poolbench.rundir import RunDirConflict, finished_record, variant_suffix
+from poolbench.sweep.ledger import summary_line
+from poolbench.sweep.rundir import RunDirConflict, done_record, read_folder, variant_suffix
 from tests.conftest import TINY, cli_env, compose_cfg, run_cli
 
 HEAD_CLASS = "poolbench.models.heads.GlobalAvgPoolHead"
@@ -88,19 +88,24 @@ def test_done_run_is_skipped_other_config_refused_force_clears(tmp_path: Path, t
 
     cfg = compose_cfg(tiny_overrides, output_dir=tmp_path / "run")
     run_dir, resolved = tmp_path / "run", OmegaConf.to_container(cfg, resolve=True)
-    assert finished_record(run_dir, resolved, force=False) is None  # empty dir: run it
     run_key = compute_run_key(resolved)
+
+    def done(force: bool = False) -> RunRecord | None:
+        return done_record(run_dir, run_key, read_folder(run_dir, run_key), force)
+
+    assert read_folder(run_dir, run_key).kind == "new" and done() is None  # empty dir: run it
     write_config(run_dir, OmegaConf.to_yaml(cfg, resolve=True))
-    assert finished_record(run_dir, resolved, force=False) is None  # config.yaml of this config, no result: resume
+    assert read_folder(run_dir, run_key).kind == "resume" and done() is None  # this config, no result: resume
     write_result(run_dir, _record_for(run_key, "failed"))
-    assert finished_record(run_dir, resolved, force=False) is None  # failed: retry
+    assert read_folder(run_dir, run_key).kind == "retry" and done() is None  # failed: retry
     write_result(run_dir, _record_for(run_key))
-    assert finished_record(run_dir, resolved, force=False).test_acc == 0.5
+    assert done().test_acc == 0.5  # type: ignore[union-attr]
 
     write_result(run_dir, _record_for("0123456789abcdef"))
+    assert read_folder(run_dir, run_key).kind == "other"
     with pytest.raises(RunDirConflict, match="force=true"):
-        finished_record(run_dir, resolved, force=False)
-    assert finished_record(run_dir, resolved, force=True) is None
+        done()
+    assert done(force=True) is None
     assert not (run_dir / "result.json").exists()
 
 
@@ -156,7 +161,9 @@ def test_rerun_of_finished_sweep_trains_nothing_and_is_fast(tmp_path: Path, tiny
 
 def test_skipping_does_not_import_torch() -> None:
     """Importing torch takes seconds; the CLI and the skip check must not need it."""
-    modules = "poolbench.cli, poolbench.rundir, poolbench.ledger, poolbench.job, poolbench.validate"
+    modules = (
+        "poolbench.cli, poolbench.sweep.rundir, poolbench.sweep.ledger, poolbench.sweep.job, poolbench.config.validate"
+    )
     code = f"import sys, {modules}; assert 'torch' not in sys.modules, 'torch imported'"
     result = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -268,7 +275,7 @@ def test_rng_states_survive_a_weights_only_checkpoint(tmp_path: Path) -> None:
     import numpy as np
     import torch
 
-    from poolbench.rng import capture_rng, restore_rng
+    from poolbench.training.rng import capture_rng, restore_rng
 
     torch.manual_seed(1), np.random.seed(2), random.seed(3)
     torch.save(capture_rng(), tmp_path / "rng.pt")

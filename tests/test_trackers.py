@@ -164,6 +164,6 @@ def test_compose_cfg_without_a_logger_node_still_validates():
     cfg = compose_cfg(TINY)
     with open_dict(cfg):
         del cfg["logger"]
-    from poolbench.validate import validate
+    from poolbench.config.validate import validate
 
     assert validate(cfg).logger.mlflow is None

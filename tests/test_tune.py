@@ -12,11 +12,11 @@ import pytest
 import yaml
 from hydra.core.utils import JobReturn, JobStatus
 
-from poolbench.optuna_sweeper import FailedRunsAsFailedTrials, TrialFailed
-from poolbench.plugins import JOBLIB, OPTUNA, SUBMITIT, required_plugins
 from poolbench.record import RunRecord, write_config, write_result
 from poolbench.report.collect import collect_runs
 from poolbench.report.tuned import choose_settings, stage_two_runs, write_tuned_report
+from poolbench.sweep.optuna_sweeper import FailedRunsAsFailedTrials, TrialFailed
+from poolbench.sweep.plugins import JOBLIB, OPTUNA, SUBMITIT, required_plugins
 from tests.conftest import CONF_DIR, TINY, cli_env, run_cli
 
 SYNTHETIC = [item for item in TINY if item != "report_on_sweep_end=false"]
@@ -80,9 +80,9 @@ def test_presets_name_the_plugins_they_need():
 
 MISSING_PLUGIN = """
 import sys
-import poolbench.plugins as plugins
-from poolbench.optuna_sweeper import FailedRunsAsFailedTrials, TrialFailed
-from poolbench.plugins import Plugin
+import poolbench.sweep.plugins as plugins
+from poolbench.sweep.optuna_sweeper import FailedRunsAsFailedTrials, TrialFailed
+from poolbench.sweep.plugins import Plugin
 absent = Plugin("hydra-joblib-launcher", "hydra_plugins.not_installed", "launchers")
 plugins.PLUGIN_OPTIONS[("hydra/launcher", "joblib")] = absent
 sys.argv = ["poolbench", "-m", "launcher=joblib", "dataset=synthetic"]
@@ -168,7 +168,7 @@ def test_the_tuned_protocol_runs_both_stages_and_reports(tmp_path):
     needs_optuna()
     overrides = [*SYNTHETIC, "dataset.train_samples=null", f"paths.results_dir={tmp_path}", f"data_dir={tmp_path}/d"]
     done = subprocess.run(
-        [sys.executable, "-m", "poolbench.tuned", "--heads", "gap,gem", "--trials", "2", *overrides],
+        [sys.executable, "-m", "poolbench.sweep.tuned_protocol", "--heads", "gap,gem", "--trials", "2", *overrides],
         cwd=tmp_path,
         env=cli_env(),
         capture_output=True,
@@ -215,3 +215,54 @@ def test_more_failures_than_max_failure_rate_stop_the_search():
     wrapper = FailedRunsAsFailedTrials(FakeLauncher([math.nan, 0.5]), max_failure_rate=0.0)
     with pytest.raises(TrialFailed, match="1 of 2 trials"):
         wrapper.launch([["a=1"], ["a=2"]], initial_job_idx=0)
+
+
+def test_a_nan_becomes_a_failed_trial_only_under_hydras_own_optuna_sweeper():
+    from poolbench.sweep.optuna_sweeper import HYDRA_OPTUNA_SWEEPER, NoObjective, for_the_sweeper
+
+    assert isinstance(for_the_sweeper(math.nan, HYDRA_OPTUNA_SWEEPER), NoObjective)
+    assert for_the_sweeper(0.75, HYDRA_OPTUNA_SWEEPER) == 0.75
+    basic = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+    assert math.isnan(for_the_sweeper(math.nan, basic))
+    with pytest.raises(TrialFailed):
+        float(for_the_sweeper(math.nan, HYDRA_OPTUNA_SWEEPER))
+
+
+@pytest.mark.slow
+def test_hydras_own_optuna_sweeper_goes_on_past_a_diverged_trial(tmp_path):
+    """The standard plugin (hydra/sweeper=optuna), not poolbench's preset: a diverged trial is a FAIL trial, the
+    other trial is chosen, no traceback."""
+    needs_optuna()
+    overrides = [*SYNTHETIC, "trainer.schedule=constant", f"paths.results_dir={tmp_path}", f"data_dir={tmp_path}/data"]
+    sweep = ["-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=0"]
+    sweep += ["hydra.sweeper.n_trials=4", "hydra.sweeper.direction=maximize", "name=std"]
+    done = run_cli([*sweep, "trainer.lr=choice(1e12,0.05)", *overrides], tmp_path)
+    output = done.stdout + done.stderr
+    assert "Traceback" not in output and "Values cannot be specified" not in output
+    assert done.returncode == 1  # the sweep ends; its summary counts the diverged run as failed
+    assert "poolbench sweep: 1 ok, 1 failed (1 diverged), 2 skipped" in done.stdout
+    trials = trial_results(tmp_path / "std")
+    assert sorted(trial["status"] for trial in trials) == ["diverged", "ok"]
+    best = yaml.safe_load((tmp_path / "std" / "optimization_results.yaml").read_text())
+    (ok,) = [trial for trial in trials if trial["status"] == "ok"]
+    assert best["best_value"] == ok["val_acc"] and best["best_params"] == {"trainer.lr": 0.05}
+    assert "Failed experiment" in output
+
+
+@pytest.mark.slow
+def test_a_search_rerun_under_submitit_feeds_the_sampler_validation_never_test(tmp_path):
+    """Run an Optuna search under launcher=submitit_local, then again into the same folder: the second time every
+    run is skipped before submission, and what the sampler is told is each run's val_acc (never its test_acc)."""
+    needs_optuna()
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="the launchers extra")
+    overrides = [*SYNTHETIC, "trainer.epochs=1", f"paths.results_dir={tmp_path}", f"data_dir={tmp_path}/data"]
+    sweep = ["-m", "hydra/sweeper=tune", "hydra.sweeper.n_trials=2", "launcher=submitit_local", "name=again"]
+    search = [*sweep, "trainer.lr=choice(0.01,0.05)"]
+    for _attempt in range(2):
+        done = run_cli([*search, *overrides], tmp_path, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert "skipped 2 finished runs before submission" in done.stdout + done.stderr
+    trials = trial_results(tmp_path / "again")
+    best = yaml.safe_load((tmp_path / "again" / "optimization_results.yaml").read_text())
+    assert best["best_value"] in [trial["val_acc"] for trial in trials]
+    assert all(trial["val_acc"] != trial["test_acc"] for trial in trials)  # else the check would prove nothing

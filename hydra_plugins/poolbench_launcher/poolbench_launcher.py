@@ -8,9 +8,9 @@ select them). Compared with hydra-submitit-launcher's own ``launch``, which coll
 - a job that ends without a result (cancelled, out of memory, node failure, time limit) is recorded failed with
   SLURM's reason, and the sweep waits for the others and ends with its summary and report;
 - job states come from ``scontrol`` (no accounting needed), and every wait is bounded (``max_wait_h``);
-- in the job, submitit's requeue on USR2 (time limit near, or preemption) is not a failure (``poolbench.job``).
+- in the job, submitit's requeue on USR2 (time limit near, or preemption) is not a failure (``poolbench.sweep.job``).
 
-The logic lives in ``poolbench.launch``; this module only adapts it to Hydra and submitit. Without
+The logic lives in ``poolbench.sweep.launch``; this module only adapts it to Hydra and submitit. Without
 hydra-submitit-launcher installed it registers nothing.
 """
 
@@ -33,13 +33,13 @@ except ImportError:  # the `launchers` extra is not installed: nothing to regist
 
 log = logging.getLogger("poolbench.sweep")
 OWN_KEYS = ("max_wait_h", "poll_s", "result_grace_s", "lost_after_s")
-LAUNCHERS: list[type] = []  # registered with Hydra by poolbench.hydra_adapter.register_plugins
+LAUNCHERS: list[type] = []  # registered with Hydra by poolbench.sweep.plugins.register_plugins
 
 if BaseSubmititLauncher is not None:
 
     @dataclass
     class PoolbenchWaitConf:
-        """How the launching process waits (``poolbench.launch.WaitLimits``)."""
+        """How the launching process waits (``poolbench.sweep.launch.WaitLimits``)."""
 
         max_wait_h: float = 168.0  # give up waiting after this long; the jobs go on, a rerun collects them
         poll_s: float = 10.0  # ask SLURM about the jobs this often
@@ -61,7 +61,7 @@ if BaseSubmititLauncher is not None:
         """Shared by the SLURM and local launchers; ``_EXECUTOR`` says which submitit executor runs the jobs."""
 
         def __init__(self, **params: Any) -> None:
-            from poolbench.launch import WaitLimits
+            from poolbench.sweep.launch import WaitLimits
 
             own = {key: params.pop(key) for key in OWN_KEYS if key in params}
             super().__init__(**params)
@@ -79,7 +79,7 @@ if BaseSubmititLauncher is not None:
             import submitit
             from hydra.core.utils import JobStatus
 
-            from poolbench.job import RunInterrupted, requeue_as_exception
+            from poolbench.sweep.job import RunInterrupted, requeue_as_exception
 
             try:
                 with requeue_as_exception(submitit.JobEnvironment._usr_sig()):
@@ -93,7 +93,7 @@ if BaseSubmititLauncher is not None:
         # ------------------------------------------------------------------------------------- launching
         def launch(self, job_overrides: Any, initial_job_idx: int) -> Any:
             from poolbench.errors import PoolbenchError, abort
-            from poolbench.launch import collect, note_skipped, plan, release_sweep
+            from poolbench.sweep.launch import collect, note_skipped, plan, release_sweep
 
             assert self.config is not None and self.hydra_context is not None
             Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
@@ -117,7 +117,7 @@ if BaseSubmititLauncher is not None:
             from hydra.core.singleton import Singleton
             from hydra.core.utils import filter_overrides
 
-            from poolbench.launch import ClusterError
+            from poolbench.sweep.launch import ClusterError
 
             executor = self._executor()
             log.info("submitting %d runs (%s) to %s", len(to_submit), self._EXECUTOR, self.config.hydra.sweep.dir)
@@ -143,7 +143,7 @@ if BaseSubmititLauncher is not None:
             import submitit
             from omegaconf import OmegaConf
 
-            from poolbench.launch import ClusterError
+            from poolbench.sweep.launch import ClusterError
 
             params = dict(self.params)
             folder = params.pop("submitit_folder")
@@ -180,7 +180,7 @@ if BaseSubmititLauncher is not None:
         _EXECUTOR = "slurm"
 
         def _submit(self, to_submit: list[Any]) -> list[Any]:
-            from poolbench.slurm_state import accounting_available
+            from poolbench.sweep.slurm_state import accounting_available
 
             jobs = super()._submit(to_submit)
             if not accounting_available():
@@ -192,7 +192,7 @@ if BaseSubmititLauncher is not None:
             return jobs
 
         def _probe(self, jobs: Any) -> Any:
-            from poolbench.slurm_state import query_states
+            from poolbench.sweep.slurm_state import query_states
 
             return query_states(job.job_id for job in jobs)
 
@@ -200,7 +200,7 @@ if BaseSubmititLauncher is not None:
         _EXECUTOR = "local"
 
         def _probe(self, jobs: Any) -> Any:
-            from poolbench.slurm_state import JobState
+            from poolbench.sweep.slurm_state import JobState
 
             states = {}
             for job in jobs:

@@ -15,7 +15,7 @@ Batch = tuple[torch.Tensor, torch.Tensor]
 def compose_config(args: argparse.Namespace):
     from hydra import compose, initialize_config_dir
 
-    from poolbench.cli import CONF_DIR
+    from poolbench.config import CONF_DIR
 
     overrides = [
         f"backbone={args.backbone}",
@@ -25,7 +25,7 @@ def compose_config(args: argparse.Namespace):
         "paths.output_dir=unused",
         *args.overrides,
     ]
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose(config_name="config", overrides=overrides)
 
 
@@ -36,7 +36,7 @@ def sync(device: torch.device) -> None:
 
 @dataclass
 class Setup:
-    settings: Any  # poolbench.settings.Settings: the validated config, as every run reads it
+    settings: Any  # poolbench.config.settings.Settings: the validated config, as every run reads it
     device: torch.device
     data: Any  # poolbench.data.splits.DataBundle
     ctx: Any  # poolbench.step.StepContext
@@ -93,10 +93,10 @@ class Setup:
 
 
 def make_setup(cfg_node) -> Setup:
+    from poolbench.config.validate import validate
     from poolbench.data.splits import prepare_data
     from poolbench.runtime import resolve_device, seed_everything, step_context
     from poolbench.training.optim import epoch_steps
-    from poolbench.validate import validate
 
     settings = validate(cfg_node)
     device = resolve_device(settings.trainer.device)

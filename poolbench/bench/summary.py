@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import statistics
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -12,6 +11,7 @@ import torch
 from poolbench.bench.measure import per_epoch_eval_images
 from poolbench.bench.setup import Setup
 from poolbench.bench.variants import Variant
+from poolbench.runtime import cpu_name
 
 
 def summarise(
@@ -92,18 +92,6 @@ def precision_rows(
         }
         for precision in ("fp32", "bf16")
     }
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
 
 
 def print_report(rows: list[list[Any]], result: dict[str, Any]) -> None:

@@ -1,12 +1,13 @@
 """Time-to-verdict: the seconds ``make claims`` spends in its runs, estimated from one short real run per cell.
 
 For every cell of the claims grid (``experiment=claims`` and ``experiment=claims_deep``) one run trains with the
-grid's real settings (``jobs=2`` on the machine, so the run's threads are what ``make claims`` gives it; head
-``gap`` stands for the cell's heads), for ``--epochs`` epochs instead of the cell's own. Its record's time split
-(``poolbench.record``) is scaled: start-up, final tests and deployment once, training and per-epoch evaluation
-per epoch; CPU-seconds the same way (evaluation at training's CPU/wall ratio). Times the runs per cell (heads x
-seeds of the preset's sweep) gives the grid's run time, wall and CPU-seconds: a change in speed shows up as
-minutes of ``make claims``. Not included: ``poolbench-deploy`` and the report (seconds to a minute).
+grid's real settings through the ``poolbench`` command (``jobs=2``, so the run gets the threads ``make claims``
+gives it; head ``gap`` stands for the cell's heads), for ``--epochs`` epochs instead of the cell's own. Its
+record's time split (``poolbench.record``) is scaled: start-up, final tests and deployment once, training and
+per-epoch evaluation per epoch; CPU-seconds the same way (evaluation at training's CPU/wall ratio). Times the
+runs per cell (heads x seeds of the preset's sweep) gives the grid's run time, wall and CPU-seconds: a change
+in speed shows up as minutes of ``make claims``. Not included: ``poolbench-deploy`` and the report (seconds to a
+minute), and process start-ups.
 
 Usage: python -m poolbench.bench.time_to_verdict [--epochs 2] [--precisions auto,fp32]
 The last line printed is one JSON object.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -38,28 +40,35 @@ def grid_cells(conf_dir: Path) -> list[tuple[str, list[str], int]]:
     cells = []
     for preset in GRIDS:
         params = sweep_params(preset, conf_dir)
-        fixed = [f"{k}={v[0]}" for k, v in params.items() if k not in ("claims_cell", "head", "seed")]
         runs = len(params["head"]) * len(params["seed"])
         for cell in params["claims_cell"]:
-            label = f"{preset}/{cell}"
-            cells.append((label, [f"experiment={preset}", f"claims_cell={cell}", *fixed], runs))
+            cells.append((f"{preset}/{cell}", [f"experiment={preset}", f"claims_cell={cell}"], runs))
     return cells
 
 
-def short_run(overrides: list[str], epochs: int, precision: str, out: Path) -> tuple[Any, int]:
-    """One real run of the cell for ``epochs`` epochs; returns its record and the cell's own epoch count."""
+def cell_epochs(overrides: list[str]) -> int:
+    """The cell's own epoch count (its preset and claims_cell composed)."""
     from hydra import compose, initialize_config_dir
 
-    from poolbench.cli import CONF_DIR
-    from poolbench.run import run
-    from poolbench.validate import validate
+    from poolbench.config import CONF_DIR
 
-    base = [*overrides, f"head={REPRESENTATIVE_HEAD}", "seed=0", "jobs=2", "progress=false"]
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        real = validate(compose(config_name="config", overrides=[*base, "paths.output_dir=unused"]))
-        extra = [f"trainer.epochs={epochs}", f"trainer.precision={precision}", f"paths.output_dir={out}"]
-        settings = validate(compose(config_name="config", overrides=[*base, *extra]))
-    return run(settings), real.trainer.epochs
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return int(compose(config_name="config", overrides=overrides).trainer.epochs)
+
+
+def short_run(overrides: list[str], epochs: int, precision: str, out: Path) -> Any:
+    """One real run of the cell through the ``poolbench`` command, as ``make claims`` starts it (the preset's
+    sweep narrowed to one head and seed), for ``epochs`` epochs; returns its record."""
+    from poolbench.record import find_run_dirs, read_result
+
+    command = [sys.executable, "-m", "poolbench", *overrides, f"head={REPRESENTATIVE_HEAD}", "seed=0", "jobs=2"]
+    command += [f"trainer.epochs={epochs}", f"trainer.precision={precision}", f"paths.results_dir={out}"]
+    command += ["report_on_sweep_end=false", "progress=false"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    found = find_run_dirs(out)
+    if done.returncode != 0 or len(found) != 1:
+        raise SystemExit(f"time-to-verdict: {' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    return read_result(found[0])
 
 
 def estimate(record: Any, epochs: int, real_epochs: int) -> dict[str, float]:
@@ -76,19 +85,22 @@ def estimate(record: Any, epochs: int, real_epochs: int) -> dict[str, float]:
 
 
 def time_to_verdict(epochs: int, precisions: list[str]) -> dict[str, Any]:
-    from poolbench.cli import CONF_DIR
+    from poolbench.config import CONF_DIR
 
     result: dict[str, Any] = {"epochs_measured": epochs, "head": REPRESENTATIVE_HEAD, "precisions": {}}
     for precision in precisions:
-        rows, ran = [], None
+        rows: list[dict[str, Any]] = []
+        ran = None
         for label, overrides, runs in grid_cells(Path(CONF_DIR)):
             with tempfile.TemporaryDirectory(prefix="poolbench-ttv-") as scratch:
-                record, real_epochs = short_run(overrides, epochs, precision, Path(scratch))
+                record, real_epochs = short_run(overrides, epochs, precision, Path(scratch)), cell_epochs(overrides)
             ran = record.precision
             per_run = estimate(record, epochs, real_epochs)
             rows.append({"cell": label, "runs": runs, **{k: v * runs for k, v in per_run.items()}})
             print(f"  {precision} {label}: {per_run['run_seconds']:.1f} s per run x {runs}", file=sys.stderr)
-        totals = {key: sum(row[key] for row in rows) for key in ("run_seconds", "run_cpu_seconds", "train_seconds")}
+        totals: dict[str, float] = {
+            key: sum(row[key] for row in rows) for key in ("run_seconds", "run_cpu_seconds", "train_seconds")
+        }
         totals["train_share"] = totals["train_seconds"] / totals["run_seconds"]
         result["precisions"][precision] = {"ran": ran, "cells": rows, **totals}
     return result

@@ -1,6 +1,6 @@
 """Datasets as uint8 tensors held on the device, split, normalised and augmented a whole batch at a time.
 
-One module per concept, imported by their own names (this file imports nothing, so ``poolbench.data.catalog``
+One module per concept, imported by their own names (this file imports nothing, so ``poolbench.config.catalog``
 stays free of torch for the config check):
 
 - ``catalog``: the dataset kinds, their known split sizes and the keys each kind needs (no torch);

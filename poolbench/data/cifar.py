@@ -52,9 +52,3 @@ def read_cifar(folder: Path, kind: str) -> RawDataset:
     train_x, train_y = read_cifar_files(folder, CIFAR_TRAIN_FILES[kind], label_key)
     test_x, test_y = read_cifar_files(folder, CIFAR_TEST_FILES[kind], label_key)
     return RawDataset(train_x, train_y, test_x, test_y, source=str(folder))
-
-
-def load_cifar10(data_dir: Path, download: bool, verify_checksums: bool = True) -> RawDataset:
-    from poolbench.data.torchvision_sets import SOURCES, load_torchvision_set
-
-    return load_torchvision_set(SOURCES["cifar10"], data_dir, download, verify_checksums)

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from poolbench.config.settings import DatasetSettings
 from poolbench.data.cache import cache_path, content_key, load_cached, save_cached
 from poolbench.data.raw import RawDataset
 from poolbench.errors import DataError
-from poolbench.settings import DatasetSettings
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 SPLIT_FOLDERS = ("train", "val", "test")
@@ -165,7 +165,7 @@ def carve_test(
 
 
 def load_image_folder(dataset: DatasetSettings, data_dir: Path) -> RawDataset:
-    assert dataset.root is not None  # required for this kind (poolbench.data.catalog.KIND_KEYS)
+    assert dataset.root is not None  # required for this kind (poolbench.config.catalog.KIND_KEYS)
     root = Path(dataset.root).expanduser()
     classes, tensors = decoded_splits(dataset, root, data_dir)
     check_class_count(dataset, classes, root)

@@ -10,10 +10,10 @@ import logging
 import os
 from pathlib import Path
 
-from poolbench.data.catalog import KINDS
+from poolbench.config.catalog import KINDS
+from poolbench.config.settings import DatasetSettings
 from poolbench.data.raw import RawDataset, check_matches_config
 from poolbench.errors import ConfigError
-from poolbench.settings import DatasetSettings
 
 log = logging.getLogger("poolbench.data")
 

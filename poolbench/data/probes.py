@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from poolbench.data.probe_layout import Layout
+from poolbench.config.probe_layout import Layout
+from poolbench.config.settings import DatasetSettings
 from poolbench.data.raw import RawDataset
-from poolbench.settings import DatasetSettings
 
 BACKGROUND, CONTRAST = 0.1, 0.8
 LIT_FRACTION = 0.5  # share of a motif's pixels that are lit (the same count for every motif)
@@ -176,7 +176,7 @@ def rule_labels(images: torch.Tensor, spec: ProbeSpec, bank_seed: int) -> torch.
 
 
 def spec_of(dataset: DatasetSettings, noise: float | None = None) -> ProbeSpec:
-    assert dataset.task and dataset.motif_size  # validated (poolbench.data.probe_layout.check_probe)
+    assert dataset.task and dataset.motif_size  # validated (poolbench.config.probe_layout.check_probe)
     return ProbeSpec(
         task=dataset.task,
         num_classes=dataset.num_classes,

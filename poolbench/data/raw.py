@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
+from poolbench.config.settings import DatasetSettings
 from poolbench.errors import DataError
-from poolbench.settings import DatasetSettings
 
 
 @dataclass

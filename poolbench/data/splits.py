@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from poolbench.config.settings import DatasetSettings
 from poolbench.data.load import load_raw
-from poolbench.settings import DatasetSettings
 
 
 @dataclass
@@ -42,7 +42,7 @@ def split_indices(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices of (train, val) in the original train split; deterministic in ``split_seed`` alone.
 
-    The sizes were checked against the split before (``poolbench.validate.check_split_sizes``)."""
+    The sizes were checked against the split before (``poolbench.config.validate.check_split_sizes``)."""
     order = torch.randperm(num_train, generator=torch.Generator().manual_seed(int(split_seed)))
     num_val = round(num_train * val_fraction)
     val, train = order[:num_val], order[num_val:]

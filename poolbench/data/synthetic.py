@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from poolbench.config.settings import DatasetSettings
 from poolbench.data.raw import RawDataset
-from poolbench.settings import DatasetSettings
 
 
 def make_synthetic(

@@ -16,12 +16,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from poolbench.config.settings import DatasetSettings
 from poolbench.data.cifar import read_cifar
 from poolbench.data.formats import emnist_files, read_emnist, read_idx_folder, read_stl10, read_svhn
 from poolbench.data.idx import IDX_FILES
 from poolbench.data.raw import RawDataset
 from poolbench.errors import DataError
-from poolbench.settings import DatasetSettings
 
 TRAIN_TEST_FLAGS = ({"train": True}, {"train": False})
 TRAIN_TEST_SPLITS = ({"split": "train"}, {"split": "test"})

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models.resnet import BasicBlock, ResNet
 
+from poolbench.config.settings import PADDING_MODES
 from poolbench.errors import ConfigError
-from poolbench.settings import PADDING_MODES
 
 
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1, padding_mode: str = "zeros") -> nn.Conv2d:

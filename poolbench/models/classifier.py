@@ -10,8 +10,8 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
+from poolbench.config.settings import COMPONENT_LABEL_KEYS
 from poolbench.models.backbones import feature_shape
-from poolbench.settings import COMPONENT_LABEL_KEYS
 
 
 def memory_format_of(x: torch.Tensor) -> torch.memory_format:

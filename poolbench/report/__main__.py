@@ -1,4 +1,4 @@
-from poolbench.report.cli import console_main
+from poolbench.report.command import console_main
 
 if __name__ == "__main__":
     console_main()

@@ -19,6 +19,7 @@ import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import matplotlib
 import matplotlib.style
@@ -111,10 +112,15 @@ def _dot_plot(
 
 # Learning-curve columns: (epochs.csv column, line style, label). Validation is drawn where no test curve was
 # recorded (``trainer.curves`` without test), so a figure is never empty; what was not recorded is named in it.
-CURVES = (("train_acc", "--", "train"), ("val_acc", ":", "validation"), ("test_acc", "-", "test"))
+Curve = tuple[str, Literal["--", ":", "-"], str]
+CURVES: tuple[Curve, ...] = (
+    ("train_acc", "--", "train"),
+    ("val_acc", ":", "validation"),
+    ("test_acc", "-", "test"),
+)
 
 
-def recorded_curves(curves: pd.DataFrame) -> list[tuple[str, str, str]]:
+def recorded_curves(curves: pd.DataFrame) -> list[Curve]:
     """The curves to draw: train and test where recorded, validation only in place of a missing test curve."""
     present = {column for column, _, _ in CURVES if column in curves and curves[column].notna().any()}
     return [c for c in CURVES if c[0] in present and (c[0] != "val_acc" or "test_acc" not in present)]

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from poolbench.config.settings import MlflowSettings, Settings
 from poolbench.record import CONFIG_FILE, EPOCHS_FILE, RESULT_FILE, RunRecord
-from poolbench.settings import MlflowSettings, Settings
 from poolbench.trackers.base import epoch_metrics, final_metrics, flatten
 
 LOCAL_STORE = "mlruns"

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from poolbench.config.settings import LoggerSettings, Settings
 from poolbench.errors import PoolbenchError
-from poolbench.settings import LoggerSettings, Settings
 from poolbench.trackers.base import Tracker, TrackerSet
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from poolbench.config.settings import Settings, TensorBoardSettings
 from poolbench.record import RunRecord
-from poolbench.settings import Settings, TensorBoardSettings
 from poolbench.trackers.base import epoch_metrics, final_metrics
 
 EVENTS_FOLDER = "tensorboard"

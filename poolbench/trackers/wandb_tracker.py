@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from poolbench.config.settings import Settings, WandbSettings
 from poolbench.record import RunRecord
-from poolbench.settings import Settings, WandbSettings
 from poolbench.trackers.base import epoch_metrics, final_metrics
 
 

@@ -16,8 +16,8 @@ from torch import nn
 
 from poolbench.atomic import atomic_torch_save
 from poolbench.errors import RecordError
-from poolbench.rng import capture_rng, restore_rng
 from poolbench.step import TrainStep
+from poolbench.training.rng import capture_rng, restore_rng
 
 log = logging.getLogger("poolbench.train")
 

@@ -17,9 +17,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from poolbench.config.settings import AugmentSettings, TrainerSettings
 from poolbench.data.batches import epoch_batches
 from poolbench.data.splits import DataBundle
-from poolbench.settings import AugmentSettings, TrainerSettings
 from poolbench.step import EpochStats, StepContext, TrainStep, train_epoch
 from poolbench.training.checkpoint import Progress, resume, save_checkpoint
 from poolbench.training.evaluate import Evaluator, ShiftTest, best_val_acc, train_subset

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from poolbench.settings import TrainerSettings
+from poolbench.config.settings import TrainerSettings
 from poolbench.step import StepContext, TrainStep
 
 

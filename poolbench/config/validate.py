@@ -1,11 +1,11 @@
 """Validation of the composed config, in one place, before any work starts.
 
-The rules table is derived from the typed settings (``poolbench.typed.RULES``: every key's check and example
+The rules table is derived from the typed settings (``poolbench.config.typed.RULES``: every key's check and example
 fix). ``validate(cfg)`` resolves the config, applies the rules, rejects keys that no rule and no shipped YAML
 knows (with a "did you mean"), checks combinations of keys (split sizes, mean/std per channel, the keys a dataset
 kind needs), and returns the typed ``Settings``. It imports no torch, so a typo costs about a second. Checks that
 need a component's code (constructor arguments of a head or backbone ``_target_``) are in
-``poolbench.components``. Every failure raises ``ConfigError(key, value, allowed, fix)``: one paragraph, exit 2.
+``poolbench.config.components``. Every failure raises ``ConfigError(key, value, allowed, fix)``: one paragraph, exit 2.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from poolbench.data.catalog import KIND_KEYS, class_count, split_sizes
-from poolbench.data.probe_layout import check_probe
+from poolbench.config import CONF_DIR
+from poolbench.config.catalog import KIND_KEYS, class_count, split_sizes
+from poolbench.config.probe_layout import check_probe
+from poolbench.config.settings import DatasetSettings, Settings
+from poolbench.config.typed import RULES, RULES_BY_KEY, settings_from
 from poolbench.errors import ConfigError
-from poolbench.settings import DatasetSettings, Settings
-from poolbench.typed import RULES, RULES_BY_KEY, settings_from
 
 LOGGER_BLOCKS = tuple(sorted({rule.block for rule in RULES if rule.block and rule.block.startswith("logger.")}))
 
@@ -33,15 +34,6 @@ CLOSED_GROUPS = ("", "paths", "trainer", "dataset", "dataset.augment", "deploy",
 CONFIG_GROUPS = ("backbone", "head", "dataset", "trainer")
 # Keys poolbench once had and replaced: a config or an override that still sets one is told the new key.
 REPLACED_KEYS = {"trainer.amp": "trainer.precision=auto|fp32|bf16 (amp=true was bf16, amp=false fp32)"}
-
-
-def find_conf_dir() -> Path | None:
-    """The shipped configs: inside the package (wheel) or at the top of the source tree (editable/dev)."""
-    package_dir = Path(__file__).resolve().parent
-    for candidate in (package_dir / "conf", package_dir.parent / "conf"):
-        if (candidate / "config.yaml").is_file():
-            return candidate
-    return None
 
 
 def resolved_container(cfg: DictConfig) -> dict[str, Any]:
@@ -108,7 +100,7 @@ def flat_keys(data: Mapping[Any, Any], prefix: str = "") -> Iterable[str]:
 
 def shipped_keys(conf_dir: Path | None = None) -> set[str]:
     """Every dotted key that the shipped YAMLs define (top level, paths, trainer/*, dataset/*)."""
-    return set(_shipped_keys(conf_dir or find_conf_dir()))
+    return set(_shipped_keys(conf_dir or CONF_DIR))
 
 
 @functools.lru_cache(maxsize=4)

@@ -3,16 +3,16 @@
 - ``variant_suffix``: the resolver behind ``hydra.run.dir`` / ``hydra.sweep.subdir``. Overrides that are not
   already in the path (``trainer.lr=0.1``, ``backbone.widths=[8,16]``) add ``-<hash>`` to the run directory,
   so two configs never share one; the common case keeps the plain ``.../seed0`` path.
-- ``finished_record``: a directory holding ``result.json`` with status ok and this run key is done (checked
-  without importing torch); a directory of another config is refused (``force=true`` replaces it).
+- ``read_folder`` / ``done_record``: a directory holding ``result.json`` with status ok and this run key is done
+  (checked without importing torch); a directory of another config is refused (``force=true`` replaces it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,34 +84,46 @@ def clear_run(run_dir: Path) -> None:
         (run_dir / name).unlink(missing_ok=True)
 
 
-def finished_record(run_dir: Path, resolved: Mapping[str, Any], force: bool) -> RunRecord | None:
-    """The finished record when this config's run in ``run_dir`` is done (skip it); None when it must (re)run.
+@dataclass(frozen=True)
+class FolderState:
+    """What a run folder holds for one run key, read once (no torch, nothing written).
 
-    ``force`` forgets an earlier attempt; a folder holding another config's run is refused."""
-    began = time.perf_counter()
+    ``kind``: ``new`` (nothing there), ``resume`` (this config's run, cut short), ``retry`` (this config's run
+    ended failed or diverged), ``done`` (this config's run, ok: skip it) or ``other`` (another config's run)."""
+
+    kind: str
+    record: RunRecord | None = None  # the record found (done, retry)
+    other_key: str | None = None  # kind ``other``: the run key of the config that ran there
+
+
+def read_folder(run_dir: Path, run_key: str) -> FolderState:
+    existing = recorded_run_key(run_dir)
+    if existing is None:
+        return FolderState("new")
+    if existing != run_key:
+        return FolderState("other", other_key=existing)
+    if not (run_dir / RESULT_FILE).is_file():
+        return FolderState("resume")
+    record = read_result(run_dir)
+    return FolderState("done" if record.status == "ok" else "retry", record)
+
+
+def done_record(run_dir: Path, run_key: str, folder: FolderState, force: bool) -> RunRecord | None:
+    """The finished record when the run is done (skip it); None when it must (re)run, with ``force`` forgetting
+    an earlier attempt first. A folder holding another config's run is refused (``force`` replaces it)."""
     if force:
         clear_run(run_dir)
         return None
-    existing = recorded_run_key(run_dir)
-    if existing is None:
-        return None
-    run_key = compute_run_key(resolved)
-    if existing != run_key:
+    if folder.kind == "other":
         raise RunDirConflict(
-            f"{run_dir} holds a run of a different config (run key {existing}; this config: {run_key}), "
+            f"{run_dir} holds a run of a different config (run key {folder.other_key}; this config: {run_key}), "
             "e.g. a YAML file changed since. poolbench does not overwrite it. Fix: rerun with force=true to "
             "replace it, or write elsewhere with name=NEW_NAME (or hydra.run.dir=DIR)."
         )
-    if not (run_dir / RESULT_FILE).is_file():
-        return None  # cut short: resume from its checkpoint
-    record = read_result(run_dir)
-    if record.status != "ok":
-        log.info("retrying %s (last attempt: %s)", run_dir, record.status)
+    if folder.kind == "retry":
+        assert folder.record is not None
+        log.info("retrying %s (last attempt: %s)", run_dir, folder.record.status)
+    if folder.kind != "done":
         return None
-    log.info(
-        "skipped: %s is done (status ok, run key %s; checked in %.3fs); force=true reruns it",
-        run_dir,
-        run_key,
-        time.perf_counter() - began,
-    )
-    return record
+    log.info("skipped: %s is done (status ok, run key %s); force=true reruns it", run_dir, run_key)
+    return folder.record

@@ -1,4 +1,4 @@
-"""The measurement rows of each claim (see ``poolbench.report.claims``): effects oriented so that positive is what
+"""The measurement rows of each claim (see ``claims.verdict``): effects oriented so that positive is what
 the claim says, paired on seed where two heads ran on the same seeds of one cell."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pandas as pd
 
 from poolbench.report.aggregate import mean_std_ci
-from poolbench.report.claim_cells import (
+from poolbench.report.claims.cells import (
     Cell,
     column,
     drop_at,
@@ -19,7 +19,7 @@ from poolbench.report.claim_cells import (
     sort_key,
     widest_shift,
 )
-from poolbench.report.claim_rules import (
+from poolbench.report.claims.rules import (
     CONTRADICTED,
     COUNTER,
     FLATTEN,

@@ -1,4 +1,4 @@
-"""The verdict rules of ``poolbench.report.claims``, stated once (``RULES``, printed in claims.md) and applied by
+"""The verdict rules of ``claims.verdict``, stated once (``RULES``, printed in claims.md) and applied by
 the functions below: a row's verdict from its CI (or, for deterministic quantities, a threshold), and a claim's
 verdict from its rows."""
 

@@ -7,12 +7,14 @@ calls after composing the config and before any directory exists. For a sweep it
 sweep the way Hydra's basic sweeper will, so a typo in the last job stops the sweep before the first one runs.
 
 Checks, cheapest first (a config typo never waits for torch or the dataset):
-1. ``validate.validate``: types, ranges, unknown keys, combinations (no torch); the trackers' packages;
+1. ``prepare`` (``validate``: types, ranges, unknown keys, combinations; no torch; the run folder read once);
+   the trackers' packages;
 2. output directories can be created and written, ``data_dir`` is a directory if it exists;
 3. head/backbone arguments match their class; the device exists;
-4. an existing ``result.json`` in the run directory is readable; an existing checkpoint belongs to this run;
+4. an existing ``result.json`` in the run directory is readable (read when preparing); a checkpoint belongs
+   to this run;
 5. the dataset loads (``data.load`` keeps it, so a run in this process reuses it) and the split sizes fit;
-6. the model builds, and runs at ``dataset.eval_image_size`` if one is set.
+6. the model builds (kept for the run: ``PreparedRun.model``), and runs at ``dataset.eval_image_size`` if set.
 A failure prints one paragraph and exits (2: usage, 1: environment); no file has been written.
 """
 
@@ -24,7 +26,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,22 +35,15 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import OmegaConfBaseException
 
-from poolbench import hydra_adapter
-from poolbench.components import validate_components
-from poolbench.data.catalog import GENERATED_KINDS
+from poolbench.config.catalog import GENERATED_KINDS
+from poolbench.config.components import validate_components
+from poolbench.config.settings import Settings
+from poolbench.config.validate import check_split_sizes
 from poolbench.errors import ConfigError, OutputPathError, PoolbenchError, abort
-from poolbench.settings import Settings
+from poolbench.record import CHECKPOINT_FILE
+from poolbench.sweep import hydra_adapter
+from poolbench.sweep.prepare import PreparedRun, prepare
 from poolbench.trackers.registry import check_trackers_installed
-from poolbench.validate import check_split_sizes, validate
-
-
-@dataclass
-class Job:
-    """One run of a sweep (or the single run): its config without ``hydra`` and its output directory."""
-
-    cfg: DictConfig
-    output_dir: Path
-    results_key: str  # the config key that chose the output directory, for messages
 
 
 # ----------------------------------------------------------------------------------------------- Hydra side
@@ -62,7 +57,7 @@ class PreflightCallback(Callback):
         _guard(config, lambda: jobs_for_sweep(config))
 
 
-def _guard(config: DictConfig, make_jobs: Callable[[], list[Job]]) -> None:
+def _guard(config: DictConfig, make_jobs: Callable[[], list[PreparedRun]]) -> None:
     """Run the checks; a failure leaves the program here (Hydra turns an exception in a callback into a warning)."""
     verbose = bool(OmegaConf.select(config, "hydra.verbose", default=False))
     try:
@@ -99,12 +94,12 @@ def _task_config(config: DictConfig, output_dir: Path) -> DictConfig:
     return task
 
 
-def job_for_run(config: DictConfig) -> Job:
+def job_for_run(config: DictConfig) -> PreparedRun:
     output_dir = Path(os.path.abspath(hydra_adapter.select_with_hydra(config, "hydra.run.dir")))
-    return Job(_task_config(config, output_dir), output_dir, "paths.results_dir=... (or hydra.run.dir=...)")
+    return prepare(_task_config(config, output_dir), output_dir, "paths.results_dir=... (or hydra.run.dir=...)")
 
 
-def jobs_for_sweep(config: DictConfig) -> list[Job]:
+def jobs_for_sweep(config: DictConfig) -> list[PreparedRun]:
     """Every job of a sweep as Hydra's basic sweeper and launcher will compose it (other sweepers: the base
     config, since they choose their jobs as they go)."""
     if not hydra_adapter.uses_basic_sweeper(config):
@@ -122,43 +117,32 @@ def jobs_for_sweep(config: DictConfig) -> list[Job]:
         ) from None
 
 
-def job_for_run_in_sweep(config: DictConfig, output_dir: Path | None) -> Job:
+def job_for_run_in_sweep(config: DictConfig, output_dir: Path | None) -> PreparedRun:
     if output_dir is None:
         sweep_dir = hydra_adapter.select_with_hydra(config, "hydra.sweep.dir")
         output_dir = Path(sweep_dir) / hydra_adapter.select_with_hydra(config, "hydra.sweep.subdir")
     output_dir = Path(os.path.abspath(output_dir))
-    return Job(_task_config(config, output_dir), output_dir, "paths.results_dir=... (or hydra.sweep.dir=...)")
+    return prepare(_task_config(config, output_dir), output_dir, "paths.results_dir=... (or hydra.sweep.dir=...)")
 
 
 # ----------------------------------------------------------------------------------------------- checks
-def check_jobs(jobs: list[Job]) -> None:
-    """All checks for all jobs, cheapest stage first across the whole sweep."""
-    every = [validate(job.cfg) for job in jobs]
-    for settings in every:
-        check_trackers_installed(settings.logger)
-    for job, settings in zip(jobs, every):
-        check_output_dir(job.output_dir, job.results_key)
-        if settings.dataset.kind not in GENERATED_KINDS:
-            check_data_dir(Path(settings.data_dir).expanduser())
+def check_jobs(jobs: list[PreparedRun]) -> None:
+    """All checks for all prepared jobs, cheapest stage first across the whole sweep."""
+    for job in jobs:
+        check_trackers_installed(job.settings.logger)
+    for job in jobs:
+        check_output_dir(job.run_dir, job.results_key)
+        if job.settings.dataset.kind not in GENERATED_KINDS:
+            check_data_dir(Path(job.settings.data_dir).expanduser())
     built: set[str] = set()
-    for job, settings in zip(jobs, every):
-        if is_finished(job.output_dir, settings):
+    for job in jobs:
+        if job.will_skip:
             continue  # skipped without loading data or building a model: a finished sweep re-runs in seconds
-        validate_components(settings.resolved)
-        check_device(settings)
-        check_existing_record(job.output_dir, settings)
-        check_data(settings)
-        check_model(settings, built)
-
-
-def is_finished(output_dir: Path, settings: Settings) -> bool:
-    """The run in ``output_dir`` is this config's and ok (it will be skipped), and force=true is not set."""
-    from poolbench.record import RESULT_FILE, compute_run_key, read_result
-
-    if settings.force or not (output_dir / RESULT_FILE).is_file():
-        return False
-    record = read_result(output_dir / RESULT_FILE)
-    return record.status == "ok" and record.run_key == compute_run_key(settings.resolved)
+        validate_components(job.settings.resolved)
+        check_device(job.settings)
+        check_checkpoint(job)
+        check_data(job.settings)
+        check_model(job, built)
 
 
 def first_existing(path: Path) -> Path:
@@ -198,17 +182,13 @@ def check_device(settings: Settings) -> None:
     resolve_device(settings.trainer.device)
 
 
-def check_existing_record(output_dir: Path, settings: Settings) -> None:
-    """A result.json already in the run directory must be readable; a checkpoint must belong to this run."""
-    from poolbench.record import CHECKPOINT_FILE, RESULT_FILE, compute_run_key, read_result
-
-    if (output_dir / RESULT_FILE).exists():
-        read_result(output_dir / RESULT_FILE)
-    checkpoint = output_dir / CHECKPOINT_FILE
-    if settings.trainer.checkpoint and checkpoint.exists():
+def check_checkpoint(job: PreparedRun) -> None:
+    """A checkpoint in the run directory must belong to this run (its result.json was read when preparing)."""
+    checkpoint = job.run_dir / CHECKPOINT_FILE
+    if job.settings.trainer.checkpoint and checkpoint.exists():
         from poolbench.training.checkpoint import load_checkpoint
 
-        load_checkpoint(checkpoint, compute_run_key(settings.resolved))
+        load_checkpoint(checkpoint, job.settings.run_key)
 
 
 def check_data(settings: Settings) -> None:
@@ -222,12 +202,14 @@ def check_data(settings: Settings) -> None:
     check_split_sizes(dataset, (len(raw.train_y), len(raw.test_y)))
 
 
-def check_model(settings: Settings, built: set[str]) -> None:
-    """Build each distinct model once (CPU) and run it at the evaluation size, if that differs."""
+def check_model(job: PreparedRun, built: set[str]) -> None:
+    """Build each distinct model once (CPU, with the seed of the first run that uses it) and run it at the
+    evaluation size, if that differs. That run takes the model (``PreparedRun.model``) instead of building it."""
     import torch
 
     from poolbench.models import build_classifier
 
+    settings = job.settings
     dataset, backbone, head = settings.dataset, dict(settings.backbone), dict(settings.head)
     channels, size, classes = dataset.channels, dataset.image_size, dataset.num_classes
     eval_size = dataset.eval_image_size or size
@@ -238,7 +220,7 @@ def check_model(settings: Settings, built: set[str]) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model, _ = build_classifier(backbone, head, channels, size, classes)
+            model, _ = build_classifier(backbone, head, channels, size, classes, seed=settings.seed)
     except PoolbenchError:
         raise
     except Exception as error:
@@ -254,6 +236,7 @@ def check_model(settings: Settings, built: set[str]) -> None:
     if eval_size != size:
         check_eval_size(model, head["name"], channels, size, eval_size)
     built.add(key)
+    job.model = model
 
 
 def check_eval_size(model: Any, head_name: str, channels: int, size: int, eval_size: int) -> None:
@@ -285,7 +268,7 @@ def _first_line(error: BaseException) -> str:
 def check_config(cfg: DictConfig, output_dir: Path | None = None) -> None:
     """All preflight checks for one composed task config (no ``hydra`` node), e.g. from tests or Python."""
     target = Path(output_dir or cfg.paths.output_dir)
-    check_jobs([Job(cfg, target, "paths.output_dir=...")])
+    check_jobs([prepare(cfg, target)])
 
 
 __all__ = ["PreflightCallback", "check_config", "check_jobs"]

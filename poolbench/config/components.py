@@ -10,9 +10,9 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
+from poolbench.config.settings import COMPONENT_META_KEYS, COMPONENT_PROVIDED
+from poolbench.config.validate import did_you_mean, show_value
 from poolbench.errors import ConfigError
-from poolbench.settings import COMPONENT_META_KEYS, COMPONENT_PROVIDED
-from poolbench.validate import did_you_mean, show_value
 
 
 def validate_components(data: Mapping[str, Any]) -> None:

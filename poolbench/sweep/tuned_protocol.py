@@ -1,6 +1,6 @@
 """The tuned-per-head protocol, both stages, for several heads (``make tuned``):
 
-    python -m poolbench.tuned [--heads gap,gmp,gem,flatten] [--dry-run] [OVERRIDE ...]
+    python -m poolbench.sweep.tuned_protocol [--heads gap,gmp,gem,flatten] [--dry-run] [OVERRIDE ...]
 
 Stage 1, per head: ``poolbench experiment=tuned head=H`` (Optuna over trainer.lr and trainer.weight_decay on the
 validation split, the same fixed budget for every head). Stage 2, per head: ``poolbench experiment=tuned_test
@@ -22,10 +22,10 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
+from poolbench.config import CONF_DIR
 from poolbench.errors import PoolbenchError
 from poolbench.report.collect import collect_runs
 from poolbench.report.tuned import TUNED_KEYS, choose_settings, write_tuned_report
-from poolbench.validate import find_conf_dir
 
 SEARCH, TEST = "tuned", "tuned_test"  # the experiments of stage 1 and stage 2 (conf/experiment/)
 DEFAULT_HEADS = "gap,gmp,gem,flatten"
@@ -38,11 +38,8 @@ def poolbench_command(arguments: Sequence[str]) -> list[str]:
 
 def results_dirs(overrides: Sequence[str]) -> tuple[Path, Path]:
     """The stage-1 and stage-2 results folders (``paths.results_dir``/name), as the experiments compose them."""
-    conf_dir = find_conf_dir()
-    if conf_dir is None:
-        raise PoolbenchError("cannot find poolbench's conf/ directory; reinstall poolbench (pip install -e .)")
     folders = []
-    with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         for experiment in (SEARCH, TEST):
             cfg = compose(config_name="config", overrides=[f"experiment={experiment}", *overrides])
             folders.append(Path(str(cfg.paths.results_dir)) / str(cfg.name))
@@ -96,7 +93,9 @@ def run_protocol(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m poolbench.tuned", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m poolbench.sweep.tuned_protocol", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--heads", default=DEFAULT_HEADS, help=f"comma-separated heads (default {DEFAULT_HEADS})")
     parser.add_argument("--trials", type=int, default=None, help="stage-1 trials per head (default: the preset's)")
     parser.add_argument("--dry-run", action="store_true", help="print the stage-1 commands only")

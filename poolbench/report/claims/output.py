@@ -1,6 +1,6 @@
 """Write the claims verdict: ``claims.md`` (the rule, one row per claim, then every measurement row),
 ``claims.csv`` (one row per claim, raw numbers), ``claims_detail.csv`` (every row, raw numbers), ``claims.tex``
-(one row per claim, booktabs, fits ``\\textwidth``) and one figure per claim (``poolbench.report.claims_figures``).
+(one row per claim, booktabs, fits ``\\textwidth``) and one figure per claim (``poolbench.report.claims.figures``).
 
 Written by ``write_report`` whenever the records hold the runs at least one claim needs.
 """
@@ -17,8 +17,8 @@ import pandas as pd
 from poolbench.atomic import atomic_write_text
 from poolbench.report.aggregate import auto_group_keys, deduplicate, runs_frame
 from poolbench.report.canvas import FigureFile
-from poolbench.report.claim_rules import NOT_MEASURED, RULES, Measurement
-from poolbench.report.claims import ClaimVerdict, judge_claims
+from poolbench.report.claims.rules import NOT_MEASURED, RULES, Measurement
+from poolbench.report.claims.verdict import ClaimVerdict, judge_claims
 from poolbench.report.collect import Collection
 from poolbench.report.formatting import EMPTY, pct, signed_text
 from poolbench.report.latex import TEXT_WIDTH, LatexColumn, LatexTable, tex
@@ -203,7 +203,7 @@ def write_claims(collection: Collection, out_dir: Path, figures: bool = True) ->
         return None
     result = ClaimsResult(verdicts)
     if figures:
-        from poolbench.report.claims_figures import write_claim_figures
+        from poolbench.report.claims.figures import write_claim_figures
 
         result.figures = write_claim_figures(verdicts, out_dir / "figures")
     outputs = {

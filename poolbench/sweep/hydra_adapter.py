@@ -76,32 +76,12 @@ def is_multirun() -> bool:
     return hydra_cfg is not None and hydra_cfg.mode == RunMode.MULTIRUN
 
 
+def sweeper_target() -> str | None:
+    """The running sweep's sweeper class (``hydra.sweeper._target_``), or None outside ``@hydra.main``."""
+    hydra_cfg = runtime()
+    return None if hydra_cfg is None else OmegaConf.select(hydra_cfg, "sweeper._target_")
+
+
 def verbose() -> bool:
     hydra_cfg = runtime()
     return bool(hydra_cfg.verbose) if hydra_cfg is not None else False
-
-
-def register_plugins() -> None:
-    """Make poolbench's Hydra plugins known to Hydra in any kind of install: the launchers
-    (``hydra_plugins.poolbench_launcher``) and the Optuna preset's sweeper (``hydra_plugins.poolbench_sweeper``,
-    defined only when the ``tune`` extra is installed).
-
-    Hydra finds plugins by listing the ``hydra_plugins`` namespace package, which a setuptools (PEP 660)
-    editable install cannot list (hydra issue #3252): the module imports, but the scan misses it. Importing it
-    registers its configs; ``Plugins.register`` (Hydra's public call for this) registers its classes."""
-    from hydra.core.plugins import Plugins
-
-    try:
-        from hydra_plugins.poolbench_launcher import poolbench_launcher
-    except ImportError:
-        pass
-    else:
-        for launcher in poolbench_launcher.LAUNCHERS:
-            Plugins.instance().register(launcher)
-    try:
-        from hydra_plugins import poolbench_sweeper
-    except ImportError:
-        return
-    sweeper = getattr(poolbench_sweeper, "ValidationOptunaSweeper", None)
-    if sweeper is not None:
-        Plugins.instance().register(sweeper)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from poolbench import hydra_adapter
 from poolbench.errors import Abort, Interrupted
-from poolbench.ledger import note_outcome
+from poolbench.sweep import hydra_adapter
+from poolbench.sweep.ledger import note_outcome
 
 log = logging.getLogger("poolbench.sweep")
 
@@ -96,7 +96,9 @@ def _ignore_sigterm(signum: int, _frame: Any) -> None:
 
 
 @dataclass
-class Job:
+class JobOutcome:
+    """What became of one Hydra job, for the ledger and the sweeper."""
+
     run_dir: Path
     status: str | None = None  # ok | diverged | failed | skipped, once known
     error: str | None = None
@@ -110,12 +112,12 @@ def error_text(error: BaseException) -> str:
 
 
 @contextmanager
-def sweep_job(run_dir: Path) -> Iterator[Job]:
+def sweep_job(run_dir: Path) -> Iterator[JobOutcome]:
     """Wrap one job. Interrupted: recorded failed, then ``Abort`` with 128 + signal. Requeued by the scheduler:
     recorded as requeued (not failed), then ``Abort`` (the process must end without a result; the job runs
     again). Failed inside a sweep: logged and recorded, and the sweep goes on. Outside a sweep the failure
     propagates to the CLI."""
-    job = Job(run_dir)
+    job = JobOutcome(run_dir)
     try:
         with interrupts_as_exceptions():
             yield job

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from poolbench.report.aggregate import ok_runs, panel_keys
-from poolbench.report.claim_rules import FLATTEN, GAP, GMP
+from poolbench.report.claims.rules import FLATTEN, GAP, GMP
 from poolbench.report.latex import panel_heading
 from poolbench.report.names import DATASETS
 from poolbench.report.variants import ABSENT

@@ -26,13 +26,13 @@ from poolbench.report.canvas import (
     save_figure,
     style_path,
 )
-from poolbench.report.claim_rules import (
+from poolbench.report.claims.rules import (
     MATERIAL_REDUCTION,
     REPORTED,
     SIGNIFICANT_REDUCTION,
     Measurement,
 )
-from poolbench.report.claims import ClaimVerdict
+from poolbench.report.claims.verdict import ClaimVerdict
 from poolbench.report.names import head_order, head_styles
 
 ROW_HEIGHT_IN = 0.24

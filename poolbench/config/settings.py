@@ -2,8 +2,8 @@
 
 ``Settings`` (the run-level keys), ``PathSettings``, ``TrainerSettings``, ``DatasetSettings``,
 ``AugmentSettings`` and ``DeploySettings`` are frozen dataclasses. Every field carries its check
-(``poolbench.checks``) and an example fix; ``poolbench.typed`` turns the fields into the rules table that
-``poolbench.validate`` applies to the composed config, then builds these objects; the code reads only them.
+(``poolbench.config.checks``) and an example fix; ``poolbench.config.typed`` turns the fields into the rules table that
+``poolbench.config.validate`` applies to the composed config, then builds these objects; the code reads only them.
 
 Defaults: the shipped YAMLs under ``conf/`` are the defaults a user sees (``poolbench --cfg job``), so a key that
 every shipped YAML of its group sets has no default here (it is required). A field has a default only where
@@ -21,7 +21,9 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field
 from typing import Any
 
-from poolbench.checks import (
+from poolbench.config.catalog import EMNIST_SPLITS
+from poolbench.config.catalog import KINDS as DATASET_KINDS
+from poolbench.config.checks import (
     AUTO_OR_BOOL,
     COUNT,
     DEVICE,
@@ -40,9 +42,7 @@ from poolbench.checks import (
     Rule,
     Text,
 )
-from poolbench.data.catalog import EMNIST_SPLITS
-from poolbench.data.catalog import KINDS as DATASET_KINDS
-from poolbench.data.probe_layout import TASKS as PROBE_TASKS
+from poolbench.config.probe_layout import TASKS as PROBE_TASKS
 from poolbench.objective import OBJECTIVES
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -136,7 +136,7 @@ class DatasetSettings:
     # dataset.kind=image_folder (poolbench/data/image_folder.py)
     root: str | None = setting(Text(), "dataset.root=/path/to/images", default=None, optional=True)
     test_fraction: float = setting(OPEN_FRACTION, "dataset.test_fraction=0.2", default=0.2)
-    # dataset.kind=emnist: which of EMNIST's splits (poolbench/data/catalog.py)
+    # dataset.kind=emnist: which of EMNIST's splits (poolbench/config/catalog.py)
     split: str | None = setting(Choice(tuple(EMNIST_SPLITS)), "dataset.split=balanced", default=None, optional=True)
     # dataset.kind=probe (poolbench/data/probes.py); also train_size, test_size, generator_seed, noise
     task: str | None = setting(Choice(PROBE_TASKS), "dataset=probe_presence", default=None, optional=True)
@@ -212,6 +212,8 @@ class Settings:
     logger: LoggerSettings = field(default_factory=LoggerSettings)  # no tracker where a config has no logger
     resolved: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """The resolved config as plain data (what ``config.yaml`` holds and the run key hashes)."""
+    run_key: str = field(default="", compare=False)
+    """``record.compute_run_key(resolved)``, computed once here: every later step reads this one."""
 
 
 # Keys of poolbench's own heads and backbones (a user's component is checked against its constructor instead).

@@ -1,7 +1,7 @@
 """The sweep ledger: every job of a ``-m`` sweep notes its outcome in a file; ``SweepSummary`` (a Hydra
 callback, run by the launching process with every launcher) reads them when the sweep ends, prints
 "N ok, M failed, K skipped", and leaves with exit code 1 if any run failed or diverged. It also holds the sweep
-folder's lock (``poolbench.sweeplock``) from the start of the sweep to its end.
+folder's lock (``poolbench.sweep.lock``) from the start of the sweep to its end.
 
 One file per job (named by its job number): no locking, any launcher, any machine that shares the sweep folder.
 The jobs find their sweep's ledger through an environment variable they inherit from the launching process.
@@ -23,9 +23,10 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from poolbench import hydra_adapter, sweeplock
 from poolbench.atomic import atomic_write_json
 from poolbench.errors import Abort, PoolbenchError, RunFailed, abort
+from poolbench.sweep import hydra_adapter
+from poolbench.sweep import lock as sweeplock
 
 log = logging.getLogger("poolbench.sweep")
 

@@ -12,10 +12,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import MISSING
 from typing import Any
 
-from poolbench.checks import (
+from poolbench.config.checks import (
     Rule,
 )
-from poolbench.settings import COMPONENT_RULES, Settings
+from poolbench.config.settings import COMPONENT_RULES, Settings
+from poolbench.record import compute_run_key
 
 
 def _nested_type(hint: Any) -> type | None:
@@ -84,7 +85,7 @@ def build(cls: type, data: Mapping[str, Any]) -> Any:
 
 
 def settings_from(resolved: Mapping[str, Any]) -> Settings:
-    """``Settings`` from a validated, resolved config (see ``poolbench.validate.validate``)."""
+    """``Settings`` from a validated, resolved config (see ``poolbench.config.validate.validate``)."""
     data = dict(resolved)
     dataset = dict(data["dataset"])
     channels = int(dataset["channels"])
@@ -93,4 +94,4 @@ def settings_from(resolved: Mapping[str, Any]) -> Settings:
             dataset[key] = list(dataset[key]) * channels
     data["dataset"] = dataset
     data["backbone"], data["head"] = dict(data["backbone"]), dict(data["head"])
-    return dataclasses.replace(build(Settings, data), resolved=resolved)
+    return dataclasses.replace(build(Settings, data), resolved=resolved, run_key=compute_run_key(resolved))

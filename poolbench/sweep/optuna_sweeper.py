@@ -52,6 +52,23 @@ class NoObjective:
         return f"NoObjective({self.message!r})"
 
 
+HYDRA_OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
+
+
+def for_the_sweeper(value: float, sweeper_target: str | None) -> Any:
+    """What the task function hands back: ``value``, except a NaN under Hydra's own Optuna sweeper
+    (``hydra/sweeper=optuna``), which becomes ``NoObjective``.
+
+    Handed NaN, that plugin (1.2, 1.3) calls ``study.tell`` with it, and when that fails calls ``study.tell``
+    again with the NaN as a FAIL trial's value, which raises ("Values cannot be specified when state is ...
+    FAIL") and ends the sweep with a traceback. A value whose ``float()`` raises takes the plugin's own failure
+    path instead: a FAIL trial without a value, a "Failed experiment" warning, and the search goes on. Every
+    other sweeper gets the float (poolbench's ``tune`` preset turns NaN into a FAIL trial itself)."""
+    if sweeper_target == HYDRA_OPTUNA_SWEEPER and has_no_value(value):
+        return NoObjective("the run failed or diverged: no validation objective (see its result.json)")
+    return value
+
+
 def has_no_value(value: Any) -> bool:
     try:
         return value is None or math.isnan(float(value))

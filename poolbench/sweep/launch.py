@@ -22,11 +22,12 @@ from typing import Any
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import DictConfig, open_dict
 
+from poolbench.config.settings import Settings
 from poolbench.errors import PoolbenchError
-from poolbench.ledger import SWEEP_ID_ENV, write_entry
-from poolbench.record import CHECKPOINT_FILE, EPOCHS_FILE, RESULT_FILE, RunRecord, compute_run_key, write_result
-from poolbench.settings import Settings
-from poolbench.slurm_state import JobState
+from poolbench.objective import objective_value
+from poolbench.record import CHECKPOINT_FILE, EPOCHS_FILE, RESULT_FILE, RunRecord, write_result
+from poolbench.sweep.ledger import SWEEP_ID_ENV, write_entry
+from poolbench.sweep.slurm_state import JobState
 
 log = logging.getLogger("poolbench.sweep")
 
@@ -63,9 +64,7 @@ def plan(
     config: DictConfig, load_sweep_config: Callable[[DictConfig, list[str]], DictConfig], job_overrides: Any, first: int
 ) -> tuple[list[PlannedRun], list[tuple[PlannedRun, RunRecord]]]:
     """(runs to submit, finished runs with their records): a run whose record says ok is not submitted."""
-    from poolbench.preflight import job_for_run_in_sweep
-    from poolbench.rundir import finished_record
-    from poolbench.validate import validate
+    from poolbench.sweep.preflight import job_for_run_in_sweep
 
     to_submit: list[PlannedRun] = []
     finished: list[tuple[PlannedRun, RunRecord]] = []
@@ -73,10 +72,9 @@ def plan(
         sweep_config = load_sweep_config(config, list(overrides))
         with open_dict(sweep_config):
             sweep_config.hydra.job.num = first + index
-        job = job_for_run_in_sweep(sweep_config, None)
-        settings = validate(job.cfg)
-        planned = PlannedRun(first + index, list(overrides), job.output_dir, settings)
-        done = None if settings.force else finished_record(job.output_dir, settings.resolved, force=False)
+        job = job_for_run_in_sweep(sweep_config, None)  # the preflight's PreparedRun: validated once
+        planned = PlannedRun(first + index, list(overrides), job.run_dir, job.settings)
+        done = None if job.settings.force else job.done_record()  # the worker clears a forced run itself
         if done is None:
             to_submit.append(planned)
         else:
@@ -85,11 +83,12 @@ def plan(
 
 
 def note_skipped(config: DictConfig, finished: Sequence[tuple[PlannedRun, RunRecord]]) -> list[JobReturn]:
-    """Ledger entries and Hydra returns for the runs skipped before submission."""
+    """Ledger entries and Hydra returns for the runs skipped before submission. What a sweeper gets back is the
+    run's validation objective, as for a run that ran (``poolbench.objective``), never a test metric."""
     returns = []
     for planned, record in finished:
         note(config, planned, "skipped", None)
-        returns.append(job_return(planned, record.test_acc))
+        returns.append(job_return(planned, objective_value(record, planned.settings.objective)))
     if finished:
         log.info("skipped %d finished runs before submission (force=true reruns them)", len(finished))
     return returns
@@ -190,7 +189,7 @@ def record_dead_job(config: DictConfig, planned: PlannedRun, reason: str) -> Job
     where = f"; checkpoint {checkpoint} (rerun the same command to resume)" if checkpoint else ""
     message = f"{reason}; {epochs}/{total} epochs completed{where}"
     log.error("failed: %s: %s", planned.run_dir, message)
-    write_result(planned.run_dir, failed_record(planned.settings, planned.run_dir, message, epochs, checkpoint))
+    write_result(planned.run_dir, record_of_dead_job(planned.settings, planned.run_dir, message, epochs, checkpoint))
     note(config, planned, "failed", message)
     return job_return(planned, None)
 
@@ -220,14 +219,16 @@ def run_progress(run_dir: Path) -> tuple[int, str | None]:
     return epochs, str(checkpoint) if checkpoint.is_file() else None
 
 
-def failed_record(settings: Settings, run_dir: Path, message: str, epochs: int, checkpoint: str | None) -> RunRecord:
+def record_of_dead_job(
+    settings: Settings, run_dir: Path, message: str, epochs: int, checkpoint: str | None
+) -> RunRecord:
     """The failed record of a job that died: the job's own record (model size, start time, ...) when it wrote
     one for this config, with SLURM's reason as its error; else one built from the settings."""
     from dataclasses import replace
 
     from poolbench.record import read_result
 
-    run_key = compute_run_key(settings.resolved)
+    run_key = settings.run_key
     try:
         own = read_result(run_dir / RESULT_FILE)
     except Exception:
@@ -259,7 +260,7 @@ def note(config: DictConfig, planned: PlannedRun, status: str, error: str | None
 
 def release_sweep(config: DictConfig) -> None:
     """The sweep ends before its summary (no cluster, Ctrl-C): free its folder's lock for the next sweep."""
-    from poolbench import sweeplock
+    from poolbench.sweep import lock as sweeplock
 
     sweep_id = os.environ.get(SWEEP_ID_ENV)
     if sweep_id:

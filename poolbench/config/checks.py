@@ -1,7 +1,7 @@
 """The vocabulary of config checks: what a key may hold, and the words a user sees when it does not.
 
 Each check answers ``accepts(value)`` and ``describe()`` (the "Allowed: ..." text of a ``ConfigError``).
-``poolbench.settings`` attaches one to every typed setting; ``poolbench.validate`` applies them.
+``poolbench.config.settings`` attaches one to every typed setting; ``poolbench.config.validate`` applies them.
 """
 
 from __future__ import annotations

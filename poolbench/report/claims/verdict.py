@@ -8,7 +8,7 @@ with ``dataset.task`` and ``dataset.train_samples`` where set); heads are only c
 Flatten + dense (``flatten``) is the non-global head; every other head is a global pool.
 
 A claim's verdict combines its test rows (``claim_verdict``); counter-case and reported rows are shown, never
-counted. ``poolbench.report.claims_output`` writes the tables, ``poolbench.report.claims_figures`` the figures.
+counted. ``poolbench.report.claims.output`` writes the tables, ``poolbench.report.claims.figures`` the figures.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from poolbench.report.claim_cells import cells_of
-from poolbench.report.claim_rows import claim1, claim2, claim3, claim4, claim5, claim5b
-from poolbench.report.claim_rules import GAP, NOT_MEASURED, TEST, Measurement, claim_verdict
+from poolbench.report.claims.cells import cells_of
+from poolbench.report.claims.rows import claim1, claim2, claim3, claim4, claim5, claim5b
+from poolbench.report.claims.rules import GAP, NOT_MEASURED, TEST, Measurement, claim_verdict
 
 
 @dataclass(frozen=True)

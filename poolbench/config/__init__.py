@@ -1,0 +1,11 @@
+"""Configuration: the composed Hydra config -> typed, validated ``Settings``.
+
+One job: say what a run's settings are and whether they are valid (``settings`` the typed fields, ``checks``
+the rules, ``typed`` the table derived from them, ``validate`` applying it, ``components`` head/backbone keys
+against their classes' constructors). May import: ``errors``, ``record`` (the run key), ``data.catalog``
+(dataset kinds, no torch); never torch training, sweeps or reports.
+"""
+
+from pathlib import Path
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"  # the shipped Hydra configs (package data)
