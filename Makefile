@@ -50,7 +50,7 @@ claims: $(PB) dataset
 	@date -u +"claims: started %FT%TZ"
 	$(PB) experiment=claims launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
 	$(PB) experiment=claims_deep launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
-	$(PY) -m poolbench.deploy_timing results/claims
+	$(PY) -m poolbench.bench.deploy_timing results/claims
 	$(VENV)/bin/poolbench-report results/claims
 	@date -u +"claims: finished %FT%TZ"
 

@@ -25,7 +25,7 @@ RESULT_FILE = "result.json"
 EPOCHS_FILE = "epochs.csv"
 CONFIG_FILE = "config.yaml"
 CHECKPOINT_FILE = "checkpoint.pt"
-DEPLOY_TIMING_FILE = "deploy_timing.json"  # written after the run by poolbench-deploy (poolbench/deploy_timing.py)
+DEPLOY_TIMING_FILE = "deploy_timing.json"  # written after the run by poolbench-deploy (bench/deploy_timing.py)
 STATUSES = ("ok", "diverged", "failed")
 EPOCH_COLUMNS = [
     "epoch",

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from poolbench.deploy_timing import cell_id, find_cells
-from poolbench.deploy_timing import main as deploy_main
+from poolbench.bench.deploy_timing import cell_id, find_cells
+from poolbench.bench.deploy_timing import main as deploy_main
 from poolbench.record import DEPLOY_TIMING_FILE, TIME_SPLIT_FIELDS, RunRecord, write_config, write_result
 from poolbench.report.build import write_report
 from poolbench.report.figures import learning_curves, recorded_curves
