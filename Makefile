@@ -43,12 +43,14 @@ tuned: $(PB) dataset
 	$(PY) -m poolbench.sweep.tuned_protocol $(TUNED_ARGS)
 
 # The claims grid (README "What poolbench finds"): conf/experiment/claims.yaml (6 settings x 4 heads x 3 seeds)
-# and claims_deep.yaml (the deeper backbone on 4 of them), then the report with the verdict in
+# and claims_deep.yaml (the deeper backbone on 4 of them), the CPU latency of each cell's heads timed together
+# (poolbench-deploy), then the report with the verdict in
 # results/claims/report/claims.md. 21 minutes on 2 free CPU cores (measured); re-running skips finished runs.
 claims: $(PB) dataset
 	@date -u +"claims: started %FT%TZ"
 	$(PB) experiment=claims launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
 	$(PB) experiment=claims_deep launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
+	$(PY) -m poolbench.bench.deploy_timing results/claims
 	$(VENV)/bin/poolbench-report results/claims
 	@date -u +"claims: finished %FT%TZ"
 
@@ -81,6 +83,8 @@ test-fast: $(PB)
 clean:
 	rm -rf .pytest_cache build dist *.egg-info
 
-# Speed: naive pipeline vs poolbench vs compute only vs matmul peak, one process; last line is JSON.
+# Speed: naive pipeline vs poolbench (fp32 and bf16) vs compute only vs matmul peak, one process; last line is JSON.
+# Then time-to-verdict: the run time and CPU-seconds of make claims, from one short real run per claims cell.
 bench: $(PB) dataset
 	$(PY) scripts/bench.py $(BENCH_ARGS)
+	$(PY) -m poolbench.bench.time_to_verdict $(VERDICT_ARGS)

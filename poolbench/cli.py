@@ -12,6 +12,7 @@ import hydra
 from omegaconf import DictConfig
 
 from poolbench.config import CONF_DIR
+from poolbench.config.validate import check_replaced_overrides
 from poolbench.errors import Abort, PoolbenchError, RunFailed, UnexpectedError, abort
 from poolbench.objective import objective_value
 from poolbench.sweep import hydra_adapter
@@ -121,6 +122,10 @@ def main() -> None:
     exit code 1 before poolbench is reached (every failure after that is an ``Abort``)."""
     try:
         check_plugins(sys.argv[1:], CONF_DIR)  # Hydra's own message would not name the extra to install
+        try:
+            check_replaced_overrides(sys.argv[1:])
+        except PoolbenchError as error:
+            abort(error)
         register_plugins()  # launcher=submitit_*, hydra/sweeper=tune in editable installs too
         app()
     except Abort as stop:

@@ -3,11 +3,14 @@
 - ``cost_fields``: forward multiply-adds and FLOPs per image, both labelled. ``torch.utils.flop_counter`` counts
   2 FLOPs per multiply-add (convolutions, matmuls); papers quote multiply-adds (ResNet-20: ~41 M), often
   calling them FLOPs. Pooling, activations and normalisation are not counted by either.
-- ``measure_deployment``: the serialized size (``torch.save`` of the state_dict, in bytes), the CPU latency at
-  batch 1 and the throughput at ``deploy.batch_size`` (median of repeated calls after warm-up, fp32, eval mode,
-  ``deploy.threads`` threads, on the CPU even when training ran on a GPU), and the test accuracy at each of
-  ``deploy.eval_sizes`` (test images resized). A model that cannot run at a size (flatten + dense is tied to
-  the feature-map size it was built for) gets ``null`` there and the reason in ``size_errors``: never a crash.
+- ``measure_deployment``: the serialized size (``torch.save`` of the state_dict, in bytes) and, with
+  ``deploy.timing``, the CPU latency at batch 1 and the throughput at ``deploy.batch_size`` (median of repeated
+  calls after warm-up, fp32, eval mode, ``deploy.threads`` threads, on the CPU even when training ran on a GPU).
+  The claims grid turns the in-run timing off: ``poolbench-deploy`` (``poolbench.bench.deploy_timing``) times
+  every head of a cell together.
+- ``accuracy_at_sizes``: the test accuracy at each of ``deploy.eval_sizes`` (test images resized), in the run's
+  precision. A model that cannot run at a size (flatten + dense is tied to the feature-map size it was built
+  for) gets ``null`` there and the reason in ``size_errors``: never a crash.
 
 Timings are medians of ``perf_counter`` intervals: a median ignores the odd call slowed by another process on
 a shared machine; the thread count is recorded beside them because it changes them most.
@@ -142,13 +145,12 @@ def accuracy_at_sizes(
     return {"size_acc": accuracy, "size_errors": errors, "runs_other_sizes": runs}
 
 
-def measure_deployment(
-    model: nn.Module, data: DataBundle, deploy: DeploySettings, batch_size: int, ctx: StepContext
-) -> dict[str, Any]:
-    """The RunRecord deployment fields of a trained model ({} when ``deploy.measure`` is false)."""
+def measure_deployment(model: nn.Module, data: DataBundle, deploy: DeploySettings, ctx: StepContext) -> dict[str, Any]:
+    """The RunRecord size and timing fields of a trained model ({} when ``deploy.measure`` is false; no timing
+    fields when ``deploy.timing`` is false)."""
     if not deploy.measure:
         return {}
     fields: dict[str, Any] = {"model_bytes": serialized_bytes(model)}
-    fields.update(time_inference(model, data, deploy, ctx.memory_format))
-    fields.update(accuracy_at_sizes(model, data, deploy.eval_sizes, batch_size, ctx))
+    if deploy.timing:
+        fields.update(time_inference(model, data, deploy, ctx.memory_format))
     return fields

@@ -25,6 +25,7 @@ RESULT_FILE = "result.json"
 EPOCHS_FILE = "epochs.csv"
 CONFIG_FILE = "config.yaml"
 CHECKPOINT_FILE = "checkpoint.pt"
+DEPLOY_TIMING_FILE = "deploy_timing.json"  # written after the run by poolbench-deploy (bench/deploy_timing.py)
 STATUSES = ("ok", "diverged", "failed")
 EPOCH_COLUMNS = [
     "epoch",
@@ -58,7 +59,10 @@ NON_SEMANTIC_KEYS = (
 
 # Record fields that are wall-clock measurements: they differ between two runs of one config (and between a
 # resumed run and an uninterrupted one) while everything else is equal.
-WALL_CLOCK_FIELDS = ("train_seconds", "images_per_second", "latency_ms", "throughput_ips", "started_at", "finished_at")
+# The time split of a run (seconds) and its CPU seconds are wall-clock measurements too.
+TIME_SPLIT_FIELDS = ("startup_seconds", "train_seconds", "eval_seconds", "final_eval_seconds", "deploy_seconds")
+TIMES = (*TIME_SPLIT_FIELDS, "run_seconds", "train_cpu_seconds", "run_cpu_seconds", "images_per_second")
+WALL_CLOCK_FIELDS = (*TIMES, "latency_ms", "throughput_ips", "started_at", "finished_at")
 
 
 def is_semantic(dotted_key: str) -> bool:
@@ -91,8 +95,22 @@ class RunRecord:
     params_head: int | None = None
     flops_per_image: int | None = None  # forward FLOPs per image, 2 per multiply-add (torch.utils.flop_counter)
     macs_per_image: int | None = None  # forward multiply-adds per image (what papers quote as "FLOPs" or "mult-adds")
-    train_seconds: float | None = None
+    train_seconds: float | None = None  # the training steps alone (the epochs' data and steps), wall seconds
     images_per_second: float | None = None
+    # What the step and every evaluation computed in: fp32 or bf16 (trainer.precision resolved on this machine);
+    # null in records made before the field. Runs of another precision are another comparison (docs/performance.md).
+    precision: str | None = None
+    # How the run's wall time split, in seconds (null in older records): start-up (data, model, cost counting),
+    # train_seconds, per-epoch evaluation (trainer.curves), final metrics and tests (final train/val/test,
+    # translation test, other input sizes), deployment measurement (size, in-run timing); run_seconds is all of
+    # the run (for a resumed run: this attempt plus the training and evaluation carried in its checkpoint).
+    startup_seconds: float | None = None
+    eval_seconds: float | None = None
+    final_eval_seconds: float | None = None
+    deploy_seconds: float | None = None
+    run_seconds: float | None = None
+    train_cpu_seconds: float | None = None  # process CPU seconds (all threads) of the training steps
+    run_cpu_seconds: float | None = None  # process CPU seconds of this attempt of the run
     pool_params: dict[str, Any] = field(default_factory=dict)
     shift_acc: dict[str, float] = field(default_factory=dict)  # translation test: {"pixels": test accuracy}
     # The translation test's consistency (share of test images keeping their unshifted prediction) and its
@@ -226,6 +244,39 @@ def _parse_number(text: str) -> Any:
     except ValueError:
         return text
     return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+
+
+# deploy_timing.json -> the runs-frame column the report gives each value: the CPU latency (batch 1, ms) and
+# throughput (images/s at cell_batch_size) of the run's head, medians and interquartile ranges over rounds that
+# alternate between every head of the cell (runs that differ only in head and seed), timed in one process.
+CELL_TIMING_COLUMNS = {
+    "latency_ms": "cell_latency_ms",
+    "latency_ms_iqr": "cell_latency_ms_iqr",
+    "throughput_ips": "cell_throughput_ips",
+    "throughput_ips_iqr": "cell_throughput_ips_iqr",
+    "batch_size": "cell_batch_size",
+    "threads": "cell_timing_threads",
+    "rounds": "cell_timing_rounds",
+    "cell_id": "cell_id",
+    "heads": "cell_heads",
+}
+
+
+def read_deploy_timing(run_dir: Path) -> dict[str, Any]:
+    """The cell-timing columns of a run dir (all None without a deploy_timing.json); RecordError names a file
+    that is there but unreadable."""
+    path = Path(run_dir) / DEPLOY_TIMING_FILE
+    columns: dict[str, Any] = dict.fromkeys(CELL_TIMING_COLUMNS.values())
+    if not path.is_file():
+        return columns
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        columns.update({column: data.get(key) for key, column in CELL_TIMING_COLUMNS.items()})
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as error:
+        raise RecordError(f"{path}: unreadable deployment timing ({error}); rerun poolbench-deploy.") from None
+    if isinstance(columns["cell_heads"], list):
+        columns["cell_heads"] = ",".join(map(str, columns["cell_heads"]))
+    return columns
 
 
 def find_run_dirs(*roots: Path) -> list[Path]:

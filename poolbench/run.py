@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import subprocess
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +20,7 @@ from omegaconf import OmegaConf
 import poolbench
 from poolbench.config.settings import Settings
 from poolbench.data.splits import DataBundle, prepare_data
-from poolbench.deploy import cost_fields, measure_deployment
+from poolbench.deploy import accuracy_at_sizes, cost_fields, measure_deployment
 from poolbench.models import Classifier, build_classifier
 from poolbench.record import (
     CHECKPOINT_FILE,
@@ -44,14 +45,14 @@ def run(settings: Settings, model: Classifier | None = None) -> RunRecord:
     """Train one backbone x head x dataset x seed and write its run record into ``settings.paths.output_dir``.
 
     ``model``: the one the preflight built for this run (same config and seed), else it is built here."""
-    started_at = now_iso()
+    started_at, began, cpu_began = now_iso(), time.perf_counter(), time.process_time()
     run_dir = Path(settings.paths.output_dir or ".")
     run_key = settings.run_key
     ctx = prepare_runtime(settings.trainer, settings.jobs, settings.seed)
     data = prepare_data(settings.dataset, settings.data_dir, ctx.device)
     model = build_model(settings, data, ctx.device, model)
     model.to(memory_format=ctx.memory_format)
-    base = describe_run(settings, run_key, model, data, ctx.device, started_at)
+    base = describe_run(settings, run_key, model, data, ctx, started_at)
     write_config(run_dir, OmegaConf.to_yaml(OmegaConf.create(dict(settings.resolved))))
     trackers = start_trackers(settings, run_dir)
 
@@ -60,6 +61,7 @@ def run(settings: Settings, model: Classifier | None = None) -> RunRecord:
         trackers.on_epoch(history)
 
     plan = training_plan(settings, ctx, run_dir, run_key, after_epoch)
+    startup = time.perf_counter() - began
     try:
         outcome = train(model, data, plan)
     except Exception as error:
@@ -67,10 +69,30 @@ def run(settings: Settings, model: Classifier | None = None) -> RunRecord:
         raise
     write_epochs(run_dir, outcome.history)
     record = record_of_outcome(base, outcome, model)
-    if record.status == "ok":  # deployment cost: size, CPU latency and throughput, accuracy at other sizes
-        deployed = measure_deployment(model, data, settings.deploy, settings.trainer.eval_batch_size, ctx)
-        record = dataclasses.replace(record, **deployed)
+    if record.status == "ok":
+        record = after_training(record, model, data, settings, ctx)
+    record = dataclasses.replace(
+        record,
+        startup_seconds=startup,
+        run_seconds=time.perf_counter() - began + outcome.carried_seconds,
+        run_cpu_seconds=time.process_time() - cpu_began,
+    )
     return finish(run_dir, record, trackers)
+
+
+def after_training(record: RunRecord, model: Classifier, data: DataBundle, settings: Settings, ctx: StepContext):
+    """The tests at other input sizes (timed with the final tests) and the deployment cost: size, and the CPU
+    latency and throughput when ``deploy.timing`` (timed as deployment)."""
+    began = time.perf_counter()
+    deploy = settings.deploy
+    batch = settings.trainer.eval_batch_size
+    sizes = accuracy_at_sizes(model, data, deploy.eval_sizes, batch, ctx) if deploy.measure else {}
+    tested = time.perf_counter()
+    deployed = measure_deployment(model, data, deploy, ctx)
+    final = (record.final_eval_seconds or 0.0) + tested - began
+    return dataclasses.replace(
+        record, **sizes, **deployed, final_eval_seconds=final, deploy_seconds=time.perf_counter() - tested
+    )
 
 
 def training_plan(
@@ -124,9 +146,10 @@ def build_model(settings: Settings, data: DataBundle, device: torch.device, buil
 
 
 def describe_run(
-    settings: Settings, run_key: str, model: Classifier, data: DataBundle, device: torch.device, started_at: str
+    settings: Settings, run_key: str, model: Classifier, data: DataBundle, ctx: StepContext, started_at: str
 ) -> dict[str, Any]:
-    """The record fields known before training: identity, model size and cost, environment."""
+    """The record fields known before training: identity, model size and cost, precision, environment."""
+    device = ctx.device
     return dict(
         run_key=run_key,
         dataset=settings.dataset.name,
@@ -137,6 +160,7 @@ def describe_run(
         content_key=settings.dataset.content_key,
         **cost_fields(model, data.channels, data.image_size, device),
         device=str(device),
+        precision=ctx.precision,
         torch_version=torch.__version__,
         poolbench_version=poolbench.__version__,
         git_sha=git_sha(),
@@ -166,6 +190,9 @@ def record_of_outcome(base: dict[str, Any], outcome: TrainOutcome, model: Classi
         error=outcome.error,
         best_val_acc=outcome.best_val_acc,
         train_seconds=progress.train_seconds,
+        train_cpu_seconds=progress.train_cpu_seconds,
+        eval_seconds=progress.eval_seconds,
+        final_eval_seconds=outcome.final_seconds,
         images_per_second=progress.images_seen / progress.train_seconds if progress.train_seconds > 0 else None,
         pool_params=model.pool_params(),
         shift_acc=outcome.shift.acc,

@@ -21,11 +21,16 @@ DIVERGENCE_CHECK_EVERY = 50  # steps between reads of the running loss sum (one 
 
 @dataclass
 class StepContext:
-    """How tensors enter the model: memory format and autocast (bf16 on CUDA)."""
+    """How tensors enter the model: memory format and autocast (bf16, see ``poolbench.runtime.step_context``)."""
 
     device: torch.device
     memory_format: torch.memory_format = torch.contiguous_format
     autocast_dtype: torch.dtype | None = None
+
+    @property
+    def precision(self) -> str:
+        """What the run record calls this context's precision: ``bf16`` (autocast) or ``fp32``."""
+        return "bf16" if self.autocast_dtype == torch.bfloat16 else "fp32"
 
     def autocast(self):
         if self.autocast_dtype is None:

@@ -4,6 +4,7 @@ columns and the JSON last line's keys that README "Performance" and users' scrip
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -56,6 +57,7 @@ def setup(tmp_path):
             "dataset.train_size=300",
             "dataset.test_size=100",
             "trainer.batch_size=32",
+            "trainer.precision=fp32",  # the same setup on every machine (auto is bf16 where the CPU has it)
             f"data_dir={tmp_path}",
         ]
     )
@@ -86,6 +88,8 @@ FLOPS = 1e6  # per image
 def test_per_epoch_eval_images_counts_the_train_curve_subset_val_and_test(setup):
     assert (len(setup.data.train), len(setup.data.val), len(setup.data.test)) == (270, 30, 100)
     assert per_epoch_eval_images(setup) == 100 + 30 + 100  # curve: test-set size (train_eval_samples=null)
+    setup.settings = replace(setup.settings, trainer=replace(setup.trainer, curves=("val",)))
+    assert per_epoch_eval_images(setup) == 30  # trainer.curves=[val]: validation alone
 
 
 def test_summarise_computes_the_ratios_from_median_timings(setup):
@@ -115,11 +119,25 @@ def test_summarise_computes_the_ratios_from_median_timings(setup):
     assert rows[2] == ["poolbench", "291", "110.0", "267-320", "1.00", "0.15"]
 
 
-def test_summarise_adds_the_autocast_peak_when_it_was_measured(setup):
-    samples = {**SAMPLES, "peak_autocast": [4e9, 4e9, 4e9]}
-    _, result = summarise(setup, VARIANTS, samples, FLOPS, dict(EXTRA))
-    assert list(result)[-2:] == ["peak_flops_autocast", "mfu_vs_autocast_peak"]
+def test_summarise_puts_bf16_beside_fp32_with_the_mfu_of_each_dtype_peak(setup, capsys):
+    """A bf16 config: the fp32 poolbench variant is timed beside it; MFU of each against its own dtype's peak."""
+    setup.ctx = setup.context("bf16")
+    samples = {**SAMPLES, "poolbench fp32": [0.22, 0.22, 0.22], "peak_bf16": [4e9, 4e9, 4e9]}
+    variants = [*VARIANTS, variant("poolbench fp32", "precision")]
+    rows, result = summarise(setup, variants, samples, FLOPS, dict(EXTRA))
+    assert list(result)[-3:] == ["peak_flops_autocast", "mfu_vs_autocast_peak", "precisions"]
     assert result["mfu_vs_autocast_peak"] == pytest.approx(1e6 * (32 / 0.11) / 4e9)
+    bf16, fp32 = result["precisions"]["bf16"], result["precisions"]["fp32"]
+    assert bf16["speedup_vs_fp32"] == pytest.approx(0.22 / 0.11) and fp32["speedup_vs_fp32"] == 1.0
+    assert bf16["mfu_same_dtype_peak"] == pytest.approx(1e6 * (32 / 0.11) / 4e9)
+    assert fp32["mfu_same_dtype_peak"] == pytest.approx(1e6 * (32 / 0.22) / 2e9)
+    print_report(rows, result)
+    assert "bf16: 291 img/s, 2.00x fp32, MFU 0.07 of the bf16 matmul peak (4.0 GFLOP/s)" in capsys.readouterr().out
+
+
+def test_an_fp32_config_times_bf16_beside_it(setup):
+    assert setup.ctx.precision == "fp32" and setup.other_precision == "bf16"
+    assert setup.poolbench_step(precision="bf16").ctx.autocast_dtype is not None
 
 
 def test_print_report_prints_the_table_then_the_result_as_the_json_last_line(setup, capsys):

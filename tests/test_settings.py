@@ -12,6 +12,7 @@ from poolbench.config import CONF_DIR
 from poolbench.config.settings import AugmentSettings, DatasetSettings, PathSettings, Settings, TrainerSettings
 from poolbench.config.typed import RULES_BY_KEY
 from poolbench.config.validate import lookup, validate
+from poolbench.errors import ConfigError
 from tests.conftest import TINY, compose_cfg, compose_settings, run_cli, tiny_image_folder
 
 CONF = CONF_DIR
@@ -108,3 +109,21 @@ def test_rules_come_from_the_typed_fields() -> None:
 
 def test_validate_returns_settings_for_a_composed_config() -> None:
     assert isinstance(validate(compose_cfg(TINY)), Settings)
+
+
+@pytest.mark.parametrize(
+    "key, good, bad",
+    [
+        ("trainer.precision", ["auto", "fp32", "bf16"], ["fp16", True, "AUTO"]),  # amp's old true/false: no
+        ("trainer.curves", [["val"], ["train", "val", "test"]], [["train"], ["val", "val"], "val"]),
+        ("deploy.timing", [True, False], ["no"]),
+    ],
+)
+def test_the_speed_keys_have_rules(key: str, good: list[Any], bad: list[Any]) -> None:
+    rule = RULES_BY_KEY[key]
+    assert rule.required and all(rule.check.accepts(v) for v in good) and not any(rule.check.accepts(v) for v in bad)
+
+
+def test_a_config_still_setting_trainer_amp_is_told_the_new_key() -> None:
+    with pytest.raises(ConfigError, match=r"Replaced config key: trainer\.amp=True.*trainer\.precision"):
+        compose_settings([*TINY, "+trainer.amp=true"])

@@ -15,7 +15,9 @@ alike); the table and the JSON report medians over repetitions.
   poolbench      poolbench's own data path (uint8 on the device, augmented a batch at a time) and the very
                  step and epoch loop ``train.train`` runs (``poolbench.step``).
   compute        the same step on a few pre-made device batches: forward, backward, optimizer step only.
-  peak           a large square fp32 matmul, same threads.
+  poolbench P    the poolbench step in the other precision P (fp32 beside bf16, bf16 beside fp32; CPU and CUDA):
+                 img/s, speedup over fp32 and MFU against the matmul peak of the same dtype.
+  peak           a large square fp32 matmul, same threads (and a bf16 one where a bf16 step is timed).
 
 FLOPs per image are counted by ``torch.utils.flop_counter`` around one whole training step (forward and
 backward). The LAST line printed is one JSON object (``speedup_vs_naive``, ``mfu``, ``overhead``,

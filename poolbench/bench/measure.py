@@ -60,10 +60,12 @@ def eval_seconds_per_image(setup: Setup, images: int) -> Callable[[], float]:
 
 
 def per_epoch_eval_images(setup: Setup) -> int:
-    """Images ``training.loop.train`` evaluates after every epoch: the train-curve subset, val and test."""
+    """Images ``training.loop.train`` evaluates after every epoch: the splits of ``trainer.curves`` (train: the
+    train-curve subset)."""
     data = setup.data
     curve = min(setup.trainer.train_eval_samples or len(data.test), len(data.train))
-    return curve + len(data.val) + len(data.test)
+    sizes = {"train": curve, "val": len(data.val), "test": len(data.test)}
+    return sum(sizes[split] for split in setup.trainer.curves)
 
 
 # ----------------------------------------------------------------------------------------------- measure
@@ -114,12 +116,9 @@ def measure(setup: Setup, variants: list[Variant], args: argparse.Namespace, pea
 
     tasks: list[tuple[str, Callable[[], float]]] = [(v.name, per_step(v)) for v in variants]
     tasks.append(("peak", lambda: matmul_flops_per_second(setup.device, peak_size, peak_iterations)))
-    if setup.ctx.autocast_dtype is not None:
+    if "bf16" in (setup.ctx.precision, setup.other_precision):  # MFU of bf16 against the bf16 matmul peak
         tasks.append(
-            (
-                "peak_autocast",
-                lambda: matmul_flops_per_second(setup.device, peak_size, peak_iterations, setup.ctx.autocast_dtype),
-            )
+            ("peak_bf16", lambda: matmul_flops_per_second(setup.device, peak_size, peak_iterations, torch.bfloat16))
         )
     tasks.append(("eval", eval_measure))
     samples: dict[str, list[float]] = {name: [] for name, _ in tasks}

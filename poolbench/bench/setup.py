@@ -66,14 +66,30 @@ class Setup:
         )
         return model.to(self.device).to(memory_format=memory_format).train()
 
-    def poolbench_step(self, compile: bool = False):
-        """A fresh model and the step ``training.loop.train`` would build for it."""
+    def poolbench_step(self, compile: bool = False, precision: str | None = None):
+        """A fresh model and the step ``training.loop.train`` would build for it (in ``precision``: fp32 or
+        bf16; None: the config's)."""
         from dataclasses import replace
 
         from poolbench.training.optim import build_train_step
 
         model = self.new_model(self.ctx.memory_format)
-        return build_train_step(model, replace(self.trainer, compile=compile), self.ctx, self.steps_per_epoch)
+        ctx = self.ctx if precision is None else self.context(precision)
+        return build_train_step(model, replace(self.trainer, compile=compile), ctx, self.steps_per_epoch)
+
+    def context(self, precision: str):
+        """The step context with ``precision`` (``fp32`` or ``bf16``) in place of the config's."""
+        from dataclasses import replace
+
+        return replace(self.ctx, autocast_dtype=torch.bfloat16 if precision == "bf16" else None)
+
+    @property
+    def other_precision(self) -> str | None:
+        """The precision the bench times beside the config's: fp32 beside bf16 and bf16 beside fp32 (on the CPU
+        and CUDA; MPS has no bf16 autocast here)."""
+        if self.device.type not in ("cpu", "cuda"):
+            return None
+        return "fp32" if self.ctx.precision == "bf16" else "bf16"
 
 
 def make_setup(cfg_node) -> Setup:

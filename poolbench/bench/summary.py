@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import statistics
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -12,6 +11,7 @@ import torch
 from poolbench.bench.measure import per_epoch_eval_images
 from poolbench.bench.setup import Setup
 from poolbench.bench.variants import Variant
+from poolbench.runtime import cpu_name
 
 
 def summarise(
@@ -65,22 +65,33 @@ def summarise(
         "torch_version": torch.__version__,
         **extra,
     }
-    if "peak_autocast" in samples:
-        result["peak_flops_autocast"] = statistics.median(samples["peak_autocast"])
+    if "peak_bf16" in samples and setup.ctx.precision == "bf16":
+        result["peak_flops_autocast"] = statistics.median(samples["peak_bf16"])
         result["mfu_vs_autocast_peak"] = flops * ips["poolbench"] / result["peak_flops_autocast"]
+    if setup.other_precision is not None and f"poolbench {setup.other_precision}" in ips:
+        result["precisions"] = precision_rows(setup, ips, samples, flops)
     return rows, result
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
+def precision_rows(
+    setup: Setup, ips: dict[str, float], samples: dict[str, list[float]], flops: float
+) -> dict[str, dict[str, float]]:
+    """fp32 and bf16 side by side: img/s of the same poolbench step, speedup over fp32, and MFU against the
+    matmul peak of the same dtype (bf16 against the bf16 peak, which a CPU with native bf16 runs ~2x faster)."""
+    by_precision = {
+        setup.ctx.precision: ips["poolbench"],
+        setup.other_precision: ips[f"poolbench {setup.other_precision}"],
+    }
+    peaks = {"fp32": statistics.median(samples["peak"]), "bf16": statistics.median(samples["peak_bf16"])}
+    return {
+        precision: {
+            "images_per_second": by_precision[precision],
+            "speedup_vs_fp32": by_precision[precision] / by_precision["fp32"],
+            "mfu_same_dtype_peak": flops * by_precision[precision] / peaks[precision],
+            "peak_flops": peaks[precision],
+        }
+        for precision in ("fp32", "bf16")
+    }
 
 
 def print_report(rows: list[list[Any]], result: dict[str, Any]) -> None:
@@ -111,6 +122,11 @@ def print_report(rows: list[list[Any]], result: dict[str, Any]) -> None:
         f"per-epoch evaluation {result['epoch_eval_seconds']:.1f} s vs training {result['epoch_train_seconds']:.1f} s "
         f"= {100 * result['eval_fraction_of_epoch']:.0f}% of the epoch"
     )
+    for precision, row in result.get("precisions", {}).items():
+        print(
+            f"{precision}: {row['images_per_second']:.0f} img/s, {row['speedup_vs_fp32']:.2f}x fp32, MFU "
+            f"{row['mfu_same_dtype_peak']:.2f} of the {precision} matmul peak ({row['peak_flops'] / 1e9:.1f} GFLOP/s)"
+        )
     if "compile_seconds" in result:
         print(
             f"torch.compile: {result['compile_seconds']:.0f} s to compile, {result['compile_speedup']:.2f}x per step, "

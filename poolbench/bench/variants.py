@@ -22,7 +22,7 @@ class Variant:
     name: str
     run: Callable[[int], None]
     images_per_step: int
-    group: str  # naive | naive+step | poolbench | compute | compile
+    group: str  # naive | naive+step | poolbench | compute | compile | precision (the other precision's poolbench)
 
 
 def loader_variant(
@@ -62,16 +62,19 @@ def poolbench_batches(setup: Setup) -> Iterator[Batch]:
         )
 
 
-def poolbench_variant(setup: Setup, name: str = "poolbench", compile: bool = False) -> Variant:
+def poolbench_variant(
+    setup: Setup, name: str = "poolbench", compile: bool = False, precision: str | None = None
+) -> Variant:
     from poolbench.step import train_epoch
 
-    step, batches = setup.poolbench_step(compile), poolbench_batches(setup)
+    step, batches = setup.poolbench_step(compile, precision), poolbench_batches(setup)
 
     def run(steps: int) -> None:
         train_epoch(step, itertools.islice(batches, steps))  # ends in a host sync, as every epoch does
         sync(setup.device)
 
-    return Variant(name, run, setup.batch_size, "compile" if compile else "poolbench")
+    group = "compile" if compile else "precision" if precision is not None else "poolbench"
+    return Variant(name, run, setup.batch_size, group)
 
 
 def compute_variant(setup: Setup) -> Variant:
@@ -116,4 +119,7 @@ def build_variants(setup: Setup, args: argparse.Namespace, scratch: Path) -> lis
                 )
             )
     variants += [poolbench_variant(setup), compute_variant(setup)]
+    if setup.other_precision is not None:  # bf16 beside fp32: the same poolbench step in the other precision
+        other = setup.other_precision
+        variants.append(poolbench_variant(setup, f"poolbench {other}", precision=other))
     return variants

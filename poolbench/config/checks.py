@@ -102,6 +102,23 @@ class NumberList:
 
 
 @dataclass(frozen=True)
+class ChoiceList:
+    """A list of distinct options, each one of ``options``, that holds every option of ``required``."""
+
+    options: tuple[str, ...]
+    required: tuple[str, ...] = ()
+
+    def accepts(self, value: Any) -> bool:
+        if not isinstance(value, (list, tuple)) or len(set(value)) != len(value):
+            return False
+        return all(v in self.options for v in value) and all(r in value for r in self.required)
+
+    def describe(self) -> str:
+        needs = f" including {', '.join(self.required)}" if self.required else ""
+        return f"a list of distinct values from {', '.join(self.options)}{needs}"
+
+
+@dataclass(frozen=True)
 class Rule:
     """What one config key may hold. ``optional``: null allowed. ``required``: the key must be present.
     ``block``: the optional settings block the key belongs to (``logger.mlflow``); absent block, no check."""

@@ -36,6 +36,7 @@ from poolbench.config.checks import (
     Boolean,
     Check,
     Choice,
+    ChoiceList,
     Number,
     NumberList,
     Rule,
@@ -49,6 +50,12 @@ OPTIMIZERS = ("sgd", "adamw")
 # by multiples of the total stride (no border tells where a feature is; Islam et al., ICLR 2020).
 PADDING_MODES = ("zeros", "circular")
 SCHEDULES = ("cosine", "onecycle", "step", "constant")
+# What the step computes in (poolbench/runtime.py resolve_precision): auto is bf16 autocast on CUDA and on CPUs
+# that compute bf16 natively (AVX512-BF16 or AMX), fp32 elsewhere; the run record keeps the resolved value.
+PRECISIONS = ("auto", "fp32", "bf16")
+# The splits evaluated after every epoch (the learning curves); val always (best_val_acc and the objective read
+# it), train (the eval-mode train subset) and test only where a curve is wanted. Final metrics are always computed.
+CURVE_SPLITS = ("train", "val", "test")
 TARGET = Text(r"[\w.]+\.\w+", "the import path of a class")
 
 
@@ -86,10 +93,11 @@ class TrainerSettings:
     eval_batch_size: int = setting(COUNT, "trainer.eval_batch_size=256")
     epochs: int = setting(SIZE, "trainer.epochs=10")
     train_eval_samples: int | None = setting(COUNT, "trainer.train_eval_samples=null", optional=True)
+    curves: tuple[str, ...] = setting(ChoiceList(CURVE_SPLITS, ("val",)), "trainer.curves=[train,val,test]")
     device: str = setting(DEVICE, "trainer.device=auto")
     threads: int | None = setting(COUNT, "trainer.threads=null (all cores)", optional=True)
     channels_last: str | bool = setting(AUTO_OR_BOOL, "trainer.channels_last=auto")
-    amp: str | bool = setting(AUTO_OR_BOOL, "trainer.amp=auto")
+    precision: str = setting(Choice(PRECISIONS), "trainer.precision=auto")
     compile: bool = setting(Boolean(), "trainer.compile=false")
     deterministic: bool = setting(Boolean(), "trainer.deterministic=false")
     checkpoint: bool = setting(Boolean(), "trainer.checkpoint=true")
@@ -178,6 +186,8 @@ class DeploySettings:
     size, and accuracy at other input sizes. Timing keys change no result but the timings (non-semantic)."""
 
     measure: bool = setting(Boolean(), "deploy.measure=false (skip the timing and the other input sizes)")
+    # Off in the claims grid: poolbench-deploy times each cell's heads together, interleaved (deploy_timing.py).
+    timing: bool = setting(Boolean(), "deploy.timing=false (size and other input sizes only; no latency timing)")
     repeats: int = setting(COUNT, "deploy.repeats=20 (timed batch-1 calls; the median is recorded)")
     batch_repeats: int = setting(COUNT, "deploy.batch_repeats=5 (timed calls at deploy.batch_size)")
     batch_size: int = setting(COUNT, "deploy.batch_size=256")

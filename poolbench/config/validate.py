@@ -34,6 +34,8 @@ LOGGER_BLOCKS = tuple(sorted({rule.block for rule in RULES if rule.block and rul
 # Groups whose every key must be known (a rule or a shipped YAML); head/backbone keys are checked by signature.
 CLOSED_GROUPS = ("", "paths", "trainer", "dataset", "dataset.augment", "deploy", "logger", *LOGGER_BLOCKS)
 CONFIG_GROUPS = ("backbone", "head", "dataset", "trainer")
+# Keys poolbench once had and replaced: a config or an override that still sets one is told the new key.
+REPLACED_KEYS = {"trainer.amp": "trainer.precision=auto|fp32|bf16 (amp=true was bf16, amp=false fp32)"}
 
 
 def resolved_container(cfg: DictConfig) -> dict[str, Any]:
@@ -139,6 +141,21 @@ def check_rules(data: Mapping[str, Any]) -> None:
             continue
         if not rule.check.accepts(value):
             raise ConfigError(rule.key, value, rule.allowed(), f"e.g. {rule.example}")
+
+
+def check_replaced_keys(values: Mapping[str, Any]) -> None:
+    """One line for a key of ``REPLACED_KEYS`` in ``values`` (dotted key -> value)."""
+    for key, value in values.items():
+        if key in REPLACED_KEYS:
+            new_key = REPLACED_KEYS[key].partition("=")[0]
+            allowed = f"no such key any more (replaced by {new_key})"
+            raise ConfigError(key, value, allowed, f"set {REPLACED_KEYS[key]}", problem="Replaced config key")
+
+
+def check_replaced_overrides(arguments: Iterable[str]) -> None:
+    """The command line's ``trainer.amp=true`` (or ``+trainer.amp=...``) gets the same line as a config would
+    (before Hydra says only "not in struct")."""
+    check_replaced_keys(dict(arg.lstrip("+~").partition("=")[::2] for arg in arguments if "=" in arg))
 
 
 def check_unknown_keys(data: Mapping[str, Any], known: set[str]) -> None:
@@ -276,6 +293,7 @@ def validate(cfg: DictConfig | Mapping[str, Any], known_keys: set[str] | None = 
     for group in (*CONFIG_GROUPS, "paths"):
         if not isinstance(data.get(group), Mapping):
             raise ConfigError(group, data.get(group), f"a {group} config", f"pick one with {group}=NAME")
+    check_replaced_keys({key: lookup(data, key)[1] for key in REPLACED_KEYS if lookup(data, key)[0]})
     check_rules(data)
     check_unknown_keys(data, (known_keys if known_keys is not None else shipped_keys()) | set(RULES_BY_KEY))
     check_per_channel_stats(data["dataset"])

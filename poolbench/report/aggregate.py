@@ -68,6 +68,7 @@ def runs_frame(collection: Collection, extra_keys: Sequence[str] = ()) -> pd.Dat
         config = flatten(run_config(run))
         for key in extra_keys:
             row[key] = value_text(row[key] if key in row else config.get(key))
+        row.update(run.deploy_timing)  # cell_latency_ms, ... (poolbench-deploy), None where not timed
         row["config_jobs"] = config.get("jobs")
         row["run_dir"] = str(run.run_dir)
         rows.append(row)
@@ -90,7 +91,11 @@ def auto_group_keys(collection: Collection, manual: Sequence[str] = ()) -> list[
     of one row and seed still differ in run key (configs missing or unreadable: the difference is unknown, but
     they are not the same computation, so they are neither averaged together nor called duplicates)."""
     identities = [(run.record.dataset, run.record.backbone, run.record.head) for run in collection.runs]
-    configs = [semantic_flat_config(run_config(run)) if run_config(run) else None for run in collection.runs]
+    # The precision a run computed in (record field) tells runs apart like a config key: never pooled silently.
+    configs = [
+        {**semantic_flat_config(run_config(run)), "precision": run.record.precision} if run_config(run) else None
+        for run in collection.runs
+    ]
     keys = [key for key in manual if key not in IDENTITY]
     keys += [key for key in varying_keys(zip(identities, configs)) if key not in keys]
     seen: dict[tuple[Any, ...], str] = {}
@@ -167,6 +172,7 @@ def summary_table(runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> pd.Data
         row = dict(zip(keys, key_values))
         row["n_seeds"] = int(group["seed"].nunique())
         row["seeds"] = ",".join(str(s) for s in sorted(group["seed"].unique()))
+        row["precision"] = ",".join(sorted(group["precision"].dropna().unique())) or None
         for metric in SPREAD_METRICS:
             mean, std, low, high = mean_std_ci(group[metric].tolist())
             row[f"{metric}_mean"], row[f"{metric}_std"] = mean, std

@@ -31,6 +31,7 @@ from poolbench.report.paired import DEFAULT_DELTA, paired_comparison
 from poolbench.report.references import attach_references, load_references, references_for_datasets
 from poolbench.report.shift import display_shift, shift_latex, shift_table
 from poolbench.report.tables import display_paired, display_summary, named_keys, write_table
+from poolbench.report.timing import write_timing
 
 DEFAULT_BASELINE = "gap"
 FIGURES_DIR = "figures"
@@ -111,6 +112,7 @@ def write_report(
     write_table(failed, failed_md, out, "failed", [("failed", failed_latex(failed, panel))])
     if not shifts.empty:  # only sweeps that ran the translation test (dataset.eval_shifts)
         write_table(shifts, display_shift(shifts, key_columns), out, "shift", [("shift", shift_latex(shifts, panel))])
+    write_timing(runs, panel, out)  # the time split and poolbench-deploy's timing, raw numbers
     for name, frame in (("missing", missing), ("problems", problems), ("runs", runs), ("duplicates", duplicates)):
         atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
     written = write_figures(summary, runs, curves, out / FIGURES_DIR, extra, shifts) if figures else []

@@ -13,7 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from poolbench.errors import PoolbenchError, RecordError
-from poolbench.record import CONFIG_FILE, EPOCHS_FILE, RESULT_FILE, RunRecord, find_run_dirs, read_epochs, read_result
+from poolbench.record import (
+    CELL_TIMING_COLUMNS,
+    CONFIG_FILE,
+    EPOCHS_FILE,
+    RESULT_FILE,
+    RunRecord,
+    find_run_dirs,
+    read_deploy_timing,
+    read_epochs,
+    read_result,
+)
 
 REPORT_DIR_NAME = "report"
 # Files a run writes before its result.json: their presence without a result marks an unfinished run.
@@ -56,6 +66,8 @@ class CollectedRun:
     record: RunRecord
     epochs: list[dict[str, Any]] = field(default_factory=list)
     config: dict[str, Any] | None = None  # config.yaml, read on first use (poolbench.report.aggregate.run_config)
+    # deploy_timing.json (poolbench-deploy) as runs-frame columns, all None where the cell was not timed
+    deploy_timing: dict[str, Any] = field(default_factory=lambda: dict.fromkeys(CELL_TIMING_COLUMNS.values()))
 
 
 @dataclass
@@ -81,6 +93,10 @@ def collect_runs(roots: list[Path]) -> Collection:
         if problem is not None:
             collection.problems.append(problem)
         collection.runs.append(CollectedRun(run_dir, record, epochs))
+        try:
+            collection.runs[-1].deploy_timing = read_deploy_timing(run_dir)
+        except RecordError as error:  # the run stays; its latency columns stay empty
+            collection.problems.append(Problem(run_dir, str(error)))
     collection.incomplete = find_incomplete_run_dirs(collection.roots)
     return collection
 

@@ -27,12 +27,13 @@ def _per_run(run: pd.DataFrame) -> dict[str, float]:
     before = run.loc[run["epoch"] <= quarter_start, "train_acc"]
     final = float(run["train_acc"].iloc[-1])
     rise = 100.0 * (final - float(before.iloc[-1])) if len(before) else math.nan
-    return {"epochs": epochs, "final_train_acc": final, "rise": rise, "final_test_acc": float(run["test_acc"].iloc[-1])}
+    test = float(run["test_acc"].iloc[-1]) if "test_acc" in run else math.nan  # no test curve: trainer.curves
+    return {"epochs": epochs, "final_train_acc": final, "rise": rise, "final_test_acc": test}
 
 
 def convergence_table(curves: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     """One row per setting and head: final train accuracy, its rise over the last quarter, plateau or not."""
-    needed = {"epoch", "train_acc", "test_acc", "seed", *keys}
+    needed = {"epoch", "train_acc", "seed", *keys}
     if curves.empty or not needed <= set(curves.columns):
         return pd.DataFrame(columns=[*keys, *COLUMNS])
     rows = []
@@ -61,13 +62,15 @@ def convergence_markdown(table: pd.DataFrame, keys: Sequence[str]) -> str:
         "",
     ]
     if table.empty:
-        return "\n".join([*lines, "No learning curves found.", ""])
+        why = "No learning curves with a train curve found (a run whose `trainer.curves` lacks train records none)."
+        return "\n".join([*lines, why, ""])
     header = [*keys, "epochs", "seeds", "train acc %", "rise last quarter (pp)", "test acc %", "plateau"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in table.to_dict("records"):
         cells = [str(row[key]) for key in keys]
         cells += [str(row["epochs"]), str(row["seeds"]), f"{100 * row['final_train_acc']:.1f}"]
-        cells += [f"{row['last_quarter_rise_pp']:+.1f}", f"{100 * row['final_test_acc']:.1f}", row["plateau"]]
+        test = "—" if math.isnan(row["final_test_acc"]) else f"{100 * row['final_test_acc']:.1f}"
+        cells += [f"{row['last_quarter_rise_pp']:+.1f}", test, row["plateau"]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join([*lines, ""])
 

@@ -19,6 +19,7 @@ import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import matplotlib
 import matplotlib.style
@@ -108,10 +109,28 @@ def _dot_plot(
     return figure
 
 
+# Learning-curve columns: (epochs.csv column, line style, label). Validation is drawn where no test curve was
+# recorded (``trainer.curves`` without test), so a figure is never empty; what was not recorded is named in it.
+Curve = tuple[str, Literal["--", ":", "-"], str]
+CURVES: tuple[Curve, ...] = (
+    ("train_acc", "--", "train"),
+    ("val_acc", ":", "validation"),
+    ("test_acc", "-", "test"),
+)
+
+
+def recorded_curves(curves: pd.DataFrame) -> list[Curve]:
+    """The curves to draw: train and test where recorded, validation only in place of a missing test curve."""
+    present = {column for column, _, _ in CURVES if column in curves and curves[column].notna().any()}
+    return [c for c in CURVES if c[0] in present and (c[0] != "val_acc" or "test_acc" not in present)]
+
+
 def learning_curves(curves: pd.DataFrame, title: str, styles: dict[str, HeadStyle]) -> Figure:
     """Small multiples, one panel per head on shared axes: train (dashed) and test (solid) accuracy per epoch,
-    mean over seeds with a ± std band when there are several seeds."""
+    or validation (dotted) in place of an unrecorded test curve; mean over seeds with a ± std band when there
+    are several seeds. The legend names the curves the runs did not record (``trainer.curves``)."""
     heads = head_order(curves["head"])
+    shown = recorded_curves(curves)
     ncols = min(CURVE_COLUMNS_MAX, len(heads))
     nrows = math.ceil(len(heads) / ncols)
     figure, grid = new_figure(
@@ -121,7 +140,7 @@ def learning_curves(curves: pd.DataFrame, title: str, styles: dict[str, HeadStyl
     for index, head in enumerate(heads):
         axes = grid[index // ncols][index % ncols]
         group = curves[curves["head"] == head]
-        for column, style in (("train_acc", "--"), ("test_acc", "-")):
+        for column, style, _ in shown:
             mean_std_band(axes, curve_band(group, column), styles[head].color, style, scale=100, gid=head_gid(head))
         axes.set_title(head_name(head))
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -131,11 +150,13 @@ def learning_curves(curves: pd.DataFrame, title: str, styles: dict[str, HeadStyl
         axes.set_xlabel("epoch")
     for row in grid:
         row[0].set_ylabel("accuracy (%)")
-    lines = [
-        Line2D([], [], color="0.2", linestyle="--", label="train"),
-        Line2D([], [], color="0.2", linestyle="-", label="test"),
+    lines = [Line2D([], [], color="0.2", linestyle=style, label=label) for _, style, label in shown]
+    unrecorded = [
+        label for column, _, label in CURVES if column != "val_acc" and column not in {c for c, _, _ in shown}
     ]
-    figure.legend(handles=lines, loc="outside lower center", ncols=2)
+    if unrecorded:
+        lines.append(Line2D([], [], linestyle="none", label=f"{' and '.join(unrecorded)}: not recorded per epoch"))
+    figure.legend(handles=lines, loc="outside lower center", ncols=len(lines))
     figure.suptitle(f"{title}: learning curves, {seeds_text(n_seeds.tolist())}", fontsize="medium")
     return figure
 
@@ -219,7 +240,7 @@ def build_figures(
                 )
             )
             panel_curves = select_panel(curves, keys, values)
-            if not panel_curves.empty and {"train_acc", "test_acc"} <= set(panel_curves.columns):
+            if not panel_curves.empty and recorded_curves(panel_curves):
                 trained = panel_curves[panel_curves["epoch"] > 0]
                 built.append(BuiltFigure("learning_curves", title, values, learning_curves(trained, title, styles)))
             if "gem_p" in panel_curves.columns and panel_curves["gem_p"].notna().any():

@@ -15,6 +15,7 @@ from poolbench.report.names import head_name
 from poolbench.report.paired import MIN_SEEDS_FOR_TEST, NOT_ENOUGH_SEEDS
 from poolbench.report.shift import display_shift, table_pixels
 from poolbench.report.tables import display_paired, display_summary, seeds_needed_text, to_markdown
+from poolbench.report.timing import timing_sections
 
 ALPHA = 0.05
 CONVENTIONS = (
@@ -37,7 +38,8 @@ REFERENCES_NOTE = (
 )
 FILES_NOTE = (
     "`summary.{csv,md}` (every column), `paired.{csv,md}`, `failed.{csv,md}`, `shift.{csv,md}` (translation test "
-    "only), `missing.csv`, `problems.csv`, `duplicates.csv`, `runs.csv` (one row per record); LaTeX (needs "
+    "only), `timing.csv` (time split), `deploy_timing.csv` (poolbench-deploy), `missing.csv`, `problems.csv`, "
+    "`duplicates.csv`, `runs.csv` (one row per record); LaTeX (needs "
     "`\\usepackage{booktabs}`): `main.tex` (compact, fits `\\columnwidth` of a two-column paper), `summary.tex`, "
     "`cost.tex`, `paired.tex`, `failed.tex`, `shift.tex` (fit `\\textwidth`, for `table*`; a table taller than a "
     "page goes on in `NAME_part2.tex`, ..., cut between panels); `figures/` (PNG and "
@@ -67,6 +69,7 @@ def provenance_line(runs: pd.DataFrame) -> str:
     parts = []
     for column, label in (
         ("device", "device"),
+        ("precision", "precision"),
         ("torch_version", "torch"),
         ("poolbench_version", "poolbench"),
         ("git_sha", "git"),
@@ -240,6 +243,7 @@ def render_report(
         if figure.kind == "accuracy_vs_params":
             image = f"![accuracy vs parameters]({_relative(figure.png, out_dir)})"
             lines += [f"## Accuracy vs parameters: {figure.title}", "", image, ""]
+    lines += timing_sections(runs, keys)
     lines += ["## Failed and diverged runs", "", "Listed, never averaged in." if not failed.empty else "None.", ""]
     if not failed.empty:
         lines += [to_markdown(failed), ""]

@@ -60,6 +60,8 @@ CONFIG_KEYS = {
     "backbone.depth": "backbone depth",
     "backbone.padding_mode": "padding",
     "run_key": "config (run key)",
+    "trainer.precision": "precision setting",
+    "precision": "precision (ran)",
 }
 ALL_NAMES = {**DATASETS, **BACKBONES, **HEADS}
 

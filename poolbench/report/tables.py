@@ -98,6 +98,8 @@ def display_summary(summary: pd.DataFrame, key_columns: list[str]) -> pd.DataFra
     out["CPU img/s (batch 256)"] = column_of(summary, "throughput_ips_mean").map(
         lambda v: EMPTY if is_missing(v) else f"{v:,.0f}"
     )
+    if "precision" not in key_columns:  # what the runs computed in (grouped by it where it differs)
+        out["precision"] = column_of(summary, "precision").map(lambda v: EMPTY if is_missing(v) else v)
     out["train s"] = summary["train_seconds_mean"].map(lambda v: EMPTY if is_missing(v) else f"{v:.1f}")
     out["img/s"] = summary["images_per_second_mean"].map(lambda v: EMPTY if is_missing(v) else f"{v:,.0f}")
     if column_of(summary, "gem_p_mean").notna().any():

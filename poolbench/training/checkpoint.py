@@ -24,11 +24,14 @@ log = logging.getLogger("poolbench.train")
 
 @dataclass
 class Progress:
-    """How far a run got: the epochs done (their rows), training time and images stepped on."""
+    """How far a run got: the epochs done (their rows), training time (wall and process CPU seconds), time in
+    per-epoch evaluation, and images stepped on."""
 
     history: list[dict[str, Any]] = field(default_factory=list)
     train_seconds: float = 0.0
     images_seen: int = 0
+    eval_seconds: float = 0.0
+    train_cpu_seconds: float = 0.0
 
     @property
     def epochs_done(self) -> int:
@@ -68,6 +71,9 @@ def save_checkpoint(path: Path, run_key: str, model: nn.Module, step: TrainStep,
             "history": progress.history,
             "train_seconds": progress.train_seconds,
             "images_seen": progress.images_seen,
+            "eval_seconds": progress.eval_seconds,
+            "train_cpu_seconds": progress.train_cpu_seconds,
+            "precision": step.ctx.precision,
         },
     )
 
@@ -78,9 +84,22 @@ def resume(path: Path | None, run_key: str, model: nn.Module, step: TrainStep, t
     if state is None:
         return Progress()
     assert step.scheduler is not None
+    saved = state.get("precision", step.ctx.precision)  # checkpoints from before the key: as now
+    if saved != step.ctx.precision:
+        raise RecordError(
+            f"{path}: the epochs so far trained in {saved}, this run resolves trainer.precision to "
+            f"{step.ctx.precision} (another machine?). Fix: set trainer.precision={saved} to resume, or delete the "
+            "checkpoint to restart from epoch 0."
+        )
     model.load_state_dict(state["model"])
     step.optimizer.load_state_dict(state["optimizer"])
     step.scheduler.load_state_dict(state["scheduler"])
     restore_rng(state)
     log.info("resuming from %s at epoch %d/%d", path, int(state["epoch"]), total_epochs)
-    return Progress(list(state["history"]), float(state["train_seconds"]), int(state["images_seen"]))
+    return Progress(
+        list(state["history"]),
+        float(state["train_seconds"]),
+        int(state["images_seen"]),
+        float(state.get("eval_seconds", 0.0)),
+        float(state.get("train_cpu_seconds", 0.0)),
+    )

@@ -1,6 +1,10 @@
 """Evaluation in eval mode: loss and accuracy over a split, the per-epoch row, the final metrics and the
 translation test. Train metrics are measured here too (eval mode, on the train split), not averaged over the
-noisy training batches, so the generalization gap is honest."""
+noisy training batches, so the generalization gap is honest.
+
+Every evaluation runs in the step's precision (``StepContext.autocast``): a run that trains in bf16 also
+evaluates in bf16 (logits are cast to fp32 for the loss). After each epoch only the splits of
+``trainer.curves`` are evaluated (validation always); the final metrics cover train, val and test regardless."""
 
 from __future__ import annotations
 
@@ -86,22 +90,26 @@ def train_subset(split: ImageSplit, size: int) -> ImageSplit:
 
 @dataclass
 class Evaluator:
-    """Evaluates one model on one dataset; ``curve`` is the train subset of the per-epoch train curve."""
+    """Evaluates one model on one dataset; ``curve`` is the train subset of the per-epoch train curve;
+    ``splits`` are the splits evaluated after every epoch (``trainer.curves``)."""
 
     model: nn.Module
     data: DataBundle
     batch_size: int
     ctx: StepContext
     curve: ImageSplit
+    splits: tuple[str, ...] = ("train", "val", "test")
 
     def on(self, split: ImageSplit) -> tuple[float, float]:
         return evaluate(self.model, split, self.data, self.batch_size, self.ctx)
 
     def epoch_row(self, epoch: int, lr: float, seconds: float) -> dict[str, Any]:
-        """One row of ``epochs.csv``: train (curve subset), val and test metrics, plus learned pool params."""
+        """One row of ``epochs.csv``: the metrics of ``splits`` (train: the curve subset; a split not evaluated
+        stays empty), plus learned pool params."""
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, "seconds": seconds}
         for name, split in (("train", self.curve), ("val", self.data.val), ("test", self.data.test)):
-            row[f"{name}_loss"], row[f"{name}_acc"] = self.on(split)
+            if name in self.splits:
+                row[f"{name}_loss"], row[f"{name}_acc"] = self.on(split)
         listed = getattr(self.model, "pool_params", None)
         pool = listed() if callable(listed) else {}
         row.update({key: value for key, value in pool.items() if isinstance(value, (int, float))})
@@ -115,7 +123,7 @@ class Evaluator:
         final: dict[str, float] = {}
         whole_train = len(self.curve) == len(self.data.train)
         for name, split in (("train", self.data.train), ("val", self.data.val), ("test", self.data.test)):
-            if last_row is not None and (name != "train" or whole_train):
+            if last_row is not None and last_row.get(f"{name}_acc") is not None and (name != "train" or whole_train):
                 final[f"{name}_loss"], final[f"{name}_acc"] = last_row[f"{name}_loss"], last_row[f"{name}_acc"]
             else:
                 final[f"{name}_loss"], final[f"{name}_acc"] = self.on(split)

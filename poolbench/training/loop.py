@@ -53,6 +53,8 @@ class TrainOutcome:
     error: str | None = None
     final: dict[str, float] = field(default_factory=dict)
     shift: ShiftTest = field(default_factory=ShiftTest)
+    final_seconds: float = 0.0  # final metrics and the translation test
+    carried_seconds: float = 0.0  # training and evaluation seconds of earlier attempts (from the checkpoint)
 
     @property
     def history(self) -> list[dict[str, Any]]:
@@ -70,30 +72,35 @@ def train(model: nn.Module, data: DataBundle, plan: TrainPlan) -> TrainOutcome:
     steps_per_epoch, drop_last = epoch_steps(len(data.train), trainer.batch_size)
     step = build_train_step(model, trainer, plan.ctx, steps_per_epoch)
     curve = train_subset(data.train, trainer.train_eval_samples or len(data.test))
-    evaluator = Evaluator(model, data, trainer.eval_batch_size, plan.ctx, curve)
+    evaluator = Evaluator(model, data, trainer.eval_batch_size, plan.ctx, curve, trainer.curves)
     progress = resume(plan.checkpoint, plan.run_key, model, step, trainer.epochs)
+    carried = progress.train_seconds + progress.eval_seconds
     model.train()
     with RunProgress(trainer.epochs, steps_per_epoch, progress.epochs_done, plan.progress_bar, plan.label) as shown:
         for epoch in range(progress.epochs_done, trainer.epochs):
-            began = time.perf_counter()
+            began, cpu_began = time.perf_counter(), time.process_time()
             stats = train_epoch(step, shown.batches(_epoch_batches(data, plan, epoch, drop_last)))
+            seconds = _synced_seconds_since(began, plan.ctx)
+            progress.train_cpu_seconds += time.process_time() - cpu_began
             if not stats.finite:  # checked every few steps (no per-step host sync), see poolbench/step.py
                 return _diverged(
                     progress,
                     f"non-finite training loss ({stats.loss_sum}) at epoch {epoch + 1} "
                     f"by step {stats.steps}; lower trainer.lr",
                 )
-            row = _finish_epoch(evaluator, step, progress, stats, epoch, _synced_seconds_since(began, plan.ctx))
+            row = _finish_epoch(evaluator, step, progress, stats, epoch, seconds)
             shown.epoch_done(row)
-            if not math.isfinite(row["train_loss"]):
+            if not math.isfinite(row.get("train_loss", 0.0)):  # the eval-mode train curve, where evaluated
                 return _diverged(progress, f"non-finite loss in evaluation after epoch {epoch + 1}; lower trainer.lr")
             if plan.checkpoint is not None:
                 save_checkpoint(plan.checkpoint, plan.run_key, model, step, progress)
             if plan.on_epoch is not None:
                 plan.on_epoch(progress.history)
+    began = time.perf_counter()
     final = evaluator.final(progress.history[-1] if progress.history else None)
     shifted = evaluator.shift_accuracy(plan.eval_shifts, final["test_acc"])
-    return TrainOutcome("ok", progress, best_val_acc(progress.history), final=final, shift=shifted)
+    seconds = time.perf_counter() - began
+    return TrainOutcome("ok", progress, best_val_acc(progress.history), None, final, shifted, seconds, carried)
 
 
 def _epoch_batches(data: DataBundle, plan: TrainPlan, epoch: int, drop_last: bool) -> Any:
@@ -119,10 +126,12 @@ def _synced_seconds_since(began: float, ctx: StepContext) -> float:
 def _finish_epoch(
     evaluator: Evaluator, step: TrainStep, progress: Progress, stats: EpochStats, epoch: int, seconds: float
 ) -> dict[str, Any]:
-    """Account the epoch's time and images, evaluate it, and append its row to the history."""
+    """Account the epoch's time and images, evaluate it (and time that), and append its row to the history."""
     progress.train_seconds += seconds
     progress.images_seen += stats.seen
+    began = time.perf_counter()
     row = evaluator.epoch_row(epoch, step.optimizer.param_groups[0]["lr"], seconds)
+    progress.eval_seconds += time.perf_counter() - began
     row["train_batch_loss"] = stats.mean_loss
     progress.history.append(row)
     return row

@@ -20,11 +20,12 @@ T = TypeVar("T")
 
 
 def epoch_line(row: dict[str, Any], total_epochs: int) -> str:
-    return (
-        f"epoch {row['epoch']}/{total_epochs}  lr {row['lr']:.4g}  train_loss {row['train_loss']:.4f}  "
-        f"train_acc {row['train_acc']:.4f}  val_acc {row['val_acc']:.4f}  test_acc {row['test_acc']:.4f}  "
-        f"({row['seconds']:.1f}s)"
-    )
+    """The epoch's log line: the metrics its row holds (``trainer.curves``), the training loss otherwise."""
+    shown = [key for key in ("train_loss", "train_acc", "val_acc", "test_acc") if row.get(key) is not None]
+    if "train_loss" not in shown and row.get("train_batch_loss") is not None:
+        shown.insert(0, "train_batch_loss")
+    metrics = "  ".join(f"{key} {row[key]:.4f}" for key in shown)
+    return f"epoch {row['epoch']}/{total_epochs}  lr {row['lr']:.4g}  {metrics}  ({row['seconds']:.1f}s)"
 
 
 class RunProgress:
@@ -66,7 +67,8 @@ class RunProgress:
         log.info(self.label + epoch_line(row, self.total_epochs))
         if self._bar is not None:
             self._bar.set_description(f"epoch {min(row['epoch'] + 1, self.total_epochs)}/{self.total_epochs}")
-            self._bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{row['val_acc']:.4f}")
+            loss = row.get("train_loss", row.get("train_batch_loss"))
+            self._bar.set_postfix(loss=f"{loss:.3f}" if loss is not None else "-", val=f"{row.get('val_acc', 0):.4f}")
 
     def close(self) -> None:
         if self._bar is not None:

@@ -1,0 +1,127 @@
+"""Time-to-verdict: the seconds ``make claims`` spends in its runs, estimated from one short real run per cell.
+
+For every cell of the claims grid (``experiment=claims`` and ``experiment=claims_deep``) one run trains with the
+grid's real settings through the ``poolbench`` command (``jobs=2``, so the run gets the threads ``make claims``
+gives it; head ``gap`` stands for the cell's heads), for ``--epochs`` epochs instead of the cell's own. Its
+record's time split (``poolbench.record``) is scaled: start-up, final tests and deployment once, training and
+per-epoch evaluation per epoch; CPU-seconds the same way (evaluation at training's CPU/wall ratio). Times the
+runs per cell (heads x seeds of the preset's sweep) gives the grid's run time, wall and CPU-seconds: a change
+in speed shows up as minutes of ``make claims``. Not included: ``poolbench-deploy`` and the report (seconds to a
+minute), and process start-ups.
+
+Usage: python -m poolbench.bench.time_to_verdict [--epochs 2] [--precisions auto,fp32]
+The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+GRIDS = ("claims", "claims_deep")
+REPRESENTATIVE_HEAD = "gap"
+
+
+def sweep_params(preset: str, conf_dir: Path) -> dict[str, list[str]]:
+    """The sweep of an experiment preset: key -> values (``claims_cell: presence,density`` -> [...])."""
+    params = OmegaConf.load(conf_dir / "experiment" / f"{preset}.yaml").hydra.sweeper.params
+    return {str(key): [v.strip() for v in str(value).split(",")] for key, value in params.items()}
+
+
+def grid_cells(conf_dir: Path) -> list[tuple[str, list[str], int]]:
+    """(label, overrides, runs in the cell) for every cell of the claims grid."""
+    cells = []
+    for preset in GRIDS:
+        params = sweep_params(preset, conf_dir)
+        runs = len(params["head"]) * len(params["seed"])
+        for cell in params["claims_cell"]:
+            cells.append((f"{preset}/{cell}", [f"experiment={preset}", f"claims_cell={cell}"], runs))
+    return cells
+
+
+def cell_epochs(overrides: list[str]) -> int:
+    """The cell's own epoch count (its preset and claims_cell composed)."""
+    from hydra import compose, initialize_config_dir
+
+    from poolbench.config import CONF_DIR
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return int(compose(config_name="config", overrides=overrides).trainer.epochs)
+
+
+def short_run(overrides: list[str], epochs: int, precision: str, out: Path) -> Any:
+    """One real run of the cell through the ``poolbench`` command, as ``make claims`` starts it (the preset's
+    sweep narrowed to one head and seed), for ``epochs`` epochs; returns its record."""
+    from poolbench.record import find_run_dirs, read_result
+
+    command = [sys.executable, "-m", "poolbench", *overrides, f"head={REPRESENTATIVE_HEAD}", "seed=0", "jobs=2"]
+    command += [f"trainer.epochs={epochs}", f"trainer.precision={precision}", f"paths.results_dir={out}"]
+    command += ["report_on_sweep_end=false", "progress=false"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    found = find_run_dirs(out)
+    if done.returncode != 0 or len(found) != 1:
+        raise SystemExit(f"time-to-verdict: {' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    return read_result(found[0])
+
+
+def estimate(record: Any, epochs: int, real_epochs: int) -> dict[str, float]:
+    """Wall and CPU seconds of the run at its real epoch count, from the short run's time split."""
+    per_epoch = record.train_seconds + record.eval_seconds
+    cpu_ratio = record.train_cpu_seconds / record.train_seconds if record.train_seconds else 1.0
+    cpu_per_epoch = record.train_cpu_seconds + cpu_ratio * record.eval_seconds
+    scale = real_epochs / epochs
+    return {
+        "run_seconds": record.run_seconds + per_epoch * (scale - 1),
+        "run_cpu_seconds": record.run_cpu_seconds + cpu_per_epoch * (scale - 1),
+        "train_seconds": record.train_seconds * scale,
+    }
+
+
+def time_to_verdict(epochs: int, precisions: list[str]) -> dict[str, Any]:
+    from poolbench.config import CONF_DIR
+
+    result: dict[str, Any] = {"epochs_measured": epochs, "head": REPRESENTATIVE_HEAD, "precisions": {}}
+    for precision in precisions:
+        rows: list[dict[str, Any]] = []
+        ran = None
+        for label, overrides, runs in grid_cells(Path(CONF_DIR)):
+            with tempfile.TemporaryDirectory(prefix="poolbench-ttv-") as scratch:
+                record, real_epochs = short_run(overrides, epochs, precision, Path(scratch)), cell_epochs(overrides)
+            ran = record.precision
+            per_run = estimate(record, epochs, real_epochs)
+            rows.append({"cell": label, "runs": runs, **{k: v * runs for k, v in per_run.items()}})
+            print(f"  {precision} {label}: {per_run['run_seconds']:.1f} s per run x {runs}", file=sys.stderr)
+        totals: dict[str, float] = {
+            key: sum(row[key] for row in rows) for key in ("run_seconds", "run_cpu_seconds", "train_seconds")
+        }
+        totals["train_share"] = totals["train_seconds"] / totals["run_seconds"]
+        result["precisions"][precision] = {"ran": ran, "cells": rows, **totals}
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=2, help="epochs of each short run (default 2)")
+    parser.add_argument("--precisions", default="auto,fp32", help="trainer.precision values (default auto,fp32)")
+    args = parser.parse_args(argv)
+    result = time_to_verdict(max(1, args.epochs), [p.strip() for p in args.precisions.split(",") if p.strip()])
+    for precision, row in result["precisions"].items():
+        print(
+            f"time-to-verdict (make claims runs, precision={precision} -> {row['ran']}): "
+            f"{row['run_seconds'] / 60:.1f} min of run time, {row['run_cpu_seconds']:,.0f} CPU-seconds, "
+            f"training {100 * row['train_share']:.0f} % (one {result['head']} run per cell, "
+            f"{result['epochs_measured']} epochs, scaled)"
+        )
+    print(json.dumps(result, default=float))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Where a run's time goes (the record's time split, summed by the report), the deployment timing of a cell
+(poolbench-deploy: every head timed together, a file per run dir the report merges in), and what the report
+says about precision and about curves that were not recorded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from poolbench.bench.deploy_timing import cell_id, find_cells
+from poolbench.bench.deploy_timing import main as deploy_main
+from poolbench.record import DEPLOY_TIMING_FILE, TIME_SPLIT_FIELDS, RunRecord, write_config, write_result
+from poolbench.report.build import write_report
+from poolbench.report.figures import learning_curves, recorded_curves
+from poolbench.report.names import head_styles
+from poolbench.report.timing import time_split_table
+from poolbench.run import run
+from tests.conftest import TINY, compose_settings
+
+CONFIG = "dataset: {name: synthetic}\ntrainer: {lr: 0.1}\nhead: {name: HEAD}\nseed: SEED\n"
+
+
+def test_a_run_records_how_its_time_split(tmp_path):
+    record = run(compose_settings([*TINY, "dataset.eval_shifts=[2]", "deploy.eval_sizes=[8]"], output_dir=tmp_path))
+    split = [getattr(record, name) for name in TIME_SPLIT_FIELDS]
+    assert all(seconds > 0 for seconds in split), dict(zip(TIME_SPLIT_FIELDS, split))
+    assert sum(split) <= record.run_seconds  # the rest: epoch files, checkpoints
+    assert 0 < record.train_cpu_seconds <= record.run_cpu_seconds
+    saved = json.loads((tmp_path / "result.json").read_text())
+    assert {name: saved[name] for name in TIME_SPLIT_FIELDS} == dict(zip(TIME_SPLIT_FIELDS, split))
+
+
+def test_deploy_timing_off_keeps_size_and_other_sizes(tmp_path):
+    record = run(compose_settings([*TINY, "deploy.timing=false", "deploy.eval_sizes=[8]"], output_dir=tmp_path))
+    assert record.latency_ms is None and record.throughput_ips is None
+    assert record.model_bytes > 0 and set(record.size_acc) == {"8"} and record.macs_per_image > 0
+
+
+def fake_run(root: Path, head: str, seed: int, precision: str, split: tuple[float, ...], run_seconds: float) -> None:
+    run_dir = root / head / f"seed{seed}"
+    seconds = dict(zip(TIME_SPLIT_FIELDS, split))
+    write_result(
+        run_dir,
+        RunRecord(
+            status="ok",
+            run_key=f"{head}{seed}",
+            dataset="synthetic",
+            backbone="small_cnn",
+            head=head,
+            seed=seed,
+            epochs=2,
+            test_acc=0.8,
+            train_acc=0.9,
+            gap_acc=0.1,
+            gap_loss=0.1,
+            params_total=10,
+            params_backbone=8,
+            params_head=2,
+            flops_per_image=100,
+            precision=precision,
+            run_seconds=run_seconds,
+            **seconds,
+        ),
+    )
+    write_config(run_dir, CONFIG.replace("HEAD", head).replace("SEED", str(seed)))
+
+
+def test_the_report_sums_the_time_split(tmp_path):
+    fake_run(tmp_path, "gap", 0, "bf16", (1.0, 8.0, 2.0, 1.5, 0.5), 14.0)
+    fake_run(tmp_path, "gmp", 0, "bf16", (1.0, 6.0, 1.0, 0.5, 0.5), 10.0)
+    result = write_report([tmp_path], figures=False)
+    table = pd.read_csv(result.out_dir / "timing.csv")
+    total = table[table["dataset"] == "all runs"].iloc[0]
+    assert total["runs"] == 2 and total["train_seconds"] == 14.0 and total["eval_seconds"] == 3.0
+    assert total["run_seconds"] == 24.0 and total["other_seconds"] == pytest.approx(24.0 - 22.0)
+    assert total["train_share"] == pytest.approx(14.0 / 24.0)
+    text = result.report_md.read_text()
+    assert "## Time split" in text and "training takes 58 % of all run time" in text
+    assert "CPU latency and throughput not measured for" in text  # neither in-run nor poolbench-deploy timing
+
+
+def test_older_records_without_a_split_are_counted_not_dropped(tmp_path):
+    fake_run(tmp_path, "gap", 0, "fp32", (1.0, 8.0, 2.0, 1.5, 0.5), 14.0)
+    fake_run(tmp_path, "gmp", 0, "fp32", (None,) * 5, None)  # type: ignore[arg-type]
+    assert time_split_table(pd.DataFrame({"run_seconds": [None]}), ["dataset"]).empty
+    text = write_report([tmp_path], figures=False).report_md.read_text()
+    assert "1 record(s) without a time split" in text
+
+
+def test_runs_of_different_precision_are_never_pooled(tmp_path):
+    """Same config (precision=auto on two machines), different precision: two rows, each saying which."""
+    fake_run(tmp_path / "a", "gap", 0, "bf16", (1.0, 8.0, 2.0, 1.5, 0.5), 14.0)
+    fake_run(tmp_path / "b", "gap", 0, "fp32", (1.0, 8.0, 2.0, 1.5, 0.5), 14.0)
+    result = write_report([tmp_path], figures=False)
+    summary = pd.read_csv(result.out_dir / "summary.csv")
+    assert sorted(summary["precision"]) == ["bf16", "fp32"] and list(summary["n_seeds"]) == [1, 1]
+    assert "precision (ran)" in result.report_md.read_text()
+
+
+def test_a_learning_curve_figure_names_the_curves_not_recorded():
+    curves = pd.DataFrame(
+        {"head": ["gap"] * 4, "seed": [0, 0, 1, 1], "epoch": [1, 2, 1, 2], "val_acc": [0.5, 0.6, 0.52, 0.61]}
+    )
+    assert [label for _, _, label in recorded_curves(curves)] == ["validation"]
+    figure = learning_curves(curves, "synthetic", head_styles(["gap"]))
+    legend = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert legend == ["validation", "train and test: not recorded per epoch"]
+    full = curves.assign(train_acc=0.7, test_acc=0.6)
+    assert [label for _, _, label in recorded_curves(full)] == ["train", "test"]
+
+
+def test_poolbench_deploy_times_the_heads_of_a_cell_together(tmp_path, capsys):
+    """Two tiny runs that differ only in head form one cell: timed in one process, a file in each run dir, merged
+    into the report; a second call leaves them alone."""
+    root = tmp_path / "results"
+    for head in ("gap", "flatten"):
+        settings = compose_settings([*TINY, f"head={head}", "deploy.timing=false"], output_dir=root / head)
+        assert run(settings).status == "ok"
+    cells = find_cells([root])
+    assert len(cells) == 1 and {r.head for r in next(iter(cells.values()))} == {"gap", "flatten"}
+    assert deploy_main([str(root), "--rounds", "3", "--latency-calls", "2", "--batch-size", "16"]) == 0
+    saved = {head: json.loads((root / head / DEPLOY_TIMING_FILE).read_text()) for head in ("gap", "flatten")}
+    for head, data in saved.items():
+        assert data["head"] == head and data["heads"] == ["flatten", "gap"] and data["threads"] == 1
+        assert data["latency_ms"] > 0 and data["throughput_ips"] > 0 and data["latency_ms_iqr"] >= 0
+        assert data["rounds"] == 3 and data["batch_size"] == 16 and data["weights"] == "trained (checkpoint)"
+    assert saved["gap"]["cell_id"] == saved["flatten"]["cell_id"] == next(iter(cells))
+    assert deploy_main([str(root)]) == 0 and "already timed" in capsys.readouterr().out
+    result = write_report([root], figures=False)
+    merged = pd.read_csv(result.out_dir / "deploy_timing.csv")
+    assert sorted(merged["head"]) == ["flatten", "gap"]
+    assert list(merged.set_index("head").loc[["gap"], "cell_latency_ms"]) == [saved["gap"]["latency_ms"]]
+    assert "## Deployment timing (poolbench-deploy)" in result.report_md.read_text()
+
+
+def test_a_cell_is_everything_but_head_and_seed():
+    base = {"dataset": {"name": "d"}, "trainer": {"lr": 0.1, "threads": 1}, "head": {"name": "gap"}, "seed": 0}
+    other_head = {**base, "head": {"name": "gem", "p": 3}, "seed": 2, "trainer": {"lr": 0.1, "threads": 4}}
+    assert cell_id(base) == cell_id(other_head)  # head, seed and non-semantic keys do not split a cell
+    assert cell_id(base) != cell_id({**base, "trainer": {"lr": 0.2}})
+
+
+def test_poolbench_deploy_names_a_missing_directory(tmp_path, capsys):
+    assert deploy_main([str(tmp_path / "absent")]) == 2
+    assert "no such directory" in capsys.readouterr().err
