@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from poolbench.config.settings import DatasetSettings
+from poolbench.data.draws import draw_for
 from poolbench.data.load import load_raw
 
 
@@ -74,15 +75,19 @@ def normalization(dataset: DatasetSettings, train_x: torch.Tensor) -> tuple[tupl
     return channel_mean_std(train_x)
 
 
-def prepare_data(dataset: DatasetSettings, data_dir: str | os.PathLike[str], device: torch.device) -> DataBundle:
-    """The dataset split into train/val/test, subset as configured and moved to ``device`` once."""
-    raw = load_raw(dataset, data_dir)
+def prepare_data(
+    dataset: DatasetSettings, data_dir: str | os.PathLike[str], device: torch.device, seed: int = 0
+) -> DataBundle:
+    """The dataset split into train/val/test, subset as configured and moved to ``device`` once; ``seed`` picks
+    the training data's draw where ``dataset.redraw_per_seed`` asks for one (``poolbench.data.draws``)."""
+    draw = draw_for(dataset, seed)
+    raw = load_raw(dataset, data_dir, draw.probe_stream)
     if raw.val_x is not None and raw.val_y is not None:  # the source's own validation split
         train_idx = torch.arange(len(raw.train_y))[: dataset.train_samples]
         val = ImageSplit(raw.val_x.contiguous().to(device), raw.val_y.to(device))
     else:
         train_idx, val_idx = split_indices(
-            len(raw.train_y), dataset.val_fraction, dataset.split_seed, dataset.train_samples
+            len(raw.train_y), dataset.val_fraction, draw.split_seed, dataset.train_samples
         )
         val = ImageSplit(place(raw.train_x, val_idx, device), place(raw.train_y, val_idx, device))
     test_idx = torch.arange(len(raw.test_y))[: dataset.test_samples]
@@ -101,5 +106,5 @@ def prepare_data(dataset: DatasetSettings, data_dir: str | os.PathLike[str], dev
         num_classes=dataset.num_classes,
         channels=dataset.channels,
         image_size=dataset.image_size,
-        source=raw.source,
+        source=raw.source if not dataset.redraw_per_seed else f"{raw.source}; {draw.describe()}",
     )
