@@ -1,8 +1,11 @@
 """The claims presets compose into valid, distinct runs: every cell a preset sweeps exists and validates, the probe
-cells never flip or crop (that would move a motif to another quadrant), and the two position cells differ in
-their padding alone."""
+cells never flip or crop (that would move a motif to another quadrant), the two position cells differ in their
+padding alone, every claims cell redraws its training data per seed, and the presets that share results/claims/
+never share a run directory."""
 
 from __future__ import annotations
+
+import itertools
 
 import pytest
 from omegaconf import OmegaConf
@@ -11,13 +14,18 @@ from poolbench.record import compute_run_key
 from poolbench.sweep.rundir import variant_suffix
 from tests.conftest import CONF_DIR, compose_settings
 
-PRESETS = ("claims", "claims_deep", "claims_full")
+CLAIMS_PRESETS = ("claims", "claims_deep", "claims_seeds")  # what `make claims` runs, into results/claims/
+PRESETS = (*CLAIMS_PRESETS, "claims_full", "calibrate_probes")
+
+
+def params(preset: str) -> dict[str, list[str]]:
+    """The values a preset's own file sweeps each key over (each preset lists all of its sweep keys)."""
+    swept = OmegaConf.load(CONF_DIR / "experiment" / f"{preset}.yaml").hydra.sweeper.params
+    return {str(key): [value.strip() for value in str(values).split(",")] for key, values in swept.items()}
 
 
 def swept(preset: str, key: str) -> list[str]:
-    """The values a preset's own file sweeps ``key`` over (each preset lists all of its sweep keys)."""
-    params = OmegaConf.load(CONF_DIR / "experiment" / f"{preset}.yaml").hydra.sweeper.params
-    return [value.strip() for value in str(params[key]).split(",")]
+    return params(preset)[key]
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -28,27 +36,32 @@ def test_every_swept_cell_exists_and_validates(preset: str) -> None:
     for cell in cells:
         settings = compose_settings([f"experiment={preset}", f"claims_cell={cell}"])
         keys.add(compute_run_key(settings.resolved))
+        assert settings.dataset.redraw_per_seed  # variance from data too: each seed draws its own training data
         if settings.dataset.kind == "probe":
             assert settings.dataset.augment.crop_padding == 0 and not settings.dataset.augment.flip
     assert len(keys) == len(cells)
 
 
 def test_the_grid_covers_every_claim() -> None:
-    """Heads gap, gmp, gem and flatten; 3+ seeds; two training-set sizes; the three probe tasks; two depths."""
-    assert {"gap", "gmp", "gem", "flatten"} <= set(swept("claims", "head"))
-    assert len(swept("claims", "seed")) >= 3
+    """Heads gap, gmp, flatten and flatten + dropout; 5+ seeds per cell and 10 for claim 3's primary endpoint at
+    depth 1; two training-set sizes; the three probe tasks; two depths."""
+    heads = {"gap", "gmp", "flatten", "flatten_dropout"}
+    assert heads <= set(swept("claims", "head")) and heads <= set(swept("claims_deep", "head"))
+    assert len(swept("claims", "seed")) >= 5 and len(swept("claims_deep", "seed")) >= 5
     datasets = {
         cell: compose_settings(["experiment=claims", f"claims_cell={cell}"]).dataset
         for cell in swept("claims", "claims_cell")
     }
-    sizes = {d.train_samples for d in datasets.values() if d.kind == "fashion_mnist"}
-    assert len(sizes) >= 2
+    assert len({d.train_samples for d in datasets.values() if d.kind == "fashion_mnist"}) >= 2
     assert {d.task for d in datasets.values() if d.kind == "probe"} == {"presence", "density", "position"}
-    depths = {
-        compose_settings(["experiment=claims"]).backbone["depth"],
-        *map(int, swept("claims_deep", "backbone.depth")),
-    }
+    depths = {compose_settings(["experiment=claims"]).backbone["depth"], *map(int, swept("claims_deep", "backbone.depth"))}
     assert depths == {1, 2}
+    for depth, cell in itertools.product(("1", "2"), ("presence", "density")):  # claim 3: GMP vs GAP
+        base = "claims" if depth == "1" else "claims_deep"
+        extra = set(swept("claims_seeds", "seed")) if depth in swept("claims_seeds", "backbone.depth") else set()
+        assert cell in swept(base, "claims_cell") and cell in swept("claims_seeds", "claims_cell")
+        assert {"gap", "gmp"} <= set(swept("claims_seeds", "head"))
+        assert len(extra | set(swept(base, "seed"))) >= (10 if depth == "1" else 5)  # presence is bimodal
 
 
 def test_position_cells_differ_only_in_padding() -> None:
@@ -59,12 +72,26 @@ def test_position_cells_differ_only_in_padding() -> None:
 
 
 def test_presets_write_to_run_dirs_of_their_own() -> None:
-    """claims and claims_deep share results/claims/: the depth must be an override (it names the run dir), or
-    a depth-2 run would land in the depth-1 run's folder and be refused."""
+    """claims, claims_deep and claims_seeds share results/claims/: no two of their runs may get one run dir (the
+    depth is an override, so it names the dir; claims_seeds' seeds are new), or a run would be refused."""
+    dirs: dict[tuple[str, str], str] = {}
+    for preset in CLAIMS_PRESETS:
+        axes = params(preset)
+        fixed = [key for key in axes if key not in ("seed", "head")]
+        for values in itertools.product(*(axes[key] for key in fixed)):
+            suffix = variant_suffix([f"{key}={value}" for key, value in zip(fixed, values)])
+            for head, seed in itertools.product(axes["head"], axes["seed"]):
+                where = (f"{head}/seed{seed}{suffix}", preset)
+                assert where[0] not in dirs, f"{preset} and {dirs[where[0]]} share {where[0]}"
+                dirs[where[0]] = preset
 
-    def suffixes(preset: str) -> set[str]:
-        params = OmegaConf.load(CONF_DIR / "experiment" / f"{preset}.yaml").hydra.sweeper.params
-        fixed = [f"{key}={value}" for key, value in params.items() if key not in ("claims_cell", "head", "seed")]
-        return {variant_suffix([f"claims_cell={cell}", *fixed]) for cell in swept(preset, "claims_cell")}
 
-    assert not suffixes("claims") & suffixes("claims_deep")
+def test_calibration_draws_never_meet_the_reference() -> None:
+    """The probe noise is calibrated on another generator seed: other motifs, other test and train images."""
+    for cell in swept("calibrate_probes", "claims_cell"):
+        calibration = compose_settings(["experiment=calibrate_probes", f"claims_cell={cell}"]).dataset
+        reference = compose_settings(["experiment=claims", f"claims_cell={cell}"]).dataset
+        assert calibration.generator_seed is not None and reference.generator_seed is not None
+        assert calibration.generator_seed >= 1000 > reference.generator_seed
+        assert calibration.task == reference.task and calibration.noise == reference.noise
+    assert set(swept("calibrate_probes", "dataset.noise")) >= {"0.2", "0.3", "0.4"}

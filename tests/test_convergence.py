@@ -69,3 +69,12 @@ def test_failed_runs_and_missing_records_give_an_empty_table() -> None:
     table = convergence_table(pd.DataFrame(), pd.DataFrame(), KEYS)
     assert table.empty
     assert "No run records" in convergence_markdown(table, KEYS)
+
+
+def test_epochs_to_train_acc_is_the_first_epoch_at_the_threshold() -> None:
+    from poolbench.training.evaluate import epochs_to_train_acc
+
+    history = [{"epoch": e + 1, "train_acc": a} for e, a in enumerate([0.5, 0.89, float("nan"), 0.9, 0.95])]
+    assert epochs_to_train_acc(history) == 4
+    assert epochs_to_train_acc(history, threshold=0.99) is None  # never reached
+    assert epochs_to_train_acc([{"epoch": 1, "train_acc": None}]) is None  # no per-epoch train curve

@@ -37,10 +37,6 @@ class Draw:
     split_seed: int  # the validation carve-out and the training subset
     probe_stream: int | None = None  # a probe task's train images (None: the task's default stream)
 
-    def describe(self) -> str:
-        stream = "" if self.probe_stream is None else f", probe train stream {self.probe_stream}"
-        return f"split seed {self.split_seed}{stream}"
-
 
 def draw_for(dataset: DatasetSettings, seed: int) -> Draw:
     """The training data of run ``seed``: the configured ones, or (``redraw_per_seed``) a draw of its own."""

@@ -106,5 +106,5 @@ def prepare_data(
         num_classes=dataset.num_classes,
         channels=dataset.channels,
         image_size=dataset.image_size,
-        source=raw.source if not dataset.redraw_per_seed else f"{raw.source}; {draw.describe()}",
+        source=raw.source if not dataset.redraw_per_seed else f"{raw.source}; split seed {draw.split_seed}",
     )
