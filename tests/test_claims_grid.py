@@ -54,7 +54,10 @@ def test_the_grid_covers_every_claim() -> None:
     }
     assert len({d.train_samples for d in datasets.values() if d.kind == "fashion_mnist"}) >= 2
     assert {d.task for d in datasets.values() if d.kind == "probe"} == {"presence", "density", "position"}
-    depths = {compose_settings(["experiment=claims"]).backbone["depth"], *map(int, swept("claims_deep", "backbone.depth"))}
+    depths = {
+        compose_settings(["experiment=claims"]).backbone["depth"],
+        *map(int, swept("claims_deep", "backbone.depth")),
+    }
     assert depths == {1, 2}
     for depth, cell in itertools.product(("1", "2"), ("presence", "density")):  # claim 3: GMP vs GAP
         base = "claims" if depth == "1" else "claims_deep"

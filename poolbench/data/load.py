@@ -47,9 +47,7 @@ def read_source(dataset: DatasetSettings, root: Path, probe_stream: int | None =
     raise ConfigError("dataset.kind", dataset.kind, ", ".join(KINDS), "pick dataset=fashion_mnist")
 
 
-def load_raw(
-    dataset: DatasetSettings, data_dir: str | os.PathLike[str], probe_stream: int | None = None
-) -> RawDataset:
+def load_raw(dataset: DatasetSettings, data_dir: str | os.PathLike[str], probe_stream: int | None = None) -> RawDataset:
     """A dataset's train and test splits, read once per process (later calls with the same settings reuse them).
     ``probe_stream``: a probe task's train images from this stream (``poolbench.data.draws``), else the default."""
     root = Path(data_dir).expanduser()
