@@ -15,12 +15,13 @@ from scipy import stats
 
 from poolbench.atomic import atomic_write_text
 from poolbench.record import RESULT_FILE, RunRecord, write_config, write_epochs, write_result
-from poolbench.report.aggregate import mean_std_ci, paired_comparison, runs_frame, summary_table
+from poolbench.report.aggregate import mean_std_ci, runs_frame, summary_table
 from poolbench.report.build import write_report
 from poolbench.report.callback import ReportOnSweepEnd
 from poolbench.report.collect import ReportInputError, collect_runs
 from poolbench.report.command import main as report_main
 from poolbench.report.curves import curve_band, learning_curves
+from poolbench.report.paired import paired_comparison
 from poolbench.report.references import attach_references, load_references
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

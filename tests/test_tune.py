@@ -234,10 +234,13 @@ def test_hydras_own_optuna_sweeper_goes_on_past_a_diverged_trial(tmp_path):
     other trial is chosen, no traceback."""
     needs_optuna()
     overrides = [*SYNTHETIC, "trainer.schedule=constant", f"paths.results_dir={tmp_path}", f"data_dir={tmp_path}/data"]
-    sweep = ["-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=grid", "hydra.sweeper.direction=maximize", "name=std"]
+    sweep = ["-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=0"]
+    sweep += ["hydra.sweeper.n_trials=4", "hydra.sweeper.direction=maximize", "name=std"]
     done = run_cli([*sweep, "trainer.lr=choice(1e12,0.05)", *overrides], tmp_path)
     output = done.stdout + done.stderr
     assert "Traceback" not in output and "Values cannot be specified" not in output
+    assert done.returncode == 1  # the sweep ends; its summary counts the diverged run as failed
+    assert "poolbench sweep: 1 ok, 1 failed (1 diverged), 2 skipped" in done.stdout
     trials = trial_results(tmp_path / "std")
     assert sorted(trial["status"] for trial in trials) == ["diverged", "ok"]
     best = yaml.safe_load((tmp_path / "std" / "optimization_results.yaml").read_text())
@@ -255,10 +258,11 @@ def test_a_search_rerun_under_submitit_feeds_the_sampler_validation_never_test(t
     overrides = [*SYNTHETIC, "trainer.epochs=1", f"paths.results_dir={tmp_path}", f"data_dir={tmp_path}/data"]
     sweep = ["-m", "hydra/sweeper=tune", "hydra.sweeper.n_trials=2", "launcher=submitit_local", "name=again"]
     search = [*sweep, "trainer.lr=choice(0.01,0.05)"]
-    for attempt in range(2):
+    for _attempt in range(2):
         done = run_cli([*search, *overrides], tmp_path, timeout=600)
         assert done.returncode == 0, done.stderr[-2000:]
-    assert "skipped 2 finished runs before submission" in done.stdout + done.stderr
+    assert "poolbench sweep: 0 ok, 0 failed, 2 skipped" in done.stdout  # skipped before submission, one per batch
+    assert "finished runs before submission" in done.stdout + done.stderr
     trials = trial_results(tmp_path / "again")
     best = yaml.safe_load((tmp_path / "again" / "optimization_results.yaml").read_text())
     assert best["best_value"] in [trial["val_acc"] for trial in trials]

@@ -9,8 +9,9 @@ reads, and three parameter counts, the body's (everything but the head) and two 
 - the global-pool head, global average (or max) pooling + dense: ``C*K + K``.
 
 The architecture ships one of them (``native``); the other is built as poolbench builds it, on the same feature
-map. ``scripts/architectures.py`` writes the rows to ``poolbench/report/architectures.csv``, which the report
-reads (reports never build models); ``tests/test_architectures.py`` recomputes them.
+map. ``scripts/architectures.py`` writes the rows to ``poolbench/report/architectures.csv``, which claims.md
+shows (``poolbench.report.claims.tables.architectures_table``: reports never build models);
+``tests/test_architectures.py`` recomputes them.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class ArchitectureRow:
         return self.body_params + self.global_head_params
 
     def as_dict(self) -> dict[str, object]:
-        return {**asdict(self), "classic_total": self.classic_total, "global_total": self.global_total}
+        return {**asdict(self), "classic_total_params": self.classic_total, "global_total_params": self.global_total}
 
 
 def count(module: nn.Module) -> int:

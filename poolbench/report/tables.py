@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from poolbench.atomic import atomic_write_text
+from poolbench.report.decide import MAX_SEEDS
 from poolbench.report.formatting import (
     EMPTY,
     ci_text,
@@ -120,7 +121,27 @@ def display_paired(paired: pd.DataFrame, key_columns: list[str]) -> pd.DataFrame
     out["p (paired t)"] = _map_rows(paired, lambda r: p_value_text(r["p_value"], r["test"]))
     out["p Holm"] = column_of(paired, "p_holm").map(format_p)
     out["tests in family"] = column_of(paired, "n_tests")
+    delta = column_of(paired, "delta").dropna()
+    header = f"verdict (δ = {pct(delta.iloc[0], 1)} pp)" if len(delta) else "verdict"
+    out[header] = _map_rows(paired, paired_word)
+    out["seeds needed"] = column_of(paired, "seeds_needed").map(seeds_needed_text)
     return out
+
+
+def paired_word(row: pd.Series) -> str:
+    """better / worse / equivalent within ±δ / undecided (``poolbench.report.paired``), δ in pp."""
+    word = row.get("verdict")
+    if is_missing(word):
+        return EMPTY
+    return f"equivalent within ±{pct(row['delta'], 1)} pp" if word == "equivalent" else str(word)
+
+
+def seeds_needed_text(value: object) -> str:
+    """Seeds that would decide an undecided comparison; beyond ``MAX_SEEDS``: the effect sits on a boundary."""
+    if is_missing(value):
+        return EMPTY
+    number = int(float(value))  # type: ignore[arg-type]
+    return f"> {MAX_SEEDS}" if number > MAX_SEEDS else str(number)
 
 
 def write_table(
