@@ -98,3 +98,14 @@ def test_calibration_draws_never_meet_the_reference() -> None:
         assert calibration.generator_seed >= 1000 > reference.generator_seed
         assert calibration.task == reference.task and calibration.noise == reference.noise
     assert set(swept("calibrate_probes", "dataset.noise")) >= {"0.2", "0.3", "0.4"}
+
+
+def test_a_cell_trains_as_its_own_file_says() -> None:
+    """The preset composes before its cells (``_self_`` first), so a cell's epochs, lr and data win over the
+    preset's own keys; the FashionMNIST cells train without augmentation, until every head fits (convergence)."""
+    for cell in ("fmnist_small", "fmnist_large"):
+        expected = OmegaConf.load(CONF_DIR / "claims_cell" / f"{cell}.yaml")
+        for preset in ("claims", "claims_deep"):
+            settings = compose_settings([f"experiment={preset}", f"claims_cell={cell}"])
+            assert settings.trainer.lr == expected.trainer.lr and settings.trainer.epochs == expected.trainer.epochs
+            assert settings.dataset.augment.crop_padding == 0 and not settings.dataset.augment.flip
