@@ -42,15 +42,17 @@ sweep: $(PB) dataset
 tuned: $(PB) dataset
 	$(PY) -m poolbench.sweep.tuned_protocol $(TUNED_ARGS)
 
-# The claims grid (README "What poolbench finds", docs/claims-grid.md): conf/experiment/claims.yaml (6 settings x
-# 4 heads x 5 seeds), claims_deep.yaml (the depth-2 backbone on 3 of them) and claims_seeds.yaml (5 more seeds
-# for claim 3), all into results/claims/, then the report with the verdict in results/claims/report/claims.md.
-# 200 runs, about 2,000 CPU-seconds of training in fp32 on idle cores (scripts/claims_budget.py measured 2,272 at
-# a load of 7-8; evaluation and timing come on top). Re-running skips finished runs and resumes interrupted ones.
+# The claims grid (README "What poolbench finds", docs/claims-grid.md), all into results/claims/:
+# conf/experiment/claims.yaml (6 settings x 4 heads x 5 seeds), claims_deep.yaml (depth 2 on the 1k FashionMNIST
+# cell), claims_deep_probes.yaml (depth 2: GMP and GAP on presence and density) and claims_seeds.yaml (5 more
+# seeds for claim 3), then the report with the verdict in results/claims/report/claims.md. 180 runs, about 1,900
+# CPU-seconds of training in fp32 (scripts/claims_budget.py; evaluation and timing come on top). Re-running
+# skips finished runs and resumes interrupted ones.
 claims: $(PB) dataset
 	@date -u +"claims: started %FT%TZ"
 	$(PB) experiment=claims launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
 	$(PB) experiment=claims_deep launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
+	$(PB) experiment=claims_deep_probes launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
 	$(PB) experiment=claims_seeds launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
 	$(VENV)/bin/poolbench-report results/claims
 	@date -u +"claims: finished %FT%TZ"

@@ -5,7 +5,7 @@ Every distinct run configuration of the presets (cell x head x depth: seeds cost
 epoch and then ``--epochs`` timed epochs on one thread; the time is this process's CPU time (what the epoch
 takes on an idle core, also on a busy machine), times the run's epochs and its number of seeds.
 
-    python scripts/claims_budget.py                                  # claims, claims_deep, claims_seeds
+    python scripts/claims_budget.py                    # the presets of make claims
     python scripts/claims_budget.py --presets claims --set trainer.epochs=10
 
 The last line printed is JSON: {"runs": N, "train_cpu_seconds": S, "by_preset": {...}}.
@@ -24,7 +24,7 @@ from omegaconf import OmegaConf
 
 from poolbench.config import CONF_DIR
 
-DEFAULT_PRESETS = ("claims", "claims_deep", "claims_seeds")
+DEFAULT_PRESETS = ("claims", "claims_deep", "claims_deep_probes", "claims_seeds")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,12 @@ from poolbench.record import compute_run_key
 from poolbench.sweep.rundir import variant_suffix
 from tests.conftest import CONF_DIR, compose_settings
 
-CLAIMS_PRESETS = ("claims", "claims_deep", "claims_seeds")  # what `make claims` runs, into results/claims/
+CLAIMS_PRESETS = (
+    "claims",
+    "claims_deep",
+    "claims_deep_probes",
+    "claims_seeds",
+)  # what `make claims` runs, into results/claims/
 PRESETS = (*CLAIMS_PRESETS, "claims_full", "calibrate_probes")
 
 
@@ -57,10 +62,11 @@ def test_the_grid_covers_every_claim() -> None:
     depths = {
         compose_settings(["experiment=claims"]).backbone["depth"],
         *map(int, swept("claims_deep", "backbone.depth")),
+        *map(int, swept("claims_deep_probes", "backbone.depth")),
     }
     assert depths == {1, 2}
     for depth, cell in itertools.product(("1", "2"), ("presence", "density")):  # claim 3: GMP vs GAP
-        base = "claims" if depth == "1" else "claims_deep"
+        base = "claims" if depth == "1" else "claims_deep_probes"
         extra = set(swept("claims_seeds", "seed")) if depth in swept("claims_seeds", "backbone.depth") else set()
         assert cell in swept(base, "claims_cell") and cell in swept("claims_seeds", "claims_cell")
         assert {"gap", "gmp"} <= set(swept("claims_seeds", "head"))
@@ -75,8 +81,8 @@ def test_position_cells_differ_only_in_padding() -> None:
 
 
 def test_presets_write_to_run_dirs_of_their_own() -> None:
-    """claims, claims_deep and claims_seeds share results/claims/: no two of their runs may get one run dir (the
-    depth is an override, so it names the dir; claims_seeds' seeds are new), or a run would be refused."""
+    """The presets of `make claims` share results/claims/: no two of their runs may get one run dir (the depth is
+    an override, so it names the dir; claims_seeds' seeds are new), or a run would be refused or run twice."""
     dirs: dict[tuple[str, str], str] = {}
     for preset in CLAIMS_PRESETS:
         axes = params(preset)
@@ -109,3 +115,11 @@ def test_a_cell_trains_as_its_own_file_says() -> None:
             settings = compose_settings([f"experiment={preset}", f"claims_cell={cell}"])
             assert settings.trainer.lr == expected.trainer.lr and settings.trainer.epochs == expected.trainer.epochs
             assert settings.dataset.augment.crop_padding == 0 and not settings.dataset.augment.flip
+
+
+def test_make_claims_runs_exactly_these_presets() -> None:
+    """The Makefile's claims target and this file's list agree (the run-dir check above covers what it runs)."""
+    makefile = (CONF_DIR.parent.parent / "Makefile").read_text(encoding="utf-8")
+    target = makefile.split("\nclaims:", 1)[1].split("\n\n", 1)[0]
+    ran = [line.split("experiment=", 1)[1].split()[0] for line in target.splitlines() if "experiment=" in line]
+    assert ran == list(CLAIMS_PRESETS)
