@@ -86,6 +86,8 @@ class RunRecord:
     val_acc: float | None = None
     val_loss: float | None = None
     best_val_acc: float | None = None
+    # The first epoch whose per-epoch train accuracy reached 90 % ("easier to train"; None: never, or no curve).
+    epochs_to_train_acc_90: int | None = None
     train_acc: float | None = None
     train_loss: float | None = None
     gap_acc: float | None = None

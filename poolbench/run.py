@@ -35,7 +35,7 @@ from poolbench.runtime import prepare_runtime
 from poolbench.step import StepContext
 from poolbench.trackers.base import TrackerSet
 from poolbench.trackers.registry import start_trackers
-from poolbench.training.evaluate import SPLIT_METRICS
+from poolbench.training.evaluate import SPLIT_METRICS, epochs_to_train_acc
 from poolbench.training.loop import TrainOutcome, TrainPlan, train
 
 log = logging.getLogger("poolbench.run")
@@ -49,7 +49,7 @@ def run(settings: Settings, model: Classifier | None = None) -> RunRecord:
     run_dir = Path(settings.paths.output_dir or ".")
     run_key = settings.run_key
     ctx = prepare_runtime(settings.trainer, settings.jobs, settings.seed)
-    data = prepare_data(settings.dataset, settings.data_dir, ctx.device)
+    data = prepare_data(settings.dataset, settings.data_dir, ctx.device, settings.seed)
     model = build_model(settings, data, ctx.device, model)
     model.to(memory_format=ctx.memory_format)
     base = describe_run(settings, run_key, model, data, ctx, started_at)
@@ -189,6 +189,7 @@ def record_of_outcome(base: dict[str, Any], outcome: TrainOutcome, model: Classi
         status=outcome.status,
         error=outcome.error,
         best_val_acc=outcome.best_val_acc,
+        epochs_to_train_acc_90=epochs_to_train_acc(outcome.history),
         train_seconds=progress.train_seconds,
         train_cpu_seconds=progress.train_cpu_seconds,
         eval_seconds=progress.eval_seconds,

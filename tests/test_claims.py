@@ -86,7 +86,7 @@ def judge(root: Path, plan_path: Path):
     collection = collect_runs([root])
     runs, extra = claims_runs(collection, plan)
     keys = row_keys(extra)
-    plateaus = convergence_table(learning_curves(collection, runs, extra), keys)
+    plateaus = convergence_table(runs, learning_curves(collection, runs, extra), keys)
     verdicts = judge_claims(plan, runs, extra, convergence_lookup(runs, plateaus, keys[:-1]))
     return {item.claim.id: item for item in verdicts}
 

@@ -1,8 +1,11 @@
 """The claims presets compose into valid, distinct runs: every cell a preset sweeps exists and validates, the probe
-cells never flip or crop (that would move a motif to another quadrant), and the two position cells differ in
-their padding alone."""
+cells never flip or crop (that would move a motif to another quadrant), the two position cells differ in their
+padding alone, every claims cell redraws its training data per seed, and the presets that share results/claims/
+never share a run directory."""
 
 from __future__ import annotations
+
+import itertools
 
 import pytest
 from omegaconf import OmegaConf
@@ -11,13 +14,23 @@ from poolbench.record import compute_run_key
 from poolbench.sweep.rundir import variant_suffix
 from tests.conftest import CONF_DIR, compose_settings
 
-PRESETS = ("claims", "claims_deep", "claims_full")
+CLAIMS_PRESETS = (
+    "claims",
+    "claims_deep",
+    "claims_deep_probes",
+    "claims_seeds",
+)  # what `make claims` runs, into results/claims/
+PRESETS = (*CLAIMS_PRESETS, "claims_full", "calibrate_probes")
+
+
+def params(preset: str) -> dict[str, list[str]]:
+    """The values a preset's own file sweeps each key over (each preset lists all of its sweep keys)."""
+    swept = OmegaConf.load(CONF_DIR / "experiment" / f"{preset}.yaml").hydra.sweeper.params
+    return {str(key): [value.strip() for value in str(values).split(",")] for key, values in swept.items()}
 
 
 def swept(preset: str, key: str) -> list[str]:
-    """The values a preset's own file sweeps ``key`` over (each preset lists all of its sweep keys)."""
-    params = OmegaConf.load(CONF_DIR / "experiment" / f"{preset}.yaml").hydra.sweeper.params
-    return [value.strip() for value in str(params[key]).split(",")]
+    return params(preset)[key]
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -28,27 +41,36 @@ def test_every_swept_cell_exists_and_validates(preset: str) -> None:
     for cell in cells:
         settings = compose_settings([f"experiment={preset}", f"claims_cell={cell}"])
         keys.add(compute_run_key(settings.resolved))
+        assert settings.dataset.redraw_per_seed  # variance from data too: each seed draws its own training data
         if settings.dataset.kind == "probe":
             assert settings.dataset.augment.crop_padding == 0 and not settings.dataset.augment.flip
     assert len(keys) == len(cells)
 
 
 def test_the_grid_covers_every_claim() -> None:
-    """Heads gap, gmp, gem and flatten; 3+ seeds; two training-set sizes; the three probe tasks; two depths."""
-    assert {"gap", "gmp", "gem", "flatten"} <= set(swept("claims", "head"))
-    assert len(swept("claims", "seed")) >= 3
+    """Heads gap, gmp, flatten and flatten + dropout; 5+ seeds per cell and 10 for claim 3's primary endpoint at
+    depth 1; two training-set sizes; the three probe tasks; two depths."""
+    heads = {"gap", "gmp", "flatten", "flatten_dropout"}
+    assert heads <= set(swept("claims", "head")) and heads <= set(swept("claims_deep", "head"))
+    assert len(swept("claims", "seed")) >= 5 and len(swept("claims_deep", "seed")) >= 5
     datasets = {
         cell: compose_settings(["experiment=claims", f"claims_cell={cell}"]).dataset
         for cell in swept("claims", "claims_cell")
     }
-    sizes = {d.train_samples for d in datasets.values() if d.kind == "fashion_mnist"}
-    assert len(sizes) >= 2
+    assert len({d.train_samples for d in datasets.values() if d.kind == "fashion_mnist"}) >= 2
     assert {d.task for d in datasets.values() if d.kind == "probe"} == {"presence", "density", "position"}
     depths = {
         compose_settings(["experiment=claims"]).backbone["depth"],
         *map(int, swept("claims_deep", "backbone.depth")),
+        *map(int, swept("claims_deep_probes", "backbone.depth")),
     }
     assert depths == {1, 2}
+    for depth, cell in itertools.product(("1", "2"), ("presence", "density")):  # claim 3: GMP vs GAP
+        base = "claims" if depth == "1" else "claims_deep_probes"
+        extra = set(swept("claims_seeds", "seed")) if depth in swept("claims_seeds", "backbone.depth") else set()
+        assert cell in swept(base, "claims_cell") and cell in swept("claims_seeds", "claims_cell")
+        assert {"gap", "gmp"} <= set(swept("claims_seeds", "head"))
+        assert len(extra | set(swept(base, "seed"))) >= (10 if depth == "1" else 5)  # presence is bimodal
 
 
 def test_position_cells_differ_only_in_padding() -> None:
@@ -59,12 +81,45 @@ def test_position_cells_differ_only_in_padding() -> None:
 
 
 def test_presets_write_to_run_dirs_of_their_own() -> None:
-    """claims and claims_deep share results/claims/: the depth must be an override (it names the run dir), or
-    a depth-2 run would land in the depth-1 run's folder and be refused."""
+    """The presets of `make claims` share results/claims/: no two of their runs may get one run dir (the depth is
+    an override, so it names the dir; claims_seeds' seeds are new), or a run would be refused or run twice."""
+    dirs: dict[tuple[str, str], str] = {}
+    for preset in CLAIMS_PRESETS:
+        axes = params(preset)
+        fixed = [key for key in axes if key not in ("seed", "head")]
+        for values in itertools.product(*(axes[key] for key in fixed)):
+            suffix = variant_suffix([f"{key}={value}" for key, value in zip(fixed, values)])
+            for head, seed in itertools.product(axes["head"], axes["seed"]):
+                where = (f"{head}/seed{seed}{suffix}", preset)
+                assert where[0] not in dirs, f"{preset} and {dirs[where[0]]} share {where[0]}"
+                dirs[where[0]] = preset
 
-    def suffixes(preset: str) -> set[str]:
-        params = OmegaConf.load(CONF_DIR / "experiment" / f"{preset}.yaml").hydra.sweeper.params
-        fixed = [f"{key}={value}" for key, value in params.items() if key not in ("claims_cell", "head", "seed")]
-        return {variant_suffix([f"claims_cell={cell}", *fixed]) for cell in swept(preset, "claims_cell")}
 
-    assert not suffixes("claims") & suffixes("claims_deep")
+def test_calibration_draws_never_meet_the_reference() -> None:
+    """The probe noise is calibrated on another generator seed: other motifs, other test and train images."""
+    for cell in swept("calibrate_probes", "claims_cell"):
+        calibration = compose_settings(["experiment=calibrate_probes", f"claims_cell={cell}"]).dataset
+        reference = compose_settings(["experiment=claims", f"claims_cell={cell}"]).dataset
+        assert calibration.generator_seed is not None and reference.generator_seed is not None
+        assert calibration.generator_seed >= 1000 > reference.generator_seed
+        assert calibration.task == reference.task and calibration.noise == reference.noise
+    assert set(swept("calibrate_probes", "dataset.noise")) >= {"0.2", "0.3", "0.4"}
+
+
+def test_a_cell_trains_as_its_own_file_says() -> None:
+    """The preset composes before its cells (``_self_`` first), so a cell's epochs, lr and data win over the
+    preset's own keys; the FashionMNIST cells train without augmentation, until every head fits (convergence)."""
+    for cell in ("fmnist_small", "fmnist_large"):
+        expected = OmegaConf.load(CONF_DIR / "claims_cell" / f"{cell}.yaml")
+        for preset in ("claims", "claims_deep"):
+            settings = compose_settings([f"experiment={preset}", f"claims_cell={cell}"])
+            assert settings.trainer.lr == expected.trainer.lr and settings.trainer.epochs == expected.trainer.epochs
+            assert settings.dataset.augment.crop_padding == 0 and not settings.dataset.augment.flip
+
+
+def test_make_claims_runs_exactly_these_presets() -> None:
+    """The Makefile's claims target and this file's list agree (the run-dir check above covers what it runs)."""
+    makefile = (CONF_DIR.parent.parent / "Makefile").read_text(encoding="utf-8")
+    target = makefile.split("\nclaims:", 1)[1].split("\n\n", 1)[0]
+    ran = [line.split("experiment=", 1)[1].split()[0] for line in target.splitlines() if "experiment=" in line]
+    assert ran == list(CLAIMS_PRESETS)

@@ -144,3 +144,26 @@ def test_flatten_head_refuses_another_input_size_with_a_clear_message():
 def test_invalid_pool_parameters_name_the_key(cls, kwargs, key):
     with pytest.raises(ConfigError, match=key):
         cls(C, K, **kwargs)
+
+
+def test_flatten_dropout_config_is_flatten_with_dropout_before_the_dense_layer():
+    """head=flatten_dropout: flatten's C*H*W*K + K parameters (dropout has none), p = 0.5 on the flattened
+    features in training, the identity in eval mode."""
+    from poolbench.models import build_classifier
+    from tests.conftest import compose_settings
+
+    settings = compose_settings(["head=flatten_dropout"])
+    assert settings.head["dropout"] == 0.5 and settings.head["hidden"] == 0
+    model, _ = build_classifier(settings.backbone, settings.head, 1, 28, 10, seed=0)
+    plain, _ = build_classifier(settings.backbone, compose_settings(["head=flatten"]).head, 1, 28, 10, seed=0)
+    channels, side = 128, 7  # the default small CNN's last feature map at 28 px
+    assert model.param_counts()["params_head"] == channels * side * side * 10 + 10
+    assert model.param_counts() == plain.param_counts()
+    head = model.head
+    assert isinstance(head.dropout, torch.nn.Dropout) and head.dropout.p == 0.5
+    features = torch.ones(4, channels, side, side)
+    head.train()
+    dropped = head.dropout(head.pool(features))
+    assert 0.3 < float((dropped == 0).float().mean()) < 0.7 and float(dropped.max()) == pytest.approx(2.0)
+    head.eval()
+    assert torch.equal(head(features), head.fc(head.pool(features)))

@@ -101,7 +101,7 @@ def make_setup(cfg_node) -> Setup:
     settings = validate(cfg_node)
     device = resolve_device(settings.trainer.device)
     seed_everything(settings.seed)
-    data = prepare_data(settings.dataset, settings.data_dir, device)
+    data = prepare_data(settings.dataset, settings.data_dir, device, settings.seed)
     batch_size = settings.trainer.batch_size
     return Setup(
         settings,

@@ -126,6 +126,9 @@ class DatasetSettings:
     eval_shifts: tuple[int, ...] = setting(NumberList(SIZE, min_length=0), "dataset.eval_shifts=[2,4,6]")
     val_fraction: float = setting(FRACTION, "dataset.val_fraction=0.1")
     split_seed: int = setting(Number(0, integer=True), "dataset.split_seed=0")
+    # Each seed draws its own training data (split, subset, probe train images); the test split stays fixed.
+    # Absent from the shipped dataset YAMLs (their run keys stay), on in the claims grid (poolbench/data/draws.py).
+    redraw_per_seed: bool = setting(Boolean(), "dataset.redraw_per_seed=true", default=False)
     train_samples: int | None = setting(COUNT, "dataset.train_samples=null (all)", optional=True)
     test_samples: int | None = setting(COUNT, "dataset.test_samples=null (all)", optional=True)
     download: bool = setting(Boolean(), "dataset.download=false", default=True)

@@ -17,11 +17,11 @@ from poolbench.errors import ConfigError
 
 log = logging.getLogger("poolbench.data")
 
-# (dataset settings, data_dir) -> what was loaded: DatasetSettings is frozen, so it is its own key.
-_LOADED: dict[tuple[DatasetSettings, str], RawDataset] = {}
+# (dataset settings, data_dir, probe stream) -> what was loaded: DatasetSettings is frozen, so it is its own key.
+_LOADED: dict[tuple[DatasetSettings, str, int | None], RawDataset] = {}
 
 
-def read_source(dataset: DatasetSettings, root: Path) -> RawDataset:
+def read_source(dataset: DatasetSettings, root: Path, probe_stream: int | None = None) -> RawDataset:
     """Read the dataset from the source its kind names (no caching)."""
     if dataset.kind == "fashion_mnist":
         from poolbench.data.idx import load_fashion_mnist
@@ -34,7 +34,7 @@ def read_source(dataset: DatasetSettings, root: Path) -> RawDataset:
     if dataset.kind == "probe":
         from poolbench.data.probes import load_probe
 
-        return load_probe(dataset)
+        return load_probe(dataset, probe_stream)
     if dataset.kind == "image_folder":
         from poolbench.data.image_folder import load_image_folder
 
@@ -47,16 +47,17 @@ def read_source(dataset: DatasetSettings, root: Path) -> RawDataset:
     raise ConfigError("dataset.kind", dataset.kind, ", ".join(KINDS), "pick dataset=fashion_mnist")
 
 
-def load_raw(dataset: DatasetSettings, data_dir: str | os.PathLike[str]) -> RawDataset:
-    """A dataset's train and test splits, read once per process (later calls with the same settings reuse them)."""
+def load_raw(dataset: DatasetSettings, data_dir: str | os.PathLike[str], probe_stream: int | None = None) -> RawDataset:
+    """A dataset's train and test splits, read once per process (later calls with the same settings reuse them).
+    ``probe_stream``: a probe task's train images from this stream (``poolbench.data.draws``), else the default."""
     root = Path(data_dir).expanduser()
-    key = (dataset, str(root.resolve()))
+    key = (dataset, str(root.resolve()), probe_stream)
     if key in _LOADED:
         log.debug(
             "dataset %s: reusing the tensors loaded earlier in this process from %s", dataset.name, _LOADED[key].source
         )
         return _LOADED[key]
-    raw = read_source(dataset, root)
+    raw = read_source(dataset, root, probe_stream)
     check_matches_config(raw, dataset)
     _LOADED[key] = raw
     return raw

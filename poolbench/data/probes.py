@@ -190,11 +190,15 @@ def spec_of(dataset: DatasetSettings, noise: float | None = None) -> ProbeSpec:
     )
 
 
-def load_probe(dataset: DatasetSettings) -> RawDataset:
+def load_probe(dataset: DatasetSettings, train_stream: int | None = None) -> RawDataset:
     """Train and test splits of the configured probe task: motifs from ``generator_seed``, train and test images
-    from two streams derived from it (the test split never shares an image stream with train)."""
+    from two streams derived from it (the test split never shares an image stream with train). ``train_stream``
+    (``dataset.redraw_per_seed``, see ``poolbench.data.draws``) draws the train images from that stream instead;
+    the motifs and the test images stay those of ``generator_seed``."""
     assert dataset.train_size and dataset.test_size and dataset.generator_seed is not None  # validated
     spec, seed = spec_of(dataset), int(dataset.generator_seed)
-    train_x, train_y = make_probe(spec, dataset.train_size, seed=3 * seed + 1, bank_seed=seed)
+    stream = 3 * seed + 1 if train_stream is None else int(train_stream)
+    train_x, train_y = make_probe(spec, dataset.train_size, seed=stream, bank_seed=seed)
     test_x, test_y = make_probe(spec, dataset.test_size, seed=3 * seed + 2, bank_seed=seed)
-    return RawDataset(train_x, train_y, test_x, test_y, source=f"probe(task={spec.task}, seed={seed})")
+    drawn = "" if train_stream is None else f", train stream {stream}"
+    return RawDataset(train_x, train_y, test_x, test_y, source=f"probe(task={spec.task}, seed={seed}{drawn})")

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from poolbench.config.settings import DatasetSettings
+from poolbench.data.draws import draw_for
 from poolbench.data.load import load_raw
 
 
@@ -96,15 +97,19 @@ def subset(labels: torch.Tensor, count: int | None, seed: int) -> torch.Tensor:
     return torch.arange(len(labels)) if count is None else spread_sample(labels, count, seed)
 
 
-def prepare_data(dataset: DatasetSettings, data_dir: str | os.PathLike[str], device: torch.device) -> DataBundle:
-    """The dataset split into train/val/test, subset as configured and moved to ``device`` once."""
-    raw = load_raw(dataset, data_dir)
+def prepare_data(
+    dataset: DatasetSettings, data_dir: str | os.PathLike[str], device: torch.device, seed: int = 0
+) -> DataBundle:
+    """The dataset split into train/val/test, subset as configured and moved to ``device`` once; ``seed`` picks
+    the training data's draw where ``dataset.redraw_per_seed`` asks for one (``poolbench.data.draws``)."""
+    draw = draw_for(dataset, seed)
+    raw = load_raw(dataset, data_dir, draw.probe_stream)
     if raw.val_x is not None and raw.val_y is not None:  # the source's own validation split
-        train_idx = subset(raw.train_y, dataset.train_samples, dataset.split_seed)
+        train_idx = subset(raw.train_y, dataset.train_samples, draw.split_seed)
         val = ImageSplit(raw.val_x.contiguous().to(device), raw.val_y.to(device))
     else:
         train_idx, val_idx = split_indices(
-            len(raw.train_y), dataset.val_fraction, dataset.split_seed, dataset.train_samples
+            len(raw.train_y), dataset.val_fraction, draw.split_seed, dataset.train_samples
         )
         val = ImageSplit(place(raw.train_x, val_idx, device), place(raw.train_y, val_idx, device))
     test_idx = subset(raw.test_y, dataset.test_samples, dataset.split_seed)
@@ -123,5 +128,5 @@ def prepare_data(dataset: DatasetSettings, data_dir: str | os.PathLike[str], dev
         num_classes=dataset.num_classes,
         channels=dataset.channels,
         image_size=dataset.image_size,
-        source=raw.source,
+        source=raw.source if not dataset.redraw_per_seed else f"{raw.source}; split seed {draw.split_seed}",
     )

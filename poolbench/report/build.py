@@ -116,7 +116,7 @@ def write_report(
     for name, frame in (("missing", missing), ("problems", problems), ("runs", runs), ("duplicates", duplicates)):
         atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
     written = write_figures(summary, runs, curves, out / FIGURES_DIR, extra, shifts) if figures else []
-    write_convergence(curves, key_columns, out)  # did each setting train to its plateau?
+    write_convergence(runs, curves, key_columns, out)  # did each setting train to convergence?
     claims = write_claims(
         collection, out, figures, analysis_plan
     )  # the seed's claims: claims.md/.csv/.tex + one figure each

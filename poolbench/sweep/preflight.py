@@ -194,9 +194,10 @@ def check_checkpoint(job: PreparedRun) -> None:
 
 def check_data(settings: Settings) -> None:
     """Load the dataset now (``load_raw`` keeps it for a run in this process) and check the split sizes."""
+    from poolbench.data.draws import draw_for
     from poolbench.data.load import load_raw
 
-    raw = load_raw(settings.dataset, settings.data_dir)
+    raw = load_raw(settings.dataset, settings.data_dir, draw_for(settings.dataset, settings.seed).probe_stream)
     dataset = settings.dataset
     if raw.val_y is not None:  # the source ships its own validation split (an image folder's val/): no carve-out
         dataset = replace(dataset, val_fraction=0.0)

@@ -160,3 +160,17 @@ class Evaluator:
 def best_val_acc(history: list[dict[str, Any]]) -> float | None:
     values = [row["val_acc"] for row in history if row.get("val_acc") is not None and math.isfinite(row["val_acc"])]
     return max(values) if values else None
+
+
+# "Easier to train", measured: the first epoch whose train accuracy (the per-epoch curve, eval mode) reaches this.
+TRAIN_ACC_THRESHOLD = 0.90
+
+
+def epochs_to_train_acc(history: list[dict[str, Any]], threshold: float = TRAIN_ACC_THRESHOLD) -> int | None:
+    """The first epoch (1-based) whose ``train_acc`` reaches ``threshold``; None if none did, or if the run
+    recorded no per-epoch train curve. Steps to the threshold are this times the steps per epoch."""
+    for row in history:
+        value = row.get("train_acc")
+        if value is not None and math.isfinite(value) and value >= threshold:
+            return int(row["epoch"])
+    return None

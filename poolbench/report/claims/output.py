@@ -140,7 +140,8 @@ def write_claims(
     plan = plan if isinstance(plan, Plan) else load_plan(plan)
     runs, extra = claims_runs(collection, plan)
     keys = row_keys(extra)
-    plateaus = convergence_table(learning_curves(collection, runs, extra), keys) if not runs.empty else pd.DataFrame()
+    curves = learning_curves(collection, runs, extra)
+    plateaus = convergence_table(runs, curves, keys) if not runs.empty else pd.DataFrame()
     verdicts = judge_claims(plan, runs, extra, convergence_lookup(runs, plateaus, keys[:-1]))
     if not any(row.estimate.measured for item in verdicts for row in item.rows):
         return None
