@@ -12,7 +12,7 @@ import hydra
 from omegaconf import DictConfig
 
 from poolbench.config import CONF_DIR
-from poolbench.config.validate import check_replaced_overrides
+from poolbench.config.replaced import check_replaced_overrides
 from poolbench.errors import Abort, PoolbenchError, RunFailed, UnexpectedError, abort
 from poolbench.objective import objective_value
 from poolbench.sweep import hydra_adapter

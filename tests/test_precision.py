@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from poolbench import runtime
-from poolbench.config.validate import check_replaced_overrides
+from poolbench.config.replaced import check_replaced_overrides
 from poolbench.errors import ConfigError, RecordError
 from poolbench.record import read_epochs
 from poolbench.run import run
