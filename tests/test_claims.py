@@ -238,3 +238,30 @@ def test_the_claim_rule_over_several_primary_endpoints() -> None:
     assert claim_verdict(rows(SUPPORTED, NEGLIGIBLE))[0] == NEGLIGIBLE  # a required part is negligible
     assert claim_verdict(rows(NOT_MEASURED))[0] == NOT_MEASURED
     assert claim_verdict(rows(SUPPORTED, SUPPORTED))[1] == "2 supported (of 2 primary)"
+
+
+def test_a_ci_reads_the_same_in_claims_md_as_in_paired_md(tmp_path: Path) -> None:
+    """One format for a confidence interval: clipped to what the effect can be, in claims.md as in paired.md
+    (a paired difference of accuracies cannot pass ±100 pp; its t-interval on three wild seeds can)."""
+    from poolbench.report.claims.tables import interval_text, possible_range
+    from poolbench.report.decide import paired_estimate
+    from poolbench.report.formatting import ci_text
+
+    interaction = endpoint("i", effect="interaction", versus={"dataset": "probe_density"}, sesoi="interaction")
+    plan = load_plan(
+        write_plan(
+            tmp_path / "plan.yaml",
+            [
+                {"id": "A", "words": "x", "primary": [endpoint("acc"), endpoint("gap", minus="train_acc")]},
+                {"id": "B", "words": "y", "primary": [interaction]},
+            ],
+        )
+    )
+    (acc, gap), (interaction_spec,) = plan.claims[0].primary, plan.claims[1].primary
+    assert [possible_range(s) for s in (acc, gap, interaction_spec)] == [(-1, 1), (-2, 2), (-2, 2)]
+    estimate = paired_estimate([0.95, -0.60, 0.90])  # mean 0.4167, 95% CI about [-1.85, 2.68]
+    row = Row("A", True, acc, "gap", "all", estimate)
+    low, high = estimate.interval(0.95)
+    assert low < -1 and high > 1
+    assert interval_text(row, 0.95) == "[\u2212100.0, 100.0]"
+    assert ci_text(low, high, 1, (-1.0, 1.0)) == interval_text(row, 0.95)  # paired.md's CI, at claims' 1 decimal

@@ -23,6 +23,7 @@ from poolbench.report.collect import ReportInputError, check_paths, collect_runs
 from poolbench.report.convergence import write_convergence
 from poolbench.report.curves import learning_curves
 from poolbench.report.figures import write_figures
+from poolbench.report.group_keys import check_baseline, check_group_keys
 from poolbench.report.latex_tables import cost_latex, failed_latex, main_latex, paired_latex, summary_latex
 from poolbench.report.markdown import render_report
 from poolbench.report.missing import missing_table
@@ -54,7 +55,7 @@ class ReportResult:
 def write_report(
     paths: Sequence[Path | str],
     out_dir: Path | str | None = None,
-    baseline: str = DEFAULT_BASELINE,
+    baseline: str | None = None,
     group_by: Sequence[str] = (),
     figures: bool = True,
     plan: Path | str | None = None,
@@ -62,7 +63,10 @@ def write_report(
 ) -> ReportResult:
     """Everything the report holds, written into ``out_dir`` (default ``PATH/report``); ``figures=False``
     writes the tables and report.md only (figures take most of the time, mostly PDF font embedding). ``plan``:
-    the claims' analysis plan (default: the shipped one); ``delta``: the paired table's SESOI (a fraction)."""
+    the claims' analysis plan (default: the shipped one); ``delta``: the paired table's SESOI (a fraction).
+
+    ``baseline`` None: ``gap`` where the records have it; a baseline given must be a head of the records, and
+    every ``group_by`` key must split rows (``poolbench.report.group_keys``), else ReportInputError (exit 2)."""
     roots = check_paths([Path(p) for p in paths])
     analysis_plan = load_plan(plan)  # a wrong plan answers before any work
     out = Path(out_dir) if out_dir is not None else default_out_dir(roots)
@@ -71,6 +75,10 @@ def write_report(
         raise ReportInputError(
             f"no run records (result.json) under {', '.join(map(str, roots))}. Run poolbench first, e.g. make demo."
         )
+    check_group_keys(collection, group_by)
+    if baseline is not None:
+        check_baseline(collection, baseline)
+    baseline = baseline or DEFAULT_BASELINE
     extra = auto_group_keys(collection, group_by)  # --group-by keys, then every config key that varies
     runs, duplicates = deduplicate(runs_frame(collection, extra), extra)
     references = load_references()

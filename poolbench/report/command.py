@@ -22,14 +22,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="run dirs, sweep dirs or trees of them")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="output dir (default: PATH/report)")
     parser.add_argument(
-        "--baseline", default="gap", metavar="HEAD", help="head compared with the others, paired on seed (default: gap)"
+        "--baseline",
+        default=None,
+        metavar="HEAD",
+        help="head compared with the others, paired on seed; one of the heads of the records (default: gap)",
     )
     parser.add_argument(
         "--group-by",
         action="append",
         default=[],
         metavar="KEY[,KEY]",
-        help="extra keys that split rows beyond dataset/backbone/head: a result field or a dotted config key, "
+        help="extra keys that split rows beyond dataset/backbone/head: a dotted config key, or a record field "
+        "that says how a run was made (epochs, device, git_sha, ...; not a metric such as test_acc, not seed), "
         "repeatable or comma-separated (e.g. --group-by trainer.lr,epochs)",
     )
     parser.add_argument(

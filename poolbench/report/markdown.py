@@ -39,7 +39,8 @@ FILES_NOTE = (
     "`summary.{csv,md}` (every column), `paired.{csv,md}`, `failed.{csv,md}`, `shift.{csv,md}` (translation test "
     "only), `missing.csv`, `problems.csv`, `duplicates.csv`, `runs.csv` (one row per record); LaTeX (needs "
     "`\\usepackage{booktabs}`): `main.tex` (compact, fits `\\columnwidth` of a two-column paper), `summary.tex`, "
-    "`cost.tex`, `paired.tex`, `failed.tex`, `shift.tex` (fit `\\textwidth`, for `table*`); `figures/` (PNG and "
+    "`cost.tex`, `paired.tex`, `failed.tex`, `shift.tex` (fit `\\textwidth`, for `table*`; a table taller than a "
+    "page goes on in `NAME_part2.tex`, ..., cut between panels); `figures/` (PNG and "
     "PDF, 3.4 in single-column or 7 in double-column wide, fonts ≥ 7 pt at that size)."
 )
 

@@ -148,13 +148,17 @@ def write_table(
     raw: pd.DataFrame, display: pd.DataFrame, out_dir: Path, stem: str, latex: Sequence[tuple[str, LatexTable]] = ()
 ) -> list[Path]:
     """``stem.csv`` from the raw numbers, ``stem.md`` from the display view, each ``(name, table)`` of ``latex``
-    as ``name.tex``."""
+    as ``name.tex`` (a table taller than a page: ``name.tex``, ``name_part2.tex``, ...; ``LatexTable.parts``)."""
     paths = [out_dir / f"{stem}.csv", out_dir / f"{stem}.md"]
     atomic_write_text(paths[0], raw.to_csv(index=False))
     atomic_write_text(paths[1], to_markdown(display) + "\n")
     for name, table in latex:
-        paths.append(out_dir / f"{name}.tex")
-        atomic_write_text(paths[-1], table.render())
+        parts = table.parts()
+        for stale in out_dir.glob(f"{name}_part*.tex"):  # from an earlier, longer report
+            stale.unlink()
+        for index, part in enumerate(parts, start=1):
+            paths.append(out_dir / (f"{name}.tex" if index == 1 else f"{name}_part{index}.tex"))
+            atomic_write_text(paths[-1], part.render())
     return paths
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from poolbench.report.claims.plan import INTERACTION, RELATIVE, EndpointSpec
 from poolbench.report.claims.rows import Row
 from poolbench.report.claims.rules import verdict_of
 from poolbench.report.claims.verdict import ClaimVerdict
@@ -31,6 +32,21 @@ def effect_text(row: Row) -> str:
     return number_text(row.estimate.effect, row.spec.unit) if row.estimate.measured else EMPTY
 
 
+def possible_range(spec: EndpointSpec) -> tuple[float, float]:
+    """What an endpoint's effect can be (fractions): an accuracy or share lies in [0, 1] (a gap, ``minus``, in
+    [-1, 1]); each difference (a head against another, then an interaction) doubles the range; a relative
+    change is at least -100 %. A t-interval can reach past it; the report prints it clipped."""
+    if spec.unit == "%":
+        return (-1.0, math.inf) if spec.effect == RELATIVE else (-math.inf, 1.0)
+    if spec.unit != "pp":
+        return -math.inf, math.inf
+    low, high = (-1.0, 1.0) if spec.minus else (0.0, 1.0)
+    for differenced in (spec.against is not None, spec.effect == INTERACTION):
+        if differenced:
+            low, high = low - high, high - low
+    return low, high
+
+
 def interval_text(row: Row, confidence: float) -> str:
     """The CI in the effect's unit; "exact" for a deterministic quantity, "n < 2" without a spread."""
     estimate = row.estimate
@@ -41,6 +57,8 @@ def interval_text(row: Row, confidence: float) -> str:
     low, high = estimate.interval(confidence)
     if not (math.isfinite(low) and math.isfinite(high)):
         return "n < 2"
+    floor, ceiling = possible_range(row.spec)  # clipped, as every CI the report prints (paired.md too)
+    low, high = min(max(low, floor), ceiling), min(max(high, floor), ceiling)
     scale = 100.0 if row.spec.unit in ("pp", "%") else 1.0
     digits = 1 if scale == 100.0 else 3
     return f"[{signed_text(scale * low, digits)}, {signed_text(scale * high, digits)}]"
