@@ -78,3 +78,13 @@ def test_epochs_to_train_acc_is_the_first_epoch_at_the_threshold() -> None:
     assert epochs_to_train_acc(history) == 4
     assert epochs_to_train_acc(history, threshold=0.99) is None  # never reached
     assert epochs_to_train_acc([{"epoch": 1, "train_acc": None}]) is None  # no per-epoch train curve
+
+
+def test_a_grouping_key_named_like_a_column_appears_once() -> None:
+    """poolbench-report --group-by epochs: the key is the column, not a second one beside it."""
+    keys = ["dataset", "epochs", "head"]
+    runs = pd.DataFrame([record("gap", s, 1.0, epochs=e) for s in (0, 1) for e in (4, 8)])
+    table = convergence_table(runs, pd.DataFrame(), keys)
+    assert list(table.columns).count("epochs") == 1 and len(table) == 2
+    text = convergence_markdown(table, keys)
+    assert "| dataset | epochs | head | seeds |" in text and "| d | 4 | gap | 2 | 2/2 |" in text

@@ -101,7 +101,8 @@ def prepare_data(
     dataset: DatasetSettings, data_dir: str | os.PathLike[str], device: torch.device, seed: int = 0
 ) -> DataBundle:
     """The dataset split into train/val/test, subset as configured and moved to ``device`` once; ``seed`` picks
-    the training data's draw where ``dataset.redraw_per_seed`` asks for one (``poolbench.data.draws``)."""
+    the training data's draw where ``dataset.redraw_per_seed`` asks for one (``poolbench.data.draws``). The test
+    subset always follows the configured ``split_seed``: every seed is scored on the same test images."""
     draw = draw_for(dataset, seed)
     raw = load_raw(dataset, data_dir, draw.probe_stream)
     if raw.val_x is not None and raw.val_y is not None:  # the source's own validation split

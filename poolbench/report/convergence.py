@@ -111,15 +111,16 @@ def convergence_table(runs: pd.DataFrame, curves: pd.DataFrame, keys: Sequence[s
     """One row per setting and head (``keys``): whether it converged, by which criterion, and the evidence."""
     ok = ok_runs(runs)
     needed = {"train_acc", "test_acc", "seed", "epochs", *keys}
+    columns = [*keys, *(column for column in COLUMNS if column not in keys)]  # a key may be a column ("epochs")
     if ok.empty or not needed <= set(ok.columns):
-        return pd.DataFrame(columns=[*keys, *COLUMNS])
+        return pd.DataFrame(columns=columns)
     rows = [
         _setting_row(keys, values if isinstance(values, tuple) else (values,), group, curves)
         for values, group in ok.groupby(list(keys), sort=True, dropna=False)
     ]
     table = _longer_runs(pd.DataFrame(rows), keys)
     table["plateau"] = ["yes" if criterion != "—" else "no" for criterion in table["criterion"]]
-    return table[[*keys, *COLUMNS]].reset_index(drop=True)
+    return table[columns].reset_index(drop=True)
 
 
 def _number(value: object, pattern: str, scale: float = 1.0) -> str:
@@ -141,12 +142,13 @@ def convergence_markdown(table: pd.DataFrame, keys: Sequence[str]) -> str:
     ]
     if table.empty:
         return "\n".join([*lines, "No run records with train accuracy found.", ""])
-    header = [*keys, "epochs", "seeds", "runs fitting", "train acc %", "min train acc %", "test acc %"]
+    epochs = [] if "epochs" in keys else ["epochs"]
+    header = [*keys, *epochs, "seeds", "runs fitting", "train acc %", "min train acc %", "test acc %"]
     header += ["epochs to 90 %", "rise last quarter (pp)", "longer run (pp)", "converged"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in table.to_dict("records"):
         cells = [str(row[key]) for key in keys]
-        cells += [str(row["epochs"]), str(row["seeds"]), str(row["runs_fitting"])]
+        cells += [str(row[c]) for c in (*epochs, "seeds", "runs_fitting")]
         cells += [_number(row[c], "{:.1f}", 100) for c in ("final_train_acc", "min_train_acc", "final_test_acc")]
         cells += [_number(row["epochs_to_train_acc_90"], "{:.1f}"), _number(row["last_quarter_rise_pp"], "{:+.1f}")]
         cells += [_number(row["longer_run_change_pp"], "{:+.1f}")]
