@@ -18,6 +18,9 @@ FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
 LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 EXTERNAL = ("http://", "https://", "mailto:")
+REPO_PATH = re.compile(r"`((?:poolbench|tests|scripts|conf|hydra_plugins|results/reference|docs|\.ci)/[^`\s]*)`")
+MODULE = re.compile(r"\b(poolbench(?:\.\w+)+)")
+PLACEHOLDER = re.compile(r"[*{<…]|NAME|PATH")
 
 
 def prose(path: Path) -> str:
@@ -63,11 +66,35 @@ def test_every_relative_link_resolves(page: Path) -> None:
     assert broken_links(page) == []
 
 
-def test_the_link_check_sees_links_and_catches_a_broken_one(tmp_path: Path) -> None:
+def named_paths(path: Path) -> list[str]:
+    """Repository paths and poolbench modules a page names in backticks (``poolbench/run.py``,
+    ``python -m poolbench.sweep.tuned_protocol``), leaving out patterns (``conf/head/NAME.yaml``, ``*.yaml``)."""
+    text = path.read_text(encoding="utf-8")
+    names = [name for name in REPO_PATH.findall(text) if not PLACEHOLDER.search(name)]
+    return names + [name for name in MODULE.findall(text) if not PLACEHOLDER.search(name)]
+
+
+def exists(name: str) -> bool:
+    if "/" in name:
+        return (REPO_ROOT / name).exists()
+    parts = name.split(".")  # a module, or a name inside one: the longest prefix that is a module must be deeper
+    while parts and not any((REPO_ROOT.joinpath(*parts[:-1]) / f"{parts[-1]}{end}").exists() for end in (".py", "")):
+        parts.pop()
+    return len(parts) >= 2
+
+
+@pytest.mark.parametrize("page", [README, *DOCS], ids=lambda path: str(path.relative_to(REPO_ROOT)))
+def test_every_named_path_and_module_exists(page: Path) -> None:
+    assert [name for name in named_paths(page) if not exists(name)] == []
+
+
+def test_the_checks_see_links_and_catch_broken_ones(tmp_path: Path) -> None:
     assert "docs/results.md" in links(README)  # the pattern finds the README's links at all
     page = tmp_path / "page.md"
     page.write_text("# Title\n\n[ok](#title) [gone](missing.md) [no heading](#nowhere)\n```\n[code](x.md)\n```\n")
     assert len(broken_links(page)) == 2
+    assert not exists("poolbench/settings.py") and not exists("poolbench.tuned")  # paths from before the move
+    assert exists("poolbench/config/settings.py") and exists("poolbench.sweep.tuned_protocol")
 
 
 def test_the_docs_folder_has_one_page_per_topic() -> None:
