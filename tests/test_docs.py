@@ -19,7 +19,7 @@ LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 EXTERNAL = ("http://", "https://", "mailto:")
 REPO_PATH = re.compile(r"`((?:poolbench|tests|scripts|conf|hydra_plugins|results/reference|docs|\.ci)/[^`\s]*)`")
-MODULE = re.compile(r"\b(poolbench(?:\.\w+)+)")
+MODULE = re.compile(r"(?:`|python -m )(poolbench(?:\.\w+)+)")
 PLACEHOLDER = re.compile(r"[*{<…]|NAME|PATH")
 
 
