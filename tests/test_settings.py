@@ -12,7 +12,7 @@ from poolbench.config import CONF_DIR
 from poolbench.config.settings import AugmentSettings, DatasetSettings, PathSettings, Settings, TrainerSettings
 from poolbench.config.typed import RULES_BY_KEY
 from poolbench.config.validate import lookup, validate
-from tests.conftest import TINY, compose_cfg, compose_settings, run_cli
+from tests.conftest import TINY, compose_cfg, compose_settings, run_cli, tiny_image_folder
 
 CONF = CONF_DIR
 assert CONF is not None
@@ -20,7 +20,7 @@ GROUP_OPTIONS = [
     (group, path.stem) for group in ("dataset", "trainer") for path in sorted((CONF / group).glob("*.y*ml"))
 ]
 # Options that cannot compose alone: a user's own images need their folder.
-NEEDS = {("dataset", "image_folder"): ["dataset.root=/any/folder"]}
+NEEDS = {("dataset", "image_folder"): [f"dataset.root={tiny_image_folder()}"]}
 SECTIONS: dict[str, type] = {
     "": Settings,
     "paths.": PathSettings,
