@@ -3,7 +3,7 @@
 Every CPU training step frees and re-allocates the same activation buffers (tens of MB). glibc returns large
 freed blocks to the kernel (``munmap``, heap trimming), so the next step faults every page in again: for the
 default small CNN at batch 128 that was ~5,600 minor page faults and 13-20 ms of kernel time per step (see
-``scripts/bench.py``, README "Performance"). With the mmap and trim thresholds raised, freed blocks stay in
+``scripts/bench.py``, docs/performance.md). With the mmap and trim thresholds raised, freed blocks stay in
 the heap and are reused by the next step: no faults. The process keeps its peak footprint, which every step
 needs again anyway.
 """

@@ -2,7 +2,7 @@
 """Write FashionMNIST images as PNG files in torchvision's ImageFolder layout: ``OUT/<class name>/<index>.png``.
 
 It turns a built-in dataset into "your own images", so ``dataset=image_folder`` can be checked against the
-built-in loader on the very same pictures (README, "Your own data"). The IDX files are found as poolbench finds
+built-in loader on the very same pictures (docs/running.md, "Your own data"). The IDX files are found as poolbench finds
 them (``data_dir/FashionMNIST/raw``, then Debian's ``dataset-fashion-mnist``); nothing is downloaded.
 
 Usage: python scripts/export_image_folder.py OUT [--split test|train] [--limit N] [--data-dir data]

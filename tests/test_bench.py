@@ -1,5 +1,5 @@
 """The speed benchmark's report (poolbench/bench/summary.py): its numbers from hand-written timings, the table
-columns and the JSON last line's keys that README "Performance" and users' scripts read."""
+columns and the JSON last line's keys that docs/performance.md and users' scripts read."""
 
 from __future__ import annotations
 

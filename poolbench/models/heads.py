@@ -134,7 +134,7 @@ class GeMPoolHead(PoolHead):
     p is kept out of weight decay (``no_weight_decay``): decaying it would pull GeM towards p=0, a geometric
     mean, which is not what the regulariser is meant to do. ``p_lr_mult`` scales p's learning rate: cirtorch
     (Radenovic et al., examples/train.py) trains p at 10x the base rate; poolbench's default was measured on
-    FashionMNIST (README, "GeM's p learning rate").
+    FashionMNIST (docs/sweeps.md, "GeM's p learning rate").
     """
 
     def __init__(
