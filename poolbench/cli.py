@@ -137,7 +137,5 @@ def main() -> None:
         raise
 
 
-entry = main  # the console script
-
 if __name__ == "__main__":
     main()

@@ -48,6 +48,16 @@ class OutputPathError(PoolbenchError):
     exit_code = 1
 
 
+def one_line(error: BaseException, limit: int = 300) -> str:
+    """An exception's message as one line for a message of ours: all its lines joined (torchvision's download
+    error is "Error downloading X:" with the reasons on the lines below), cut at ``limit`` characters; its
+    type's name when it has no message."""
+    text = " ".join(str(error).split())
+    if not text:
+        return type(error).__name__
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def tracebacks_requested(hydra_verbose: Any = False) -> bool:
     """``POOLBENCH_TRACEBACK=1`` (or ``hydra.verbose=true``) asks for the Python traceback of an error."""
     return os.environ.get("POOLBENCH_TRACEBACK", "") not in ("", "0") or bool(hydra_verbose)
@@ -61,7 +71,7 @@ def abort(error: PoolbenchError, show_traceback: bool = False) -> NoReturn:
 
 
 class Abort(SystemExit):
-    """Leave the program with ``error``'s exit code; ``poolbench.cli.entry`` prints it, in one place.
+    """Leave the program with ``error``'s exit code; ``poolbench.cli.main`` prints it, in one place.
 
     A ``SystemExit`` because it must pass through Hydra, which turns any ``Exception`` raised in a task function
     or a callback into its own report (or a mere warning)."""

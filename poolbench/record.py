@@ -135,6 +135,10 @@ class RunRecord:
     finished_at: str | None = None
     epochs_completed: int = 0
     checkpoint: str | None = None  # a failed or interrupted run: the checkpoint a rerun resumes from
+    # The data's identity where its files can change under the same path (an image folder's content key,
+    # poolbench/config/folder_layout.py; also dataset.content_key in config.yaml and in the run key). None: the
+    # dataset is fixed by its config (published files with checksums, or generated from a seed).
+    content_key: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {key: _json_safe(value) for key, value in asdict(self).items()}

@@ -157,6 +157,7 @@ def describe_run(
         head=settings.head["name"],
         seed=settings.seed,
         epochs=settings.trainer.epochs,
+        content_key=settings.dataset.content_key,
         **cost_fields(model, data.channels, data.image_size, device),
         device=str(device),
         precision=ctx.precision,

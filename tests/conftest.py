@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import gzip
 import os
+import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -78,6 +82,20 @@ def write_idx(path: Path, array: np.ndarray) -> None:
     payload = header + array.astype(np.uint8).tobytes()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(payload) if path.suffix == ".gz" else payload)
+
+
+@functools.cache
+def tiny_image_folder() -> Path:
+    """A real two-class image folder (one 4x4 PNG per class), made once per test process, for tests that only
+    need ``dataset=image_folder`` to validate (validation lists the folder: class count, content key)."""
+    from PIL import Image
+
+    root = Path(tempfile.mkdtemp(prefix="poolbench-images-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    for value, name in enumerate(("cat", "dog")):
+        (root / name).mkdir()
+        Image.fromarray(np.full((4, 4, 3), 100 * value, dtype=np.uint8), mode="RGB").save(root / name / "0.png")
+    return root
 
 
 def compose_settings(overrides: Sequence[str] = (), output_dir: Path | None = None) -> Settings:

@@ -228,6 +228,14 @@ CASES = [
         synthetic=False,
     ),
     Case(
+        "image_folder_wrong_class_count",
+        IMAGE_FOLDER,
+        2,
+        ["dataset.num_classes=2", "3: the class folders of", "(cat, dog, fox)", "set dataset.num_classes=3"],
+        setup=image_folder_with(classes=("cat", "dog", "fox")),
+        synthetic=False,
+    ),
+    Case(
         "image_folder_without_root",
         ["dataset=image_folder"],
         2,

@@ -1,5 +1,7 @@
-"""The claims verdict from hand-written run records: exact effects and CIs (checked against scipy), each verdict
-(supported, contradicted, inconclusive, not measured) and the files the report writes."""
+"""The claims verdict from hand-written run records and a small analysis plan whose truth is known: each of the
+four verdicts, Holm's adjustment across all primary endpoints of all claims (by hand), the seeds-needed
+number, exact endpoints, counter-case cells that never enter a claim they are not about, models that did not
+converge, interactions (Welch), rows marked by construction, and the claim rule over several primaries."""
 
 from __future__ import annotations
 
@@ -8,307 +10,258 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
 from scipy import stats
 
-from poolbench.record import RunRecord, write_config, write_result
-from poolbench.report.build import write_report
-from poolbench.report.claims.output import claims_runs, write_claims
-from poolbench.report.claims.rules import (
-    AVG_WINS,
-    CONTRADICTED,
-    COUNTER,
-    INCONCLUSIVE,
-    MAX_WINS,
-    NOT_MEASURED,
-    REPORTED,
-    SUPPORTED,
-    TEST,
-    Measurement,
-    ci_verdict,
-    claim_verdict,
-    threshold_verdict,
-)
-from poolbench.report.claims.verdict import judge_claims
+from poolbench.report.aggregate import row_keys
+from poolbench.report.claims.output import claims_runs
+from poolbench.report.claims.plan import load_plan
+from poolbench.report.claims.rows import Row
+from poolbench.report.claims.rules import claim_verdict
+from poolbench.report.claims.verdict import convergence_lookup, judge_claims
 from poolbench.report.collect import collect_runs
+from poolbench.report.convergence import convergence_table
+from poolbench.report.curves import learning_curves
+from poolbench.report.decide import (
+    CONTRADICTED,
+    INCONCLUSIVE,
+    NEGLIGIBLE,
+    NOT_MEASURED,
+    SUPPORTED,
+    Decision,
+    Endpoint,
+    seeds_needed,
+)
+from tests.claims_records import endpoint, write_plan, write_run
 
-PARAMS = {"gap": 94186, "gmp": 94186, "flatten": 155626}
-BYTES = {"gap": 385_000, "gmp": 385_000, "flatten": 636_000}
-MACS = {"gap": 7_452_416, "gmp": 7_452_416, "flatten": 7_515_136}
-
-
-def t_interval(values: list[float]) -> tuple[float, float, float]:
-    """(mean, low, high): the 95% Student-t interval, computed independently with scipy."""
-    data = np.asarray(values)
-    low, high = stats.t.interval(0.95, len(data) - 1, loc=data.mean(), scale=stats.sem(data))
-    return float(data.mean()), float(low), float(high)
-
-
-def write(root: Path, dataset: str, head: str, seed: int, config: dict, **fields) -> None:
-    """One run record (result.json + config.yaml) under root/<cell>/<head>/seed<k>."""
-    cell = "-".join(f"{v}" for v in config.get("dataset", {}).values()) or dataset
-    run_dir = root / dataset / cell / head / f"seed{seed}"
-    values = dict(
-        test_acc=0.8,
-        train_acc=0.85,
-        gap_acc=0.05,
-        test_loss=0.5,
-        train_loss=0.4,
-        gap_loss=0.1,
-        params_total=PARAMS[head],
-        params_backbone=93000,
-        params_head=PARAMS[head] - 93000,
-        macs_per_image=MACS[head],
-        flops_per_image=2 * MACS[head],
-        model_bytes=BYTES[head],
-    )
-    values.update(fields)
-    record = RunRecord(
-        status="ok",
-        run_key=f"{cell}-{head}-{seed}",
-        dataset=dataset,
-        backbone="small_cnn",
-        head=head,
-        seed=seed,
-        epochs=5,
-        epochs_completed=5,
-        **values,
-    )
-    write_config(run_dir, OmegaConf.to_yaml({"seed": seed, **config}))
-    write_result(run_dir, record)
-
-
-FASHION_1K = {"dataset": {"name": "fashion_mnist", "train_samples": 1000}}
-# Train - test accuracy per seed: flatten overfits more than GAP on every seed (paired differences .15 .16 .20).
-GAP_ACC_GAP = {"flatten": [0.20, 0.22, 0.24], "gap": [0.05, 0.06, 0.04]}
-# GMP - GAP test accuracy per seed: presence favours max, density favours average, position neither.
-PROBE_ACC = {
-    "presence": {"gap": [0.60, 0.62, 0.64], "gmp": [0.79, 0.82, 0.85], "flatten": [0.50, 0.52, 0.51]},
-    "density": {"gap": [0.80, 0.81, 0.82], "gmp": [0.74, 0.76, 0.75], "flatten": [0.78, 0.79, 0.80]},
-    "position": {"gap": [0.40, 0.45, 0.42], "gmp": [0.41, 0.44, 0.42], "flatten": [0.95, 0.96, 0.97]},
+SEEDS = range(5)
+FLATTEN = [0.840, 0.845, 0.835, 0.842, 0.838]
+# head - flatten test accuracy per seed, by cell: the truth each claim of the test plan is built on
+DIFFS = {
+    "fashion_mnist": {"gap": [0.050, 0.060, 0.055, 0.050, 0.060], "gmp": [-0.050, -0.060, -0.055, -0.050, -0.060]},
+    "probe_density": {"gap": [0.001, -0.001, 0.0005, 0.0, 0.0002], "gmp": [0.0] * 5},
+    "probe_presence": {"gap": [0.05, -0.02, 0.03, 0.04, -0.01], "gmp": [0.20, 0.21, 0.19, 0.22, 0.20]},
+    "probe_position": {"gap": [-0.60, -0.62, -0.61, -0.60, -0.63], "gmp": [-0.55, -0.56, -0.54, -0.57, -0.55]},
 }
-CONSISTENCY = {"gap": [0.90, 0.92, 0.91], "flatten": [0.70, 0.75, 0.72]}
-CIRCULAR = {"gap": [1.00, 0.99, 1.00], "flatten": [0.60, 0.65, 0.62]}
-LATENCY = {"gap": [0.30, 0.31, 0.29], "flatten": [0.33, 0.35, 0.32]}
+FASHION = {"dataset": {"name": "fashion_mnist", "train_samples": 1000}}
 
 
-@pytest.fixture
-def records(tmp_path: Path) -> Path:
-    return write_records(tmp_path / "runs")
-
-
-def write_records(root: Path) -> Path:
-    """Fashion-MNIST at 1k images (GAP, flatten) and the three probe tasks (GAP, GMP, flatten), 3 seeds each."""
-    for head in ("gap", "flatten"):
-        for seed in range(3):
-            write(
-                root,
-                "fashion_mnist",
-                head,
-                seed,
-                FASHION_1K,
-                gap_acc=GAP_ACC_GAP[head][seed],
-                gap_loss=0.1 + GAP_ACC_GAP[head][seed],
-                shift_acc={"0": 0.8, "4": 0.7 if head == "gap" else 0.6},
-                shift_consistency={"0": 1.0, "4": CONSISTENCY[head][seed]},
-                shift_circular_consistency={"0": 1.0, "4": CIRCULAR[head][seed]},
-                latency_ms=LATENCY[head][seed],
-                throughput_ips=3000.0 if head == "gap" else 2900.0 + seed,
-                runs_other_sizes=head != "flatten",
-                size_acc={"32": 0.7} if head == "gap" else {"32": None},
-            )
-    for task, accuracy in PROBE_ACC.items():
-        for head, values in accuracy.items():
-            for seed, acc in enumerate(values):
-                config = {"dataset": {"name": "probe", "task": task}}
-                write(root, "probe", head, seed, config, test_acc=acc, train_acc=acc + 0.05)
+def write_records(root: Path, rising: set[tuple[str, str]] = frozenset()) -> Path:
+    """Every cell of ``DIFFS`` with GAP, GMP and flatten, 5 seeds; ``rising``: (cell, head) still learning."""
+    for cell, heads in DIFFS.items():
+        config = FASHION if cell == "fashion_mnist" else {"dataset": {"name": cell, "task": cell.split("_")[1]}}
+        for seed in SEEDS:
+            write_run(root, cell, "flatten", seed, config, (cell, "flatten") not in rising, test_acc=FLATTEN[seed])
+            for head, diffs in heads.items():
+                acc = FLATTEN[seed] + diffs[seed]
+                write_run(root, cell, head, seed, config, (cell, head) not in rising, test_acc=acc)
     return root
 
 
-def verdicts_of(root: Path) -> dict:
-    runs, extra = claims_runs(collect_runs([root]))
-    return {item.claim.key: item for item in judge_claims(runs, extra)}
+FOUR_VERDICTS = [
+    {"id": "A", "words": "GAP beats flatten", "primary": [endpoint("acc", cells={"dataset": "fashion_mnist"})]},
+    {
+        "id": "B",
+        "words": "GMP beats flatten",
+        "primary": [endpoint("acc", cells={"dataset": "fashion_mnist"}, head="gmp")],
+    },
+    {"id": "C", "words": "GAP beats flatten", "primary": [endpoint("acc", cells={"dataset": "probe_density"})]},
+    {"id": "D", "words": "GAP beats flatten", "primary": [endpoint("acc", cells={"dataset": "probe_presence"})]},
+    {
+        "id": "E",
+        "words": "fewer parameters and multiply-adds",
+        "primary": [
+            endpoint(
+                "params", cells={"dataset": "fashion_mnist"}, metric="params_total", effect="reduction", sesoi="cost"
+            ),
+            endpoint(
+                "macs", cells={"dataset": "fashion_mnist"}, metric="macs_per_image", effect="reduction", sesoi="cost"
+            ),
+        ],
+    },
+]
 
 
-def rows_of(item, quantity: str, head: str | None = None, setting: str = "") -> list[Measurement]:
-    return [
-        r
-        for r in item.rows
-        if r.quantity.startswith(quantity) and (head is None or r.head == head) and setting in r.setting
+def judge(root: Path, plan_path: Path):
+    plan = load_plan(plan_path)
+    collection = collect_runs([root])
+    runs, extra = claims_runs(collection, plan)
+    keys = row_keys(extra)
+    plateaus = convergence_table(learning_curves(collection, runs, extra), keys)
+    verdicts = judge_claims(plan, runs, extra, convergence_lookup(runs, plateaus, keys[:-1]))
+    return {item.claim.id: item for item in verdicts}
+
+
+@pytest.fixture(scope="module")
+def four(tmp_path_factory: pytest.TempPathFactory):
+    base = tmp_path_factory.mktemp("four")
+    return judge(write_records(base / "runs"), write_plan(base / "plan.yaml", FOUR_VERDICTS))
+
+
+def test_records_with_known_truth_reach_each_of_the_four_verdicts(four) -> None:
+    assert {key: item.verdict for key, item in four.items()} == {
+        "A": SUPPORTED,  # +5.5 pp on every seed
+        "B": CONTRADICTED,  # -5.5 pp: the other side, beyond the SESOI
+        "C": NEGLIGIBLE,  # 0.01 pp +- 0.07: the 90% CI lies inside +-1 pp
+        "D": INCONCLUSIVE,  # +1.8 pp +- 3: neither
+        "E": NEGLIGIBLE,  # 39.5 % fewer parameters (supported) but 0.8 % fewer multiply-adds (negligible)
+    }
+    [row] = four["A"].primary
+    mean, sd = np.mean(DIFFS["fashion_mnist"]["gap"]), np.std(DIFFS["fashion_mnist"]["gap"], ddof=1)
+    assert row.estimate.effect == pytest.approx(mean) and row.estimate.sd == pytest.approx(sd)
+    assert list(row.estimate.points) == pytest.approx(DIFFS["fashion_mnist"]["gap"])  # per seed, for the figure
+    assert four["A"].headline is row
+
+
+def test_holm_runs_across_every_primary_endpoint_of_every_claim(four) -> None:
+    """Four statistical primaries (A-D; E's are exact and untested): Holm by hand over their raw p-values."""
+    rows = {key: four[key].primary[0] for key in "ABCD"}
+    cells = {
+        "A": ("fashion_mnist", "gap"),
+        "B": ("fashion_mnist", "gmp"),
+        "C": ("probe_density", "gap"),
+        "D": ("probe_presence", "gap"),
+    }
+    raw = {key: stats.ttest_1samp(DIFFS[cell][head], 0.0).pvalue for key, (cell, head) in cells.items()}
+    assert {key: row.decision.p_zero for key, row in rows.items()} == pytest.approx(raw)
+    ordered = sorted(raw, key=raw.get)
+    expected, running = {}, 0.0
+    for rank, key in enumerate(ordered):  # Holm 1979: (m - rank) p, made monotone
+        running = max(running, min(1.0, (4 - rank) * raw[key]))
+        expected[key] = running
+    assert {key: row.decision.p_zero_holm for key, row in rows.items()} == pytest.approx(expected)
+    assert all(math.isnan(row.decision.p_zero) for row in four["E"].primary)
+
+
+def test_an_inconclusive_endpoint_says_how_many_seeds_would_decide_it(four) -> None:
+    [row] = four["D"].primary
+    assert row.decision.verdict == INCONCLUSIVE
+    # the estimate (+1.8 pp) reaches the 1 pp SESOI: the test against 0 decides it, at alpha / 4 (4 tests)
+    assert row.decision.seeds_needed == seeds_needed(row.estimate, Endpoint("greater", 0.01), 0.05 / 4)
+    assert 5 < row.decision.seeds_needed < 200
+
+
+def test_exact_endpoints_are_judged_against_the_sesoi_alone(four) -> None:
+    params, macs = four["E"].primary
+    assert params.estimate.exact and params.estimate.effect == pytest.approx(1 - 94_186 / 155_626)
+    assert params.decision.verdict == SUPPORTED
+    assert macs.estimate.effect == pytest.approx(1 - 7_452_416 / 7_515_136)  # 0.8 %: certain, and negligible
+    assert macs.decision.verdict == NEGLIGIBLE and macs.decision.seeds_needed is None
+    assert four["E"].headline is macs  # the endpoint that decides the claim
+
+
+def test_a_counter_case_cell_never_enters_a_claim_it_is_not_about(tmp_path: Path) -> None:
+    claims = [
+        {
+            "id": "2",
+            "words": "overfits less",
+            "primary": [endpoint("acc", cells={"dataset": "fashion_mnist"})],
+            "secondary": [endpoint("acc everywhere", head=["gap", "gmp"])],  # every cell, position included
+        },
+        {"id": "4", "words": "arrangement", "primary": [endpoint("acc", cells={"dataset": "probe_position"})]},
     ]
+    counter = [{"cells": {"dataset": "probe_position"}, "about": ["4"], "why": "position is the label"}]
+    verdicts = judge(write_records(tmp_path / "runs"), write_plan(tmp_path / "plan.yaml", claims, counter))
+    settings_2 = {row.setting_full for row in verdicts["2"].rows}
+    assert len(verdicts["2"].secondary) == 2 * 3  # 3 cells (not 4) x 2 heads
+    assert not any("probe_position" in setting for setting in settings_2)
+    assert all("probe_position" in row.setting_full for row in verdicts["4"].rows)  # about 4: it enters 4
+    assert verdicts["4"].verdict == CONTRADICTED  # GAP loses by 61 pp where the position is the label
 
 
-def test_claim_2_overfitting_gap_is_paired_on_seed_with_the_t_interval(records):
-    item = verdicts_of(records)["2"]
-    [row] = rows_of(item, "train − test accuracy", "gap", "Fashion-MNIST")
-    mean, low, high = t_interval([0.15, 0.16, 0.20])
-    assert (row.effect, row.ci_low, row.ci_high, row.n) == pytest.approx((mean, low, high, 3))
-    assert row.effect == pytest.approx(0.17) and row.comparison == "Flatten + FC − GAP"
-    assert row.verdict == SUPPORTED  # low = 0.104 > 0
+def test_models_that_did_not_converge_are_shown_and_never_counted(tmp_path: Path) -> None:
+    fashion = endpoint("acc", cells={"dataset": "fashion_mnist"}, converged=True)
+    presence = endpoint("acc", cells={"dataset": "probe_presence"}, head="gmp", converged=True)
+    claims = [
+        {"id": "2", "words": "overfits less", "primary": [fashion]},
+        {"id": "3", "words": "converged", "primary": [presence]},
+    ]
+    root = write_records(tmp_path / "runs", rising={("fashion_mnist", "flatten")})
+    verdicts = judge(root, write_plan(tmp_path / "plan.yaml", claims))
+    [late] = verdicts["2"].primary
+    assert late.estimate.effect == pytest.approx(np.mean(DIFFS["fashion_mnist"]["gap"]))  # shown ...
+    assert late.decision.verdict == NOT_MEASURED and "not converged: Flatten + FC" in late.note  # ... not counted
+    assert verdicts["2"].verdict == NOT_MEASURED
+    assert verdicts["3"].verdict == SUPPORTED and verdicts["3"].primary[0].counts
 
 
-def test_claim_3_sign_flips_between_presence_and_density(records):
-    item = verdicts_of(records)["3"]
-    by_task = {task: rows_of(item, "test accuracy", "gmp", task)[0] for task in PROBE_ACC}
-    mean, low, high = t_interval([0.19, 0.20, 0.21])
-    assert (by_task["presence"].effect, by_task["presence"].ci_low, by_task["presence"].ci_high) == pytest.approx(
-        (mean, low, high)
+def test_the_interaction_compares_two_cells_of_one_backbone_with_welch(tmp_path: Path) -> None:
+    interaction = endpoint(
+        "task dependence",
+        cells={"dataset": "probe_presence"},
+        versus={"dataset": "probe_density"},
+        head="gmp",
+        against="gap",
+        effect="interaction",
+        sesoi="interaction",
     )
-    assert by_task["presence"].verdict == MAX_WINS
-    assert by_task["density"].effect == pytest.approx(-0.06) and by_task["density"].verdict == AVG_WINS
-    assert by_task["position"].verdict == INCONCLUSIVE  # differences 0.01, -0.01, 0.00
-    assert item.verdict == SUPPORTED and "flips" in item.basis
+    claims = [{"id": "3", "words": "depends on the task", "primary": [interaction]}]
+    verdicts = judge(write_records(tmp_path / "runs"), write_plan(tmp_path / "plan.yaml", claims))
+    [row] = verdicts["3"].primary
+    presence = np.subtract(DIFFS["probe_presence"]["gmp"], DIFFS["probe_presence"]["gap"])
+    density = np.subtract(DIFFS["probe_density"]["gmp"], DIFFS["probe_density"]["gap"])
+    welch = stats.ttest_ind(presence, density, equal_var=False)
+    assert row.estimate.effect == pytest.approx(presence.mean() - density.mean())
+    assert row.decision.p_zero == pytest.approx(welch.pvalue)
+    assert "probe_presence" in row.setting and "probe_density" in row.setting
+    assert verdicts["3"].verdict == SUPPORTED
 
 
-def test_claim_4_consistency_and_the_position_counter_case(records):
-    item = verdicts_of(records)["4"]
-    [zero] = rows_of(item, "consistency at 4 px (zero fill)", "gap")
-    mean, low, high = t_interval([0.20, 0.17, 0.19])
-    assert (zero.effect, zero.ci_low, zero.ci_high) == pytest.approx((mean, low, high))
-    [circular] = rows_of(item, "consistency at 4 px (circular)", "gap")
-    assert circular.effect == pytest.approx(np.mean([0.40, 0.34, 0.38])) and circular.verdict == SUPPORTED
-    [drop] = rows_of(item, "accuracy drop at 4 px", "gap")
-    assert drop.effect == pytest.approx(0.10) and drop.verdict == SUPPORTED  # flatten loses 20 pp, GAP 10 pp
-    counter = [r for r in item.rows if r.role == COUNTER]
-    assert {r.head for r in counter} == {"gap", "gmp"} and all("position" in r.setting for r in counter)
-    gap_counter = next(r for r in counter if r.head == "gap")
-    assert gap_counter.effect == pytest.approx(np.mean([0.55, 0.51, 0.55]))
-    assert not any(r.role == TEST and "position" in r.setting for r in item.rows)  # shifts change its label
-    assert item.verdict == SUPPORTED and item.basis.startswith("3 of 3 rows supported")
+def test_rows_true_by_construction_are_shown_never_counted(tmp_path: Path) -> None:
+    secondary = endpoint("circular", by_construction="a global pool ignores circular shifts")
+    claims = [
+        {
+            "id": "4",
+            "words": "x",
+            "primary": [endpoint("acc", cells={"dataset": "fashion_mnist"})],
+            "secondary": [secondary],
+        }
+    ]
+    verdicts = judge(write_records(tmp_path / "runs"), write_plan(tmp_path / "plan.yaml", claims))
+    marked = verdicts["4"].secondary
+    assert marked and all(not row.counts and row.note.startswith("by construction") for row in marked)
+    assert all(row.decision is None for row in marked)  # secondary rows are never decided
 
 
-def test_claims_1_and_5_deterministic_reductions_and_other_sizes(records):
-    verdicts = verdicts_of(records)
-    [params] = rows_of(verdicts["1"], "total parameters removed", "gap", "Fashion-MNIST")
-    assert params.effect == pytest.approx(1 - 94186 / 155626) and params.n == 1 and params.verdict == SUPPORTED
-    assert verdicts["1"].verdict == SUPPORTED
-    [size] = rows_of(verdicts["5"], "serialized size saved", "gap", "Fashion-MNIST")
-    assert size.effect == pytest.approx(1 - 385 / 636) and size.verdict == SUPPORTED
-    [elsewhere] = rows_of(verdicts["5"], "runs at other input sizes", "gap", "Fashion-MNIST")
-    assert elsewhere.effect == 1.0 and elsewhere.verdict == SUPPORTED
-    [latency] = rows_of(verdicts["5"], "CPU latency saved", "gap", "Fashion-MNIST")
-    saved = [(f - g) / f for f, g in zip(LATENCY["flatten"], LATENCY["gap"])]
-    mean, low, high = t_interval(saved)
-    assert (latency.effect, latency.ci_low, latency.ci_high) == pytest.approx((mean, low, high))
-    [accuracy_32] = [r for r in verdicts["5"].rows if r.role == REPORTED and r.head == "gap"]
-    assert accuracy_32.effect == pytest.approx(0.7) and "32 px" in accuracy_32.quantity
-    [macs] = rows_of(verdicts["5b"], "multiply-adds saved", "gap", "Fashion-MNIST")
-    assert macs.effect == pytest.approx(1 - 7_452_416 / 7_515_136)  # 0.8%: real but below 5%
-    assert macs.verdict == INCONCLUSIVE
+def test_the_claim_rule_over_several_primary_endpoints() -> None:
+    def rows(*verdicts: str) -> list[Row]:
+        made = []
+        for verdict in verdicts:
+            row = Row("x", True, None, "gap", "s", None)  # type: ignore[arg-type]
+            row.decision = Decision(verdict)
+            made.append(row)
+        return made
+
+    assert claim_verdict(rows(SUPPORTED, SUPPORTED))[0] == SUPPORTED
+    assert claim_verdict(rows(SUPPORTED, CONTRADICTED))[0] == CONTRADICTED  # any part contradicted
+    assert claim_verdict(rows(SUPPORTED, INCONCLUSIVE))[0] == INCONCLUSIVE
+    assert claim_verdict(rows(NEGLIGIBLE, NOT_MEASURED))[0] == INCONCLUSIVE  # a missing part decides nothing
+    assert claim_verdict(rows(SUPPORTED, NEGLIGIBLE))[0] == NEGLIGIBLE  # a required part is negligible
+    assert claim_verdict(rows(NOT_MEASURED))[0] == NOT_MEASURED
+    assert claim_verdict(rows(SUPPORTED, SUPPORTED))[1] == "2 supported (of 2 primary)"
 
 
-def test_missing_runs_give_not_measured_and_no_files(tmp_path):
-    root = tmp_path / "runs"
-    for seed in range(3):
-        write(root, "fashion_mnist", "gap", seed, FASHION_1K)  # no flatten, no gmp: no claim can be measured
-    verdicts = verdicts_of(root)
-    assert {item.verdict for item in verdicts.values()} == {NOT_MEASURED}
-    assert write_claims(collect_runs([root]), tmp_path / "out") is None
-    assert not (tmp_path / "out").exists()
+def test_a_ci_reads_the_same_in_claims_md_as_in_paired_md(tmp_path: Path) -> None:
+    """One format for a confidence interval: clipped to what the effect can be, in claims.md as in paired.md
+    (a paired difference of accuracies cannot pass ±100 pp; its t-interval on three wild seeds can)."""
+    from poolbench.report.claims.tables import interval_text, possible_range
+    from poolbench.report.decide import paired_estimate
+    from poolbench.report.formatting import ci_text
 
-
-def test_a_single_seed_is_inconclusive(tmp_path):
-    root = tmp_path / "runs"
-    for head in ("gap", "flatten"):
-        write(root, "fashion_mnist", head, 0, FASHION_1K, gap_acc=GAP_ACC_GAP[head][0])
-    item = verdicts_of(root)["2"]
-    [row] = rows_of(item, "train − test accuracy", "gap")
-    assert row.n == 1 and math.isnan(row.ci_low) and row.verdict == INCONCLUSIVE
-    assert item.verdict == INCONCLUSIVE
-
-
-def test_labels_name_only_the_keys_that_tell_settings_apart(tmp_path):
-    """Two Fashion-MNIST cells differ in training-set size and, with it, epochs: the label says the size, the
-    full label (claims_detail.csv) both."""
-    root = tmp_path / "runs"
-    for size, epochs in ((1000, 25), (10000, 10)):
-        config = {"dataset": {"name": "fashion_mnist", "train_samples": size}, "trainer": {"epochs": epochs}}
-        for head in ("gap", "flatten"):
-            for seed in range(2):
-                write(root, "fashion_mnist", head, seed, config)
-    rows = verdicts_of(root)["2"].rows
-    assert {r.setting for r in rows} == {
-        "Fashion-MNIST · Small CNN · train samples = 1000",
-        "Fashion-MNIST · Small CNN · train samples = 10000",
-    }
-    assert {r.setting_full for r in rows} == {
-        "Fashion-MNIST · Small CNN · train samples = 1000 · epochs = 25",
-        "Fashion-MNIST · Small CNN · train samples = 10000 · epochs = 10",
-    }
-
-
-def test_verdict_rules():
-    assert ci_verdict(0.01, 0.2, 3) == SUPPORTED
-    assert ci_verdict(-0.2, -0.01, 3) == CONTRADICTED
-    assert ci_verdict(-0.01, 0.2, 3) == INCONCLUSIVE
-    assert ci_verdict(math.nan, math.nan, 1) == INCONCLUSIVE
-    assert ci_verdict(math.nan, math.nan, 0) == NOT_MEASURED
-    assert threshold_verdict(0.30, 0.25) == SUPPORTED
-    assert threshold_verdict(0.10, 0.25) == INCONCLUSIVE
-    assert threshold_verdict(-0.01, 0.25) == CONTRADICTED
-
-    def rows(*verdicts: str) -> list[Measurement]:
-        return [Measurement("2", "s", "c", "q", 0.0, 0.0, 0.0, 3, "pp", v) for v in verdicts]
-
-    assert claim_verdict("2", rows(SUPPORTED, SUPPORTED, INCONCLUSIVE))[0] == SUPPORTED
-    assert claim_verdict("2", rows(SUPPORTED, INCONCLUSIVE, INCONCLUSIVE))[0] == INCONCLUSIVE  # under half
-    assert claim_verdict("2", rows(SUPPORTED, CONTRADICTED))[0] == INCONCLUSIVE  # mixed
-    assert claim_verdict("2", rows(CONTRADICTED, CONTRADICTED))[0] == CONTRADICTED
-    assert claim_verdict("2", [])[0] == NOT_MEASURED
-    sign = [Measurement("3", "s", "c", "q", 0.0, 0.0, 0.0, 3, "pp", v) for v in (MAX_WINS, MAX_WINS)]
-    assert claim_verdict("3", sign)[0] == CONTRADICTED  # one pool wins on every task: no task dependence
-    assert claim_verdict("3", sign[:1])[0] == INCONCLUSIVE  # one task cannot show a dependence on the task
-
-
-def test_report_writes_the_claims_files(records, tmp_path):
-    result = write_report([records], tmp_path / "out")
-    out = tmp_path / "out"
-    assert result.claims_md == out / "claims.md"
-    text = (out / "claims.md").read_text()
-    assert "**Rule.**" in text and "significant reduction in the number of parameters" in text
-    for name in ("claims.csv", "claims_detail.csv", "claims.tex"):
-        assert (out / name).is_file()
-    summary = (out / "claims.csv").read_text().splitlines()
-    assert len(summary) == 1 + 6  # header + claims 1, 2, 3, 4, 5, 5b
-    tex = (out / "claims.tex").read_text()
-    assert r"\begin{tabular*}{\textwidth}" in tex and r"\toprule" in tex
-    figures = {f.kind for f in write_claims(collect_runs([records]), tmp_path / "again").figures}
-    assert figures == {"claim_1", "claim_2", "claim_3", "claim_4", "claim_5", "claim_5b"}
-    assert (tmp_path / "again" / "figures" / "claim_3.pdf").read_bytes().startswith(b"%PDF-")
-
-
-def test_claims_tex_compiles_and_fits_the_text_width(records, tmp_path):
-    from tests.test_report_latex import MAX_OVERFULL_PT, PDFLATEX, compile_in_two_columns, overfull_points
-
-    if PDFLATEX is None:
-        pytest.skip("pdflatex not installed (apt-get install texlive-latex-base texlive-latex-recommended)")
-    result = write_claims(collect_runs([records]), tmp_path / "out", figures=False)
-    assert result is not None
-    code, log = compile_in_two_columns(tmp_path / "out" / "claims.tex", "text", tmp_path)
-    assert code == 0, log[-3000:]
-    assert all(points <= MAX_OVERFULL_PT for points in overfull_points(log)), overfull_points(log)
-
-
-def test_claim_figures_are_one_column_wide_with_readable_fonts_and_head_colours(records):
-    import matplotlib.style
-    from matplotlib.text import Text
-
-    from poolbench.report.canvas import MIN_FONT_PT, SINGLE_COLUMN_IN, style_path
-    from poolbench.report.claims.figures import claim_figure
-    from poolbench.report.names import HEAD_STYLES
-    from tests.test_report_figures import colours_of
-
-    runs, extra = claims_runs(collect_runs([records]))
-    with matplotlib.style.context(style_path()):
-        figures = {item.claim.key: claim_figure(item) for item in judge_claims(runs, extra)}
-    assert set(figures) == {"1", "2", "3", "4", "5", "5b"} and all(f is not None for f in figures.values())
-    for key, figure in figures.items():
-        assert figure is not None
-        assert figure.get_size_inches()[0] == SINGLE_COLUMN_IN, key
-        texts = [t for t in figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
-        assert not [t.get_text() for t in texts if t.get_fontsize() < MIN_FONT_PT], key
-    claim3 = figures["3"]
-    assert claim3 is not None
-    gmp = [a for a in claim3.findobj() if getattr(a, "get_gid", lambda: None)() == "head:gmp"]
-    painted = set().union(*(colours_of(a) for a in gmp))
-    assert painted == {HEAD_STYLES["gmp"].color.lower()}
+    interaction = endpoint("i", effect="interaction", versus={"dataset": "probe_density"}, sesoi="interaction")
+    plan = load_plan(
+        write_plan(
+            tmp_path / "plan.yaml",
+            [
+                {"id": "A", "words": "x", "primary": [endpoint("acc"), endpoint("gap", minus="train_acc")]},
+                {"id": "B", "words": "y", "primary": [interaction]},
+            ],
+        )
+    )
+    (acc, gap), (interaction_spec,) = plan.claims[0].primary, plan.claims[1].primary
+    assert [possible_range(s) for s in (acc, gap, interaction_spec)] == [(-1, 1), (-2, 2), (-2, 2)]
+    estimate = paired_estimate([0.95, -0.60, 0.90])  # mean 0.4167, 95% CI about [-1.85, 2.68]
+    row = Row("A", True, acc, "gap", "all", estimate)
+    low, high = estimate.interval(0.95)
+    assert low < -1 and high > 1
+    assert interval_text(row, 0.95) == "[\u2212100.0, 100.0]"
+    assert ci_text(low, high, 1, (-1.0, 1.0)) == interval_text(row, 0.95)  # paired.md's CI, at claims' 1 decimal

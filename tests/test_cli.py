@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
-from tests.conftest import TINY, run_cli
+from tests.conftest import TINY, cli_env, run_cli
 
 
 def test_help_lists_the_config_groups(tmp_path):
@@ -45,6 +49,7 @@ def test_tiny_multirun_over_heads_writes_one_record_per_head(tmp_path):
         cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr[-3000:]
+    assert (out.stdout + out.stderr).count("poolbench sweep: 7 ok, 0 failed, 0 skipped") == 1  # printed once
     records = sorted((tmp_path / "results" / "sweep").rglob("result.json"))
     assert len(records) == len(heads)
     found = {json.loads(p.read_text())["head"]: p for p in records}
@@ -65,3 +70,22 @@ def test_demo_experiment_composes_to_four_heads_on_fashion_mnist():
         cfg = compose(config_name="config", overrides=["experiment=demo"], return_hydra_config=True)
     assert cfg.name == "demo" and cfg.dataset.name == "fashion_mnist" and cfg.backbone.name == "small_cnn"
     assert cfg.hydra.sweeper.params.head == "gap,gmp,gem,flatten"
+
+
+def test_ctrl_c_while_starting_a_sweep_is_one_line_and_exit_130(tmp_path):
+    """SIGINT a second into ``poolbench -m ...``: in the imports or the preflight of 200 jobs (a job's own
+    handler would say the same): one line on stderr, no traceback, exit code 128 + 2."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "poolbench", "-m", *TINY, "seed=range(0,200)", "paths.results_dir=results"],
+        cwd=tmp_path,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGINT, stderr[-3000:]
+    assert "Traceback" not in stderr and stderr.startswith("poolbench: interrupted by SIGINT"), stderr[-3000:]
+    assert len(stderr.strip().splitlines()) == 1, stderr

@@ -17,7 +17,7 @@ from poolbench.config.validate import shipped_keys, validate
 from poolbench.data.splits import prepare_data
 from poolbench.errors import ConfigError
 from poolbench.sweep.preflight import check_config
-from tests.conftest import TINY, compose_cfg
+from tests.conftest import TINY, compose_cfg, tiny_image_folder
 
 CONF = CONF_DIR
 assert CONF is not None
@@ -34,7 +34,7 @@ def test_every_shipped_key_has_a_rule() -> None:
 @pytest.mark.parametrize("dataset", sorted(p.stem for p in (CONF / "dataset").glob("*.yaml")))
 @pytest.mark.parametrize("trainer", sorted(p.stem for p in (CONF / "trainer").glob("*.yaml")))
 def test_shipped_datasets_and_trainers_validate(dataset: str, trainer: str) -> None:
-    user_given = ["dataset.root=my_images"] if dataset == "image_folder" else []  # the one key a user must set
+    user_given = [f"dataset.root={tiny_image_folder()}"] if dataset == "image_folder" else []  # must be set
     validate(compose_cfg([f"dataset={dataset}", f"trainer={trainer}", *user_given]))
 
 

@@ -14,7 +14,7 @@ from poolbench.config.validate import check_split_sizes
 from poolbench.data.batches import random_crop, random_flip
 from poolbench.data.idx import IDX_FILES
 from poolbench.data.load import load_raw
-from poolbench.data.splits import prepare_data, split_indices
+from poolbench.data.splits import prepare_data, split_indices, spread_sample
 from poolbench.data.synthetic import make_synthetic
 from poolbench.errors import ConfigError, DataError
 from tests.conftest import compose_settings, write_idx
@@ -138,6 +138,15 @@ def test_validation_split_is_fixed_disjoint_and_independent_of_run_seed():
     with pytest.raises(ConfigError, match="dataset.train_samples"):  # checked against the loaded split's size
         dataset = replace(compose_settings(["dataset=synthetic"]).dataset, val_fraction=0.1, train_samples=901)
         check_split_sizes(dataset, sizes=(1000, 100))
+
+
+def test_spread_sample_is_seeded_random_and_stratified_in_any_order():
+    labels = torch.tensor([0] * 50 + [1] * 30 + [2] * 20)  # stored in class order, as an image folder lists them
+    picked = spread_sample(labels, 20, seed=3)
+    assert torch.equal(picked, spread_sample(labels, 20, seed=3)) and picked.tolist() == sorted(set(picked.tolist()))
+    assert torch.bincount(labels[picked]).tolist() == [10, 6, 4]  # each class its share, not the first 20 images
+    assert not torch.equal(picked, spread_sample(labels, 20, seed=4))
+    assert torch.equal(spread_sample(labels, 100, seed=0), torch.arange(100))
 
 
 def test_prepare_data_keeps_uint8_splits_and_never_mixes_test_into_selection():

@@ -15,12 +15,13 @@ from scipy import stats
 
 from poolbench.atomic import atomic_write_text
 from poolbench.record import RESULT_FILE, RunRecord, write_config, write_epochs, write_result
-from poolbench.report.aggregate import mean_std_ci, paired_comparison, runs_frame, summary_table
+from poolbench.report.aggregate import mean_std_ci, runs_frame, summary_table
 from poolbench.report.build import write_report
 from poolbench.report.callback import ReportOnSweepEnd
 from poolbench.report.collect import ReportInputError, collect_runs
 from poolbench.report.command import main as report_main
 from poolbench.report.curves import curve_band, learning_curves
+from poolbench.report.paired import paired_comparison
 from poolbench.report.references import attach_references, load_references
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -274,6 +275,50 @@ def test_group_by_config_key_splits_rows(tmp_path: Path) -> None:
     summary = pd.read_csv(tmp_path / "out" / "summary.csv")
     assert sorted(summary["trainer.lr"]) == [0.01, 0.1]
     assert sorted(summary["test_acc_mean"]) == [pytest.approx(0.81), pytest.approx(0.9)]
+
+
+def two_learning_rates(root: Path) -> Path:
+    for lr in (0.1, 0.01):
+        for seed in (0, 1):
+            config = {"seed": seed, "trainer": {"lr": lr, "epochs": 2}}
+            write_run(root / f"lr{lr}", "gap", seed, 0.8 + lr, config=config)
+            write_run(root / f"lr{lr}", "gmp", seed, 0.7 + lr, config=config)
+    return root
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--group-by", "seed"], "--group-by seed: each row is the mean ± std over its seeds"),
+        (["--group-by", "test_acc"], "--group-by test_acc: test_acc is a metric"),
+        (["--baseline", "gapp"], "--baseline gapp: no run of that head here (did you mean gap?). Fix: --baseline"),
+    ],
+)
+def test_report_options_that_cannot_work_are_one_line_exit_2(tmp_path: Path, args: list[str], says: str) -> None:
+    """Through the console entry: no traceback, one line, exit 2, and nothing written."""
+    done = report_cli(str(two_learning_rates(tmp_path / "runs")), *args, "--no-figures")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"poolbench-report: {says}") and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "runs" / "report").exists()
+
+
+def test_every_group_by_key_works_or_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = two_learning_rates(tmp_path / "runs")
+    refused = {
+        "train_acc": "train_acc is a metric (what the runs measured), not a grouping key",
+        "gem_p": "gem_p is a metric",
+        "trainer.lrr": "trainer.lrr: no record or config.yaml of these runs has this key (did you mean trainer.lr?)",
+        "trainer": "trainer: a group of config keys, not one. Fix: name one of trainer.epochs, trainer.lr.",
+    }
+    write_run(root, "gem", 0, 0.8, pool_params={"gem_p": 3.0}, config={"seed": 0, "trainer": {"lr": 0.1}})
+    for key, says in refused.items():
+        assert report_main([str(root), "--group-by", key, "--no-figures"]) == 2
+        error = capsys.readouterr().err
+        assert says in error and len(error.strip().splitlines()) == 1, error
+        assert key == "trainer" or "(one that differs here: trainer.lr) or a field that says how a run" in error
+    for keys in ("trainer.lr", "epochs,device", "run_key", "head", "trainer.epochs,git_sha"):
+        assert report_main([str(root), "--group-by", keys, "--out", str(tmp_path / keys), "--no-figures"]) == 0
+    assert sorted(pd.read_csv(tmp_path / "epochs,device" / "summary.csv")["epochs"]) == [2, 2, 2, 2, 2]
 
 
 def test_published_reference_sits_beside_matching_rows() -> None:

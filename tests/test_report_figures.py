@@ -3,30 +3,28 @@ made at (3.4 in or 7 in, saved at exactly that size), honest n, GeM p from its i
 
 from __future__ import annotations
 
-import itertools
 import json
-import math
 import struct
 from collections import defaultdict
 from pathlib import Path
 
 import matplotlib.colors
+import matplotlib.style
 import pytest
 from matplotlib.collections import Collection
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
 from test_report import write_run
-from test_report_latex import write_realistic_sweep
+from test_report_latex import REAL_HEADS, write_realistic_sweep
 
 from poolbench.record import RESULT_FILE
 from poolbench.report.aggregate import auto_group_keys, deduplicate, runs_frame, summary_table
 from poolbench.report.build import write_report
-from poolbench.report.canvas import DOUBLE_COLUMN_IN, MIN_FONT_PT, SINGLE_COLUMN_IN
+from poolbench.report.canvas import DOUBLE_COLUMN_IN, MIN_FONT_PT, SINGLE_COLUMN_IN, save_figure, slug, style_path
 from poolbench.report.collect import collect_runs
 from poolbench.report.curves import learning_curves
 from poolbench.report.figures import build_figures
 from poolbench.report.names import HEAD_STYLES, head_styles
-from poolbench.report.params_figure import dodge_positions
 from poolbench.report.shift import shift_table
 
 
@@ -173,15 +171,50 @@ def test_gem_p_starts_at_the_configured_initial_value(tmp_path: Path) -> None:
     assert line.get_ydata()[-1] == pytest.approx(4.0)  # write_run moves p linearly from 3.0 to the final value
 
 
-def test_dodge_keeps_order_and_spacing_and_leaves_lone_points() -> None:
-    counts = [24058, 24058, 24058, 24059, 24698, 54778]
-    positions = dodge_positions(counts)
-    assert positions[-1] == 54778  # a lone point stays at its count
-    assert positions == sorted(positions)  # order of counts (ties: given order) is kept
-    logs = [math.log10(p) for p in positions[:5]]
-    step = 0.03 * (math.log10(54778) - math.log10(24058))
-    assert min(b - a for a, b in itertools.pairwise(logs)) == pytest.approx(step)
-    assert sum(logs) / 5 == pytest.approx(sum(math.log10(c) for c in counts[:5]) / 5)  # centred on the counts
+def titles_outside(figure) -> list[str]:
+    """The titles (the figure's, each axes') that run past an edge of the figure as it is laid out and saved."""
+    figure.draw_without_rendering()
+    edges = figure.bbox
+    texts = [*figure.texts, *(axes.title for axes in figure.axes if axes.get_visible())]
+    return [
+        t.get_text()
+        for t in texts
+        if t.get_text() and (t.get_window_extent().x0 < edges.x0 - 0.5 or t.get_window_extent().x1 > edges.x1 + 0.5)
+    ]
+
+
+def test_titles_are_wrapped_to_fit_never_clipped(tmp_path: Path) -> None:
+    """Long panel titles (two grouping keys) and two heads: before saving some title runs past the figure's
+    edges; saved, every title lies inside it, on more lines."""
+    for samples, decay in ((1000, 0.0005), (2000, 0.0001)):
+        for head in ("gap", "gmp"):
+            for seed in (0, 1):
+                config = {"seed": seed, "dataset": {"train_samples": samples}, "trainer": {"weight_decay": decay}}
+                run = write_run(tmp_path / f"s{samples}", head, seed, 0.8 + 0.01 * seed, config=config)
+                data = json.loads((run / RESULT_FILE).read_text())
+                (run / RESULT_FILE).write_text(json.dumps({**data, "run_key": f"{head}{seed}{samples}"}))
+    with matplotlib.style.context(style_path()):
+        figures = built_figures(tmp_path)
+        assert any(titles_outside(item.figure) for item in figures)  # the check below can fail
+        for item in figures:
+            save_figure(item.figure, tmp_path, f"{item.kind}__{slug(item.key_values)}")
+            assert not titles_outside(item.figure), (item.kind, titles_outside(item.figure))
+    curves = [item for item in figures if item.kind == "learning_curves"]
+    assert curves and {item.figure.get_size_inches()[0] for item in curves} == {DOUBLE_COLUMN_IN}  # as documented
+
+
+def test_heads_sharing_a_parameter_count_stand_at_that_count(figures) -> None:
+    """No point moved sideways, no leader line or cap that reads as an error bar; where markers would cover
+    each other, the one behind is larger."""
+    params = next(item for item in figures if item.kind == "accuracy_vs_params" and "Fashion" in item.title)
+    (axes,) = params.figure.axes
+    points = {line.get_gid(): line for line in axes.lines if line.get_marker() not in ("_", "|", "None", None, "")}
+    counts = {head: backbone + head_params for head, (backbone, head_params, _) in REAL_HEADS.items()}
+    assert {gid.removeprefix("head:"): float(line.get_xdata()[0]) for gid, line in points.items()} == counts
+    assert not [line for line in axes.lines if len(line.get_xdata()) > 1 or line.get_marker() in ("_", "|")]
+    assert "(nearly) equal counts" in axes.get_xlabel()
+    sizes = {gid.removeprefix("head:"): line.get_markersize() for gid, line in points.items()}
+    assert sizes["flatten"] == min(sizes.values()) < max(sizes.values())  # alone at its count: the plain size
 
 
 def test_a_swept_config_key_gets_its_own_accuracy_vs_parameters_figure(tmp_path: Path) -> None:

@@ -217,3 +217,37 @@ def test_names_and_styles_come_from_one_mapping() -> None:
     both = head_styles(["gap", "gem", "plugin_a", "plugin_b", "zzz"])
     assert one["gap"] == both["gap"] and one["plugin_a"] == both["plugin_a"]  # keyed by name, not position
     assert len({(s.color, s.marker) for s in both.values()}) == len(both)  # no two heads alike
+
+
+FLOAT_TOO_LARGE = re.compile(r"Float too large for page by ([0-9.]+)pt")
+
+
+def write_ten_settings(root: Path) -> Path:
+    """4 heads x 3 seeds in 10 settings, as the claims sweep has them: nine train-sample counts, and one
+    setting whose configs do not set the key at all (it does not apply there)."""
+    for index, samples in enumerate((*range(1000, 10000, 1000), None)):
+        for head in ("gap", "gmp", "gem", "flatten"):
+            for seed in (0, 1, 2):
+                dataset = {"train_samples": samples} if samples is not None else {}
+                config = {"seed": seed, "dataset": dataset, "head": {"name": head}}
+                run_dir = write_run(root / f"s{index}", head, seed, 0.8 + 0.01 * index + 0.003 * seed, config=config)
+                record = json.loads((run_dir / RESULT_FILE).read_text())
+                (run_dir / RESULT_FILE).write_text(json.dumps({**record, "run_key": f"{head}{seed}-{index}"}))
+    return root
+
+
+@needs_pdflatex
+def test_a_table_taller_than_a_page_is_cut_into_parts_that_fit(tmp_path: Path) -> None:
+    root = write_ten_settings(tmp_path / "runs")
+    out = write_report([root], tmp_path / "out", figures=False).out_dir
+    parts = sorted(out.glob("main*.tex"))
+    assert [p.name for p in parts][:2] == ["main.tex", "main_part2.tex"], parts
+    text = "".join(part.read_text() for part in parts)
+    assert text.count("train samples = ") == 9 and "= ---" not in text  # no heading for a key that does not apply
+    assert text.count(r"\textit{Fashion-MNIST $\cdot$ Small CNN}") == 1
+    for tex_file in [*parts, *out.glob("summary*.tex"), *out.glob("paired*.tex")]:
+        width = "column" if tex_file.stem.startswith("main") else "text"
+        code, log = compile_in_two_columns(tex_file, width, tmp_path)
+        assert code == 0, log[-3000:]
+        assert not FLOAT_TOO_LARGE.findall(log), f"{tex_file.name}: {FLOAT_TOO_LARGE.findall(log)} pt too tall"
+        assert all(points <= MAX_OVERFULL_PT for points in overfull_points(log)), tex_file.name

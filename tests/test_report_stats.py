@@ -18,9 +18,11 @@ from test_report import write_run
 
 from poolbench.errors import RecordError
 from poolbench.record import RESULT_FILE, RunRecord, read_result, required_fields
-from poolbench.report.aggregate import holm, paired_comparison, runs_frame
+from poolbench.report.aggregate import runs_frame
 from poolbench.report.build import write_report
 from poolbench.report.collect import collect_runs
+from poolbench.report.decide import holm
+from poolbench.report.paired import paired_comparison
 
 LR_ACC = {0.1: (0.424, 0.430), 0.01: (0.514, 0.520)}  # (seed 0, seed 1) test accuracy per learning rate
 

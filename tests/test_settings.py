@@ -13,7 +13,7 @@ from poolbench.config.settings import AugmentSettings, DatasetSettings, PathSett
 from poolbench.config.typed import RULES_BY_KEY
 from poolbench.config.validate import lookup, validate
 from poolbench.errors import ConfigError
-from tests.conftest import TINY, compose_cfg, compose_settings, run_cli
+from tests.conftest import TINY, compose_cfg, compose_settings, run_cli, tiny_image_folder
 
 CONF = CONF_DIR
 assert CONF is not None
@@ -21,7 +21,7 @@ GROUP_OPTIONS = [
     (group, path.stem) for group in ("dataset", "trainer") for path in sorted((CONF / group).glob("*.y*ml"))
 ]
 # Options that cannot compose alone: a user's own images need their folder.
-NEEDS = {("dataset", "image_folder"): ["dataset.root=/any/folder"]}
+NEEDS = {("dataset", "image_folder"): [f"dataset.root={tiny_image_folder()}"]}
 SECTIONS: dict[str, type] = {
     "": Settings,
     "paths.": PathSettings,

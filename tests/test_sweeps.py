@@ -284,3 +284,21 @@ def test_rng_states_survive_a_weights_only_checkpoint(tmp_path: Path) -> None:
     assert torch.equal(torch.rand(3), expected[0])
     assert np.array_equal(np.random.rand(3), expected[1])
     assert [random.random() for _ in range(3)] == expected[2]
+
+
+@pytest.mark.parametrize("checkpointed", [False, True])
+def test_an_interrupted_run_says_whether_a_rerun_resumes(tmp_path: Path, checkpointed: bool, caplog) -> None:
+    """SIGTERM in epoch 1 leaves no checkpoint: the message says the rerun starts again (not "resume from the
+    last checkpoint"), logged as the run's (poolbench.run), not the sweep's."""
+    from poolbench.errors import Abort
+    from poolbench.sweep.job import RunInterrupted, sweep_job
+
+    if checkpointed:
+        (tmp_path / "checkpoint.pt").write_bytes(b"epoch 1")
+    with pytest.raises(Abort) as stop, sweep_job(tmp_path):
+        raise RunInterrupted(signal.SIGTERM)
+    message = str(stop.value.error)
+    assert stop.value.code == 128 + signal.SIGTERM and message.startswith("interrupted by SIGTERM")
+    says = "resume from the last epoch-end checkpoint" if checkpointed else "before any checkpoint was written"
+    assert says in message and ("start the run again" in message) != checkpointed
+    assert [record.name for record in caplog.records if "interrupted" in record.getMessage()] == ["poolbench.run"]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from poolbench.data.load import load_raw
+from poolbench.data.load import forget_loaded, load_raw
 from poolbench.data.splits import prepare_data
 from poolbench.errors import DataError
 from tests.conftest import compose_settings, write_idx
@@ -145,15 +145,18 @@ def test_new_sets_run_through_the_same_tensor_resident_data_path(tmp_path):
     assert bundle.mean.shape == (1, 3, 1, 1) and bundle.num_classes == 10
 
 
-def write_emnist_split(folder: Path, split: str, labels: tuple[int, int], n_train: int = 12, n_test: int = 5):
-    """EMNIST's IDX files of one split as torchvision leaves them in EMNIST/raw, images stored transposed."""
+def write_emnist_split(
+    folder: Path, split: str, labels: tuple[int, int], n_train: int = 12, n_test: int = 5, suffix: str = ""
+):
+    """EMNIST's IDX files of one split as torchvision leaves them in EMNIST/raw, images stored transposed
+    (``suffix=".gz"``: gzipped, as NIST's gzip.zip holds them)."""
     rng = np.random.default_rng(7)
     upright = {"train": rng.integers(0, 256, (n_train, 28, 28)), "test": rng.integers(0, 256, (n_test, 28, 28))}
     targets = {"train": rng.integers(*labels, n_train), "test": rng.integers(*labels, n_test)}
     folder.mkdir(parents=True, exist_ok=True)
     for part in ("train", "test"):
-        write_idx(folder / f"emnist-{split}-{part}-images-idx3-ubyte", upright[part].transpose(0, 2, 1))
-        write_idx(folder / f"emnist-{split}-{part}-labels-idx1-ubyte", targets[part])
+        write_idx(folder / f"emnist-{split}-{part}-images-idx3-ubyte{suffix}", upright[part].transpose(0, 2, 1))
+        write_idx(folder / f"emnist-{split}-{part}-labels-idx1-ubyte{suffix}", targets[part])
     return upright, targets
 
 
@@ -164,6 +167,19 @@ def test_emnist_split_is_read_upright_and_letters_count_from_zero(tmp_path):
     assert raw.test_y.tolist() == (targets["test"] - 1).tolist()
     write_emnist_split(tmp_path / "EMNIST" / "raw", "balanced", (0, 47))
     assert len(load_raw(settings_for("emnist"), tmp_path).train_y) == 12  # the shipped config: balanced, 47
+
+
+def test_emnist_reads_the_gzipped_files_of_nists_zip_like_mnist(tmp_path):
+    """The not-found message says to extract gzip/emnist-SPLIT-*.gz into EMNIST/raw: those files are read."""
+    upright, targets = write_emnist_split(tmp_path / "EMNIST" / "raw", "balanced", (0, 47), suffix=".gz")
+    assert all(path.suffix == ".gz" for path in (tmp_path / "EMNIST" / "raw").iterdir())
+    raw = load_raw(settings_for("emnist", "dataset.download=false"), tmp_path)
+    assert torch.equal(raw.train_x[:, 0], torch.from_numpy(upright["train"].astype(np.uint8)))
+    assert raw.test_y.tolist() == targets["test"].tolist()
+    (tmp_path / "EMNIST" / "raw" / "emnist-balanced-test-labels-idx1-ubyte.gz").unlink()
+    forget_loaded()
+    with pytest.raises(DataError, match=r"EMNIST not found .*missing: emnist-balanced-test-labels-idx1-ubyte.gz\)"):
+        load_raw(settings_for("emnist", "dataset.download=false"), tmp_path)
 
 
 def test_emnist_class_count_must_match_its_split():
@@ -179,3 +195,29 @@ def test_labels_beyond_num_classes_are_refused(tmp_path):
     write_idx(tmp_path / "EMNIST" / "raw" / "emnist-digits-test-labels-idx1-ubyte", np.array([3, 11, 2, 0, 1]))
     with pytest.raises(DataError, match=r"labels 0..11, but the config says num_classes=10"):
         load_raw(settings_for("emnist", "dataset.split=digits", "dataset.num_classes=10"), tmp_path)
+
+
+class FailingDownload:
+    """torchvision's MNIST-style download error: the reason is on the lines after "Error downloading X:"."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        raise RuntimeError(
+            "Error downloading train-images-idx3-ubyte.gz:\nTried https://mirror/, got:\n"
+            "<urlopen error [Errno -3] Temporary failure in name resolution>\n"
+        )
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
+def test_a_failed_download_says_why(tmp_path, monkeypatch, name):
+    import torchvision.datasets
+
+    monkeypatch.setenv("POOLBENCH_SYSTEM_FASHION_MNIST", str(tmp_path / "nowhere"))
+    monkeypatch.setattr(torchvision.datasets, "MNIST", FailingDownload)
+    monkeypatch.setattr(torchvision.datasets, "FashionMNIST", FailingDownload)
+    forget_loaded()
+    with pytest.raises(DataError) as error:
+        load_raw(compose_settings([f"dataset={name}", "dataset.download=true"]).dataset, tmp_path)
+    assert "(download failed: Error downloading train-images-idx3-ubyte.gz: Tried https://mirror/, got: <urlopen " in (
+        str(error.value)
+    )
+    assert "name resolution>)" in str(error.value) and ":)" not in str(error.value)

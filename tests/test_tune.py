@@ -261,7 +261,8 @@ def test_a_search_rerun_under_submitit_feeds_the_sampler_validation_never_test(t
     for _attempt in range(2):
         done = run_cli([*search, *overrides], tmp_path, timeout=600)
         assert done.returncode == 0, done.stderr[-2000:]
-    assert "skipped 2 finished runs before submission" in done.stdout + done.stderr
+    assert "poolbench sweep: 0 ok, 0 failed, 2 skipped" in done.stdout  # skipped before submission, one per batch
+    assert "finished runs before submission" in done.stdout + done.stderr
     trials = trial_results(tmp_path / "again")
     best = yaml.safe_load((tmp_path / "again" / "optimization_results.yaml").read_text())
     assert best["best_value"] in [trial["val_acc"] for trial in trials]

@@ -2,8 +2,9 @@
 
 One job: say what a run's settings are and whether they are valid (``settings`` the typed fields, ``checks``
 the rules, ``typed`` the table derived from them, ``validate`` applying it, ``components`` head/backbone keys
-against their classes' constructors). May import: ``errors``, ``record`` (the run key), ``data.catalog``
-(dataset kinds, no torch); never torch training, sweeps or reports.
+against their classes' constructors; ``catalog``, ``probe_layout`` and ``folder_layout`` what it knows of the
+datasets without loading them: kinds and sizes, probe layouts, an image folder's classes and content key). May
+import: ``errors``, ``record`` (the run key), ``objective``; never torch, data loading, sweeps or reports.
 """
 
 from pathlib import Path

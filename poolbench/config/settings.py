@@ -115,7 +115,9 @@ class DatasetSettings:
     kind: str = setting(Choice(DATASET_KINDS), "dataset=fashion_mnist")
     channels: int = setting(COUNT, "dataset.channels=1")
     image_size: int = setting(COUNT, "dataset.image_size=28")
-    num_classes: int = setting(Number(2, integer=True), "dataset.num_classes=10")
+    # null only for dataset.kind=image_folder, where validation counts the class folders (as torchvision's
+    # ImageFolder does) and puts the count in its place: the typed value is always set.
+    num_classes: int = setting(Number(2, integer=True), "dataset.num_classes=10", optional=True)
     # One value per channel, or one value for all channels (broadcast); null: measured on the train split.
     mean: tuple[float, ...] | None = setting(NumberList(Number(0, 1)), "dataset.mean=[0.5]", optional=True)
     std: tuple[float, ...] | None = setting(NumberList(Number(0, low_open=True)), "dataset.std=[0.25]", optional=True)
@@ -136,6 +138,9 @@ class DatasetSettings:
     # dataset.kind=image_folder (poolbench/data/image_folder.py)
     root: str | None = setting(Text(), "dataset.root=/path/to/images", default=None, optional=True)
     test_fraction: float = setting(OPEN_FRACTION, "dataset.test_fraction=0.2", default=0.2)
+    # Not a key to set: validation puts the image folder's content key here (poolbench/config/folder_layout.py),
+    # so the run key, config.yaml and the record say which images a run saw. None for the other kinds.
+    content_key: str | None = None
     # dataset.kind=emnist: which of EMNIST's splits (poolbench/config/catalog.py)
     split: str | None = setting(Choice(tuple(EMNIST_SPLITS)), "dataset.split=balanced", default=None, optional=True)
     # dataset.kind=probe (poolbench/data/probes.py); also train_size, test_size, generator_seed, noise

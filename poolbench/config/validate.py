@@ -3,7 +3,8 @@
 The rules table is derived from the typed settings (``poolbench.config.typed.RULES``: every key's check and example
 fix). ``validate(cfg)`` resolves the config, applies the rules, rejects keys that no rule and no shipped YAML
 knows (with a "did you mean"), checks combinations of keys (split sizes, mean/std per channel, the keys a dataset
-kind needs), and returns the typed ``Settings``. It imports no torch, so a typo costs about a second. Checks that
+kind needs), completes an image folder's settings from its files (class count, content key: ``from_the_data``)
+and returns the typed ``Settings``. It imports no torch, so a typo costs about a second. Checks that
 need a component's code (constructor arguments of a head or backbone ``_target_``) are in
 ``poolbench.config.components``. Every failure raises ``ConfigError(key, value, allowed, fix)``: one paragraph, exit 2.
 """
@@ -22,6 +23,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from poolbench.config import CONF_DIR
 from poolbench.config.catalog import KIND_KEYS, class_count, split_sizes
+from poolbench.config.folder_layout import counted_classes, scan_folder
 from poolbench.config.probe_layout import check_probe
 from poolbench.config.settings import DatasetSettings, Settings
 from poolbench.config.typed import RULES, RULES_BY_KEY, settings_from
@@ -205,15 +207,7 @@ def check_dataset_combinations(dataset: DatasetSettings) -> None:
             f"pixel shifts below the test image size ({eval_size}); {too_far} would move the whole image out",
             "e.g. dataset.eval_shifts=[2,4,6]",
         )
-    for key in KIND_KEYS.get(dataset.kind, ()):
-        if getattr(dataset, key) is None:
-            raise ConfigError(
-                f"dataset.{key}",
-                None,
-                f"required by dataset.kind={dataset.kind}",
-                f"e.g. {RULES_BY_KEY[f'dataset.{key}'].example}",
-                problem="Missing config key",
-            )
+    check_kind_keys(dataclasses.asdict(dataset))
     known = class_count(dataset.kind, dataset.split)
     if known is not None and dataset.num_classes != known:
         of = f"dataset.kind={dataset.kind}" + (f", dataset.split={dataset.split}" if dataset.kind == "emnist" else "")
@@ -226,6 +220,36 @@ def check_dataset_combinations(dataset: DatasetSettings) -> None:
     if dataset.kind == "probe":
         check_probe(dataclasses.asdict(dataset))
     check_split_sizes(dataset)
+
+
+def check_kind_keys(dataset: Mapping[str, Any]) -> None:
+    for key in KIND_KEYS.get(dataset["kind"], ()):
+        if dataset.get(key) is None:
+            raise ConfigError(
+                f"dataset.{key}",
+                None,
+                f"required by dataset.kind={dataset['kind']}",
+                f"e.g. {RULES_BY_KEY[f'dataset.{key}'].example}",
+                problem="Missing config key",
+            )
+
+
+def from_the_data(dataset: Mapping[str, Any]) -> dict[str, Any]:
+    """The dataset block completed by what its files say: an image folder's class count where
+    ``dataset.num_classes`` is null (else checked) and its content key (``dataset.content_key``: the images'
+    identity in the run key, so a changed folder is a new run). Only an image folder may leave the count null."""
+    completed = dict(dataset)
+    if completed["kind"] != "image_folder":
+        if completed["num_classes"] is None:
+            fix = "e.g. dataset.num_classes=10 (only dataset=image_folder counts its class folders)"
+            raise ConfigError("dataset.num_classes", None, "the number of classes", fix, problem="Missing config key")
+        return completed
+    check_kind_keys(completed)
+    root = Path(completed["root"]).expanduser()
+    scan = scan_folder(root, completed["image_size"], completed["channels"])
+    completed["num_classes"] = counted_classes(scan.classes, root, completed["num_classes"])
+    completed["content_key"] = scan.content_key
+    return completed
 
 
 def check_split_sizes(dataset: DatasetSettings, sizes: tuple[int, int] | None = None) -> None:
@@ -273,6 +297,7 @@ def validate(cfg: DictConfig | Mapping[str, Any], known_keys: set[str] | None = 
     check_rules(data)
     check_unknown_keys(data, (known_keys if known_keys is not None else shipped_keys()) | set(RULES_BY_KEY))
     check_per_channel_stats(data["dataset"])
+    data["dataset"] = from_the_data(data["dataset"])
     settings = settings_from(data)
     check_dataset_combinations(settings.dataset)
     return settings

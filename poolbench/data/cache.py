@@ -2,17 +2,15 @@
 
 Decoding thousands of JPEG/PNG files costs far more than training a small model for an epoch, so the first run
 decodes once and writes ``DATA_DIR/image_cache/NAME-KEY.pt`` (atomically: an interrupted write leaves no file);
-later runs with an unchanged folder load it in about a second. The key hashes every file's relative path, size
-and modification time plus the decoding settings (image size, channels), so adding, removing, replacing or
-touching an image starts a fresh decode; nothing is ever served from a stale cache.
+later runs with an unchanged folder load it in about a second. The key is the folder's content key
+(``poolbench.config.folder_layout.content_key``: every file's relative path, size and modification time plus
+the decoding settings), so adding, removing, replacing or touching an image starts a fresh decode; nothing is
+ever served from a stale cache.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +20,7 @@ from poolbench.atomic import atomic_torch_save
 
 log = logging.getLogger("poolbench.data")
 
-CACHE_FORMAT = 1  # bump when the decoding changes, so old caches are not reused
 CACHE_FOLDER = "image_cache"
-
-
-def content_key(files: Iterable[Path], root: Path, decoding: dict[str, Any]) -> str:
-    """Hex digest of (relative path, size, mtime in ns) of every file and of the decoding settings."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps({"format": CACHE_FORMAT, **decoding}, sort_keys=True).encode())
-    for path in files:
-        stat = path.stat()
-        digest.update(f"\0{path.relative_to(root).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()[:20]
 
 
 def cache_path(data_dir: Path, name: str, key: str) -> Path:

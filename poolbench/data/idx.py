@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from poolbench.data.raw import RawDataset
-from poolbench.errors import DataError
+from poolbench.errors import DataError, one_line
 
 SYSTEM_FASHION_MNIST_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)
 IDX_FILES = {
@@ -105,7 +105,7 @@ def load_fashion_mnist(data_dir: Path, download: bool) -> RawDataset:
             for train in (True, False):
                 FashionMNIST(str(data_dir), train=train, download=True)
         except Exception as error:  # network errors come in many types
-            download_error = f" (download failed: {str(error).splitlines()[0] if str(error) else type(error).__name__})"
+            download_error = f" (download failed: {one_line(error)})"
         else:
             files = _find_idx_set(raw_dir)
             if files is not None:

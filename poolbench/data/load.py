@@ -63,5 +63,9 @@ def load_raw(dataset: DatasetSettings, data_dir: str | os.PathLike[str]) -> RawD
 
 
 def forget_loaded() -> None:
-    """Drop every dataset kept by ``load_raw`` (tests; a long-lived process that changes files)."""
+    """Drop every dataset kept by ``load_raw`` and every image folder listed (tests; a long-lived process that
+    changes files)."""
+    from poolbench.config.folder_layout import forget_scans
+
     _LOADED.clear()
+    forget_scans()

@@ -1,5 +1,8 @@
 """Splits: the validation set carved from train with a fixed seed (the test split is never used for selection),
-optional subsets, and the splits moved to the device as one ``DataBundle``."""
+optional subsets, and the splits moved to the device as one ``DataBundle``.
+
+Every subset is a seeded random sample, never the first images: a source may store its images in class order
+(an image folder lists class by class), and its first images would then be one class."""
 
 from __future__ import annotations
 
@@ -51,6 +54,20 @@ def split_indices(
     return train.sort().values, val.sort().values
 
 
+def spread_sample(labels: torch.Tensor, count: int, seed: int) -> torch.Tensor:
+    """Sorted indices of ``count`` of the positions of ``labels``: a seeded random sample stratified by class (each
+    class gets its share of ``count``, within one), so it represents the split in whatever order it is stored.
+
+    The images are shuffled, grouped by class (still shuffled within each), and every (total / count)-th taken."""
+    total = len(labels)
+    if count >= total:
+        return torch.arange(total)
+    order = torch.randperm(total, generator=torch.Generator().manual_seed(int(seed)))
+    by_class = order[torch.sort(labels.cpu()[order], stable=True).indices]
+    picks = ((torch.arange(count, dtype=torch.float64) + 0.5) * (total / count)).long()
+    return by_class[picks].sort().values
+
+
 def resize_images(images: torch.Tensor, size: int | None) -> torch.Tensor:
     """uint8 images resized (bilinear, antialiased) to ``size`` x ``size``: ``dataset.eval_image_size`` tests a
     model at an input size it was not trained at. None or the same size: unchanged."""
@@ -74,18 +91,23 @@ def normalization(dataset: DatasetSettings, train_x: torch.Tensor) -> tuple[tupl
     return channel_mean_std(train_x)
 
 
+def subset(labels: torch.Tensor, count: int | None, seed: int) -> torch.Tensor:
+    """Indices of ``dataset.train_samples`` / ``test_samples`` images of a split (None: all of them)."""
+    return torch.arange(len(labels)) if count is None else spread_sample(labels, count, seed)
+
+
 def prepare_data(dataset: DatasetSettings, data_dir: str | os.PathLike[str], device: torch.device) -> DataBundle:
     """The dataset split into train/val/test, subset as configured and moved to ``device`` once."""
     raw = load_raw(dataset, data_dir)
     if raw.val_x is not None and raw.val_y is not None:  # the source's own validation split
-        train_idx = torch.arange(len(raw.train_y))[: dataset.train_samples]
+        train_idx = subset(raw.train_y, dataset.train_samples, dataset.split_seed)
         val = ImageSplit(raw.val_x.contiguous().to(device), raw.val_y.to(device))
     else:
         train_idx, val_idx = split_indices(
             len(raw.train_y), dataset.val_fraction, dataset.split_seed, dataset.train_samples
         )
         val = ImageSplit(place(raw.train_x, val_idx, device), place(raw.train_y, val_idx, device))
-    test_idx = torch.arange(len(raw.test_y))[: dataset.test_samples]
+    test_idx = subset(raw.test_y, dataset.test_samples, dataset.split_seed)
     mean, std = normalization(dataset, raw.train_x[train_idx])
 
     def per_channel(values: tuple[float, ...]) -> torch.Tensor:

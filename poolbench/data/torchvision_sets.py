@@ -21,7 +21,7 @@ from poolbench.data.cifar import read_cifar
 from poolbench.data.formats import emnist_files, read_emnist, read_idx_folder, read_stl10, read_svhn
 from poolbench.data.idx import IDX_FILES
 from poolbench.data.raw import RawDataset
-from poolbench.errors import DataError
+from poolbench.errors import DataError, one_line
 
 TRAIN_TEST_FLAGS = ({"train": True}, {"train": False})
 TRAIN_TEST_SPLITS = ({"split": "train"}, {"split": "test"})
@@ -89,12 +89,13 @@ SOURCES = {
 
 
 def emnist_source(split: str) -> Source:
-    """EMNIST's files for one split, as torchvision leaves them in EMNIST/raw (extracted from its gzip.zip)."""
+    """EMNIST's files for one split, as torchvision leaves them in EMNIST/raw (extracted from its gzip.zip), or
+    still gzipped as the zip holds them (``.gz``, like MNIST's and KMNIST's)."""
     return Source(
         "EMNIST",
         "EMNIST",
         "EMNIST/raw",
-        tuple(emnist_files(split).values()),
+        tuple(f"{name}.gz" for name in emnist_files(split).values()),
         partial(read_emnist, split=split),
         "https://biometrics.nist.gov/cs_links/EMNIST/gzip.zip (extract gzip/emnist-SPLIT-*.gz into EMNIST/raw)",
         download_calls=({"split": split, "train": True}, {"split": split, "train": False}),
@@ -167,7 +168,7 @@ def download(source: Source, data_dir: Path) -> str:
         for call in source.download_calls:
             cls(str(data_dir / source.download_root), download=True, **call)
     except Exception as error:  # network errors come in many types
-        return f" (download failed: {str(error).splitlines()[0] if str(error) else type(error).__name__})"
+        return f" (download failed: {one_line(error)})"
     return ""
 
 

@@ -4,10 +4,7 @@ Conventions, used everywhere in the report:
 - std is the *sample* standard deviation (ddof=1); it is NaN for a single seed.
 - a 95% confidence interval of a mean is ``mean ± t(0.975, n-1) · std / sqrt(n)`` (Student's t); NaN for n < 2.
 - only runs with status ``ok`` enter means; failed and diverged runs go to their own table.
-- the paired comparison pairs a head with the baseline head on the same seed within the same panel
-  (dataset, backbone and every grouping key), and uses scipy.stats.ttest_rel when n >= 3; the p-values of one
-  panel (every head against the one baseline) are Holm-adjusted together (``p_holm``); the effect size is
-  Cohen's d_z = mean of the paired differences / their sample std.
+- the paired comparison (every head against a baseline): ``poolbench.report.paired``.
 - rows are split by dataset, backbone, head and every config key that varies between runs of one head
   (``auto_group_keys``); only records of the same config (same run_key) and seed are duplicates.
 """
@@ -15,7 +12,6 @@ Conventions, used everywhere in the report:
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
@@ -28,8 +24,6 @@ from poolbench.report.collect import CollectedRun, Collection
 from poolbench.report.variants import flatten, load_config, semantic_flat_config, value_text, varying_keys
 
 IDENTITY = ("dataset", "backbone", "head")
-MIN_SEEDS_FOR_TEST = 3
-NOT_ENOUGH_SEEDS = "not enough seeds"
 CONFIDENCE = 0.95
 SPREAD_METRICS = (
     "test_acc",
@@ -206,87 +200,6 @@ def _first_number(column: pd.Series) -> float:
 def _pool_columns(runs: pd.DataFrame) -> list[str]:
     """Learned pooling parameters found in the records (e.g. gem_p), in a stable order."""
     return sorted(column for column in runs.columns if column.startswith("gem_p"))
-
-
-def paired_comparison(runs: pd.DataFrame, baseline: str, extra_keys: Sequence[str] = ()) -> pd.DataFrame:
-    """Each head minus ``baseline`` in test accuracy, paired on seed within a panel, with CI and p-value."""
-    ok = ok_runs(runs)
-    columns = [
-        *row_keys(extra_keys),
-        "baseline",
-        "n_pairs",
-        "diff_mean",
-        "diff_std",
-        "diff_ci_low",
-        "diff_ci_high",
-        "effect_dz",
-        "t_statistic",
-        "p_value",
-        "p_holm",
-        "n_tests",
-        "test",
-    ]
-    if ok.empty:
-        return pd.DataFrame(columns=columns)
-    rows = []
-    for panel_values, panel in ok.groupby(panel_keys(extra_keys), sort=True, dropna=False):
-        base = _acc_by_seed(panel[panel["head"] == baseline])
-        if base.empty:
-            continue
-        family = []
-        for head, group in panel[panel["head"] != baseline].groupby("head", sort=True):
-            pairs = pd.concat({"head": _acc_by_seed(group), "base": base}, axis=1, join="inner").dropna()
-            row = dict(zip(panel_keys(extra_keys), panel_values), head=head, baseline=baseline)
-            family.append({**row, **_paired_stats(pairs["head"].to_numpy(), pairs["base"].to_numpy())})
-        adjusted = holm([row["p_value"] for row in family])
-        tested = sum(math.isfinite(row["p_value"]) for row in family)
-        rows += [{**row, "p_holm": p, "n_tests": tested} for row, p in zip(family, adjusted)]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values of one family of tests (every head against one baseline in a panel).
-
-    With the m finite p-values sorted ascending, p_(i) becomes max_{j<=i} min(1, (m - j + 1) p_(j)) (1-based);
-    NaN p-values (no test) are not part of the family and stay NaN. Rejecting where the adjusted p < alpha
-    controls the family-wise error rate at alpha (Holm 1979).
-    """
-    finite = sorted((p, i) for i, p in enumerate(p_values) if p is not None and math.isfinite(p))
-    m = len(finite)
-    adjusted = [math.nan] * len(p_values)
-    running = 0.0
-    for rank, (p, index) in enumerate(finite):
-        running = max(running, min(1.0, (m - rank) * p))
-        adjusted[index] = running
-    return adjusted
-
-
-def _acc_by_seed(group: pd.DataFrame) -> pd.Series:
-    """Test accuracy indexed by seed; with duplicate seeds (the same run recorded twice) keep the last."""
-    return group.drop_duplicates("seed", keep="last").set_index("seed")["test_acc"].astype(float)
-
-
-def _paired_stats(head: np.ndarray, base: np.ndarray) -> dict[str, Any]:
-    diffs = head - base
-    n = int(diffs.size)
-    mean, std, low, high = mean_std_ci(diffs.tolist())
-    effect = mean / std if math.isfinite(std) and std > 0 else math.nan  # Cohen's d_z: mean / sd of the differences
-    result: dict[str, Any] = {
-        "n_pairs": n,
-        "diff_mean": mean,
-        "diff_std": std,
-        "diff_ci_low": low,
-        "diff_ci_high": high,
-        "effect_dz": effect,
-    }
-    if n < MIN_SEEDS_FOR_TEST:
-        return {**result, "t_statistic": math.nan, "p_value": math.nan, "test": NOT_ENOUGH_SEEDS}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # identical differences: scipy returns NaN, we say so
-        test = stats.ttest_rel(head, base)
-    statistic, p_value = float(test.statistic), float(test.pvalue)
-    label = "paired t-test" if math.isfinite(p_value) else "paired t-test undefined (all differences equal)"
-    return {**result, "t_statistic": statistic, "p_value": p_value, "test": label}
 
 
 def failed_table(runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> pd.DataFrame:

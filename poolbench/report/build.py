@@ -13,19 +13,21 @@ from poolbench.report.aggregate import (
     auto_group_keys,
     deduplicate,
     failed_table,
-    paired_comparison,
     runs_frame,
     summary_table,
 )
 from poolbench.report.canvas import FigureFile
 from poolbench.report.claims.output import write_claims
+from poolbench.report.claims.plan import load_plan
 from poolbench.report.collect import ReportInputError, check_paths, collect_runs, default_out_dir
 from poolbench.report.convergence import write_convergence
 from poolbench.report.curves import learning_curves
 from poolbench.report.figures import write_figures
+from poolbench.report.group_keys import check_baseline, check_group_keys
 from poolbench.report.latex_tables import cost_latex, failed_latex, main_latex, paired_latex, summary_latex
 from poolbench.report.markdown import render_report
 from poolbench.report.missing import missing_table
+from poolbench.report.paired import DEFAULT_DELTA, paired_comparison
 from poolbench.report.references import attach_references, load_references, references_for_datasets
 from poolbench.report.shift import display_shift, shift_latex, shift_table
 from poolbench.report.tables import display_paired, display_summary, named_keys, write_table
@@ -54,24 +56,35 @@ class ReportResult:
 def write_report(
     paths: Sequence[Path | str],
     out_dir: Path | str | None = None,
-    baseline: str = DEFAULT_BASELINE,
+    baseline: str | None = None,
     group_by: Sequence[str] = (),
     figures: bool = True,
+    plan: Path | str | None = None,
+    delta: float = DEFAULT_DELTA,
 ) -> ReportResult:
     """Everything the report holds, written into ``out_dir`` (default ``PATH/report``); ``figures=False``
-    writes the tables and report.md only (figures take most of the time, mostly PDF font embedding)."""
+    writes the tables and report.md only (figures take most of the time, mostly PDF font embedding). ``plan``:
+    the claims' analysis plan (default: the shipped one); ``delta``: the paired table's SESOI (a fraction).
+
+    ``baseline`` None: ``gap`` where the records have it; a baseline given must be a head of the records, and
+    every ``group_by`` key must split rows (``poolbench.report.group_keys``), else ReportInputError (exit 2)."""
     roots = check_paths([Path(p) for p in paths])
+    analysis_plan = load_plan(plan)  # a wrong plan answers before any work
     out = Path(out_dir) if out_dir is not None else default_out_dir(roots)
     collection = collect_runs(roots)
     if not collection.runs and not collection.problems:
         raise ReportInputError(
             f"no run records (result.json) under {', '.join(map(str, roots))}. Run poolbench first, e.g. make demo."
         )
+    check_group_keys(collection, group_by)
+    if baseline is not None:
+        check_baseline(collection, baseline)
+    baseline = baseline or DEFAULT_BASELINE
     extra = auto_group_keys(collection, group_by)  # --group-by keys, then every config key that varies
     runs, duplicates = deduplicate(runs_frame(collection, extra), extra)
     references = load_references()
     summary = attach_references(summary_table(runs, extra), references)
-    paired = paired_comparison(runs, baseline, extra)
+    paired = paired_comparison(runs, baseline, extra, delta)
     failed = failed_table(runs, extra)
     missing = missing_table(collection, runs, extra)
     problems = pd.DataFrame([(str(p.path), p.message) for p in collection.problems], columns=["path", "problem"])
@@ -104,7 +117,9 @@ def write_report(
         atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
     written = write_figures(summary, runs, curves, out / FIGURES_DIR, extra, shifts) if figures else []
     write_convergence(curves, key_columns, out)  # did each setting train to its plateau?
-    claims = write_claims(collection, out, figures)  # the seed's claims: claims.md/.csv/.tex + one figure each
+    claims = write_claims(
+        collection, out, figures, analysis_plan
+    )  # the seed's claims: claims.md/.csv/.tex + one figure each
     text = render_report(
         roots=roots,
         out_dir=out,

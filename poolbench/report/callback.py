@@ -18,7 +18,7 @@ log = logging.getLogger("poolbench.report")
 
 
 class ReportOnSweepEnd(Callback):
-    def __init__(self, enabled: bool = True, baseline: str = "gap") -> None:
+    def __init__(self, enabled: bool = True, baseline: str | None = None) -> None:
         self.enabled = bool(enabled)
         self.baseline = baseline
 

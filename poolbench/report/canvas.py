@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -34,6 +35,11 @@ DOUBLE_COLUMN_IN = 7.0
 
 
 MIN_FONT_PT = 7.0
+
+
+MAX_WRAPS = 8  # fit_titles: attempts at wrapping one title
+MIN_WRAP_CHARS = 12
+TITLE_MARGIN_PX = 4.0
 
 
 @dataclass(frozen=True)
@@ -67,8 +73,9 @@ def head_gid(head: object) -> str:
 
 
 def save_figure(figure: Figure, out_dir: Path, stem: str) -> tuple[Path, Path]:
-    """Render to bytes in memory, then write each format atomically (no half-written figure on disk)."""
-    FigureCanvasAgg(figure)
+    """Render to bytes in memory, then write each format atomically (no half-written figure on disk); titles
+    are wrapped to fit first (``fit_titles``)."""
+    fit_titles(figure)
     paths = []
     for fmt in FORMATS:
         buffer = io.BytesIO()
@@ -78,6 +85,44 @@ def save_figure(figure: Figure, out_dir: Path, stem: str) -> tuple[Path, Path]:
         atomic_write_bytes(path, buffer.getvalue())
         paths.append(path)
     return paths[0], paths[1]
+
+
+def fit_titles(figure: Figure) -> None:
+    """Wrap every title (the figure's and each axes') that would run past an edge of the figure onto more lines,
+    at the " · " between a heading's parts, else between words, until it lies inside: saved at exactly its print
+    size (no tight bounding box), a figure would cut such a title off at both edges. Constrained layout then
+    makes room for the extra lines."""
+    FigureCanvasAgg(figure)
+    texts = [*figure.texts, *(axes.title for axes in figure.axes if axes.get_visible())]
+    for text in texts:
+        if not text.get_text():
+            continue
+        for _ in range(MAX_WRAPS):
+            figure.draw_without_rendering()  # lays the figure out: the title's final position and size
+            box, edges = text.get_window_extent(), figure.bbox
+            room = 2 * min(box.x0 + box.width / 2 - edges.x0, edges.x1 - box.x0 - box.width / 2) - TITLE_MARGIN_PX
+            if box.width <= room:
+                break
+            longest = max(len(line) for line in text.get_text().split("\n"))
+            text.set_text(wrapped(text.get_text(), max(MIN_WRAP_CHARS, int(longest * room / box.width) - 1)))
+
+
+def wrapped(text: str, chars: int) -> str:
+    """Each line of ``text`` cut into lines of at most ``chars`` characters where it can be: between the parts of
+    a heading (" · "), else between words (a single longer word stays whole)."""
+    lines = []
+    for line in text.split("\n"):
+        current = ""
+        for chunk in line.split(" · "):
+            for index, piece in enumerate(textwrap.wrap(chunk, chars, break_long_words=False) or [""]):
+                joint = " · " if index == 0 else " "
+                if current and len(current) + len(joint) + len(piece) <= chars:
+                    current += joint + piece
+                else:
+                    lines += [current] if current else []
+                    current = piece
+        lines.append(current)
+    return "\n".join(lines)
 
 
 def new_figure(width: float = SINGLE_COLUMN_IN, height: float = 2.4, **subplots: Any) -> tuple[Figure, Any]:

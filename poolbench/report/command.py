@@ -22,18 +22,47 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="run dirs, sweep dirs or trees of them")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="output dir (default: PATH/report)")
     parser.add_argument(
-        "--baseline", default="gap", metavar="HEAD", help="head compared with the others, paired on seed (default: gap)"
+        "--baseline",
+        default=None,
+        metavar="HEAD",
+        help="head compared with the others, paired on seed; one of the heads of the records (default: gap)",
     )
     parser.add_argument(
         "--group-by",
         action="append",
         default=[],
         metavar="KEY[,KEY]",
-        help="extra keys that split rows beyond dataset/backbone/head: a result field or a dotted config key, "
+        help="extra keys that split rows beyond dataset/backbone/head: a dotted config key, or a record field "
+        "that says how a run was made (epochs, device, git_sha, ...; not a metric such as test_acc, not seed), "
         "repeatable or comma-separated (e.g. --group-by trainer.lr,epochs)",
+    )
+    parser.add_argument(
+        "--plan",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the claims' analysis plan (default: the shipped poolbench/conf/analysis/claims.yaml)",
+    )
+    parser.add_argument(
+        "--delta",
+        type=positive_pp,
+        default=1.0,
+        metavar="PP",
+        help="the paired table's smallest difference of interest, in pp of test accuracy: a head is better, worse "
+        "or equivalent within ±PP of the baseline, or undecided (default: 1.0)",
     )
     parser.add_argument("--no-figures", action="store_true", help="tables and report.md only (faster)")
     return parser.parse_args(argv)
+
+
+def positive_pp(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 100:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of percentage points in (0, 100), e.g. 1.0")
+    return value
 
 
 def split_keys(values: Sequence[str]) -> list[str]:
@@ -54,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             baseline=args.baseline,
             group_by=split_keys(args.group_by),
             figures=not args.no_figures,
+            plan=args.plan,
+            delta=args.delta / 100.0,
         )
     except PoolbenchError as error:
         if os.environ.get("POOLBENCH_TRACEBACK", "") not in ("", "0"):

@@ -50,7 +50,7 @@ def convergence_table(curves: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame
             plateau="yes" if math.isfinite(rise) and rise < PLATEAU_PP else "no",
         )
         rows.append(row)
-    return pd.DataFrame(rows, columns=[*keys, *COLUMNS])
+    return pd.DataFrame(rows, columns=[*keys, *(column for column in COLUMNS if column not in keys)])
 
 
 def convergence_markdown(table: pd.DataFrame, keys: Sequence[str]) -> str:

@@ -32,7 +32,6 @@ from matplotlib.ticker import MaxNLocator
 from poolbench.report.aggregate import ok_runs, panel_keys, select_panel
 from poolbench.report.canvas import (
     DOUBLE_COLUMN_IN,
-    SINGLE_COLUMN_IN,
     BuiltFigure,
     FigureFile,
     head_gid,
@@ -134,9 +133,8 @@ def learning_curves(curves: pd.DataFrame, title: str, styles: dict[str, HeadStyl
     shown = recorded_curves(curves)
     ncols = min(CURVE_COLUMNS_MAX, len(heads))
     nrows = math.ceil(len(heads) / ncols)
-    width = DOUBLE_COLUMN_IN if len(heads) > 2 else SINGLE_COLUMN_IN
     figure, grid = new_figure(
-        width, 0.75 + 1.45 * nrows, nrows=nrows, ncols=ncols, sharex=True, sharey=True, squeeze=False
+        DOUBLE_COLUMN_IN, 0.75 + 1.45 * nrows, nrows=nrows, ncols=ncols, sharex=True, sharey=True, squeeze=False
     )
     n_seeds = curves.groupby("head")["seed"].nunique()
     for index, head in enumerate(heads):

@@ -6,12 +6,13 @@ panel instead of repeated key columns. Each file starts with a comment naming th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
 from poolbench.report.formatting import MINUS
 from poolbench.report.names import NAMERS, head_name, key_name, latex_escape
+from poolbench.report.variants import ABSENT
 
 LATEX_PACKAGES = ("booktabs",)
 
@@ -20,6 +21,13 @@ COLUMN_WIDTH = r"\columnwidth"
 
 
 TEXT_WIDTH = r"\textwidth"
+
+
+# Body lines (rows, panel headings) of one table float: with its header and caption it fits \textheight.
+PAGE_LINES = 36
+
+
+HEADING_LINES = 2  # a panel heading, with the space above it (a long one wraps)
 
 
 def tex(text: object) -> str:
@@ -57,12 +65,62 @@ class LatexTable:
     caption: str = ""
     font: str = r"\small"
     tabcolsep_pt: float = 4.0
+    part: tuple[int, int] = (1, 1)  # (this part, parts): a table taller than a page is cut into parts
+
+    def row_lines(self, row: int) -> int:
+        """Text lines of one body row: a cell stacking lines (a CI under its difference) counts each."""
+        return 1 + max((column.cells[row].count("\\\\") for column in self.columns), default=0)
+
+    def parts(self, page_lines: int = PAGE_LINES) -> list[LatexTable]:
+        """The table cut between panels into parts of at most ``page_lines`` body lines, each a table float that
+        fits a page (a float taller than ``\\textheight`` runs off the page); a panel longer than a page is cut
+        between rows, its heading repeated. One part: the table itself."""
+        n_rows = len(self.columns[0].cells) if self.columns else 0
+        chunks: list[tuple[str, list[int]]] = []
+        for heading, rows in self.panels or [("", list(range(n_rows)))]:
+            pieces: list[list[int]] = [[]]
+            size = HEADING_LINES
+            for row in rows:
+                if pieces[-1] and size + self.row_lines(row) > page_lines:
+                    pieces.append([])
+                    size = HEADING_LINES
+                pieces[-1].append(row)
+                size += self.row_lines(row)
+            continued = f"{heading} (continued)" if heading else ""
+            chunks += [(continued if index else heading, piece) for index, piece in enumerate(pieces)]
+        groups: list[list[tuple[str, list[int]]]] = [[]]
+        used = 0
+        for heading, rows in chunks:
+            lines = HEADING_LINES + sum(self.row_lines(row) for row in rows)
+            if groups[-1] and used + lines > page_lines:
+                groups.append([])
+                used = 0
+            groups[-1].append((heading, rows))
+            used += lines
+        if len(groups) == 1:
+            return [self]
+        return [self._subset(group, (index + 1, len(groups))) for index, group in enumerate(groups)]
+
+    def _subset(self, panels: list[tuple[str, list[int]]], part: tuple[int, int]) -> LatexTable:
+        order = [row for _, rows in panels for row in rows]
+        columns = [LatexColumn(c.header, c.align, [c.cells[row] for row in order]) for c in self.columns]
+        renumbered, start = [], 0
+        for heading, rows in panels:
+            renumbered.append((heading, list(range(start, start + len(rows)))))
+            start += len(rows)
+        caption = self.caption if part[0] == 1 else f"{self.caption} (continued)" if self.caption else ""
+        return replace(self, columns=columns, panels=renumbered, caption=caption, part=part)
 
     def render(self) -> str:
         n_columns = len(self.columns)
         spec = "".join(column.align for column in self.columns)
         lines = [
-            f"% poolbench: {self.purpose}",
+            f"% poolbench: {self.purpose}"
+            + (
+                f", part {self.part[0]} of {self.part[1]} (cut between panels to fit a page)"
+                if self.part[1] > 1
+                else ""
+            ),
             f"% Fits {self.width}"
             + (
                 " (use table* in a two-column paper)."
@@ -101,9 +159,12 @@ class LatexTable:
 
 
 def panel_heading(keys: Sequence[str], values: Sequence[object]) -> str:
-    """``Fashion-MNIST · Small CNN · learning rate = 0.1`` (plain text, for headings and figure titles)."""
+    """``Fashion-MNIST · Small CNN · learning rate = 0.1`` (plain text, for headings and figure titles). A key
+    that does not apply to the setting (its runs' configs lack it: ``ABSENT``) is left out, not shown as "= —"."""
     parts = []
     for key, value in zip(keys, values):
+        if value is None or str(value) in (ABSENT, "nan"):
+            continue
         if key in NAMERS:
             parts.append(NAMERS[key](value))
         else:

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from poolbench.report.aggregate import MIN_SEEDS_FOR_TEST, NOT_ENOUGH_SEEDS, panel_keys, select_panel
+from poolbench.report.aggregate import panel_keys, select_panel
 from poolbench.report.canvas import FigureFile, panel_title
-from poolbench.report.formatting import ci_text, count, format_p, pct, pct_pm, signed_text
+from poolbench.report.formatting import ci_text, count, format_p, is_missing, pct, pct_pm, signed_text
 from poolbench.report.names import head_name
+from poolbench.report.paired import MIN_SEEDS_FOR_TEST, NOT_ENOUGH_SEEDS
 from poolbench.report.shift import display_shift, table_pixels
-from poolbench.report.tables import display_paired, display_summary, to_markdown
+from poolbench.report.tables import display_paired, display_summary, seeds_needed_text, to_markdown
 from poolbench.report.timing import timing_sections
 
 ALPHA = 0.05
@@ -24,7 +25,9 @@ CONVENTIONS = (
     "it is not inflated by augmentation or dropout; only runs with status `ok` are averaged; "
     f"paired t-test (scipy.stats.ttest_rel) on seeds present for both heads, reported from n ≥ {MIN_SEEDS_FOR_TEST}, "
     "with Holm-adjusted p-values (the family: every head against the baseline within one panel) and the effect size "
-    "Cohen's d_z (mean paired difference / its sample std); verdicts use the adjusted p. Rows are split by every "
+    "Cohen's d_z (mean paired difference / its sample std); verdicts use the adjusted p. Each head's word "
+    "(better / worse / equivalent within ±δ / undecided, with the seeds an undecided one needs) follows the claims' "
+    "rule (`poolbench/report/decide.py`) with δ = `poolbench-report --delta` (default 1 pp). Rows are split by every "
     "config key that varies between runs of one head; only records of the same config (run key) and seed are "
     "duplicates."
 )
@@ -38,7 +41,8 @@ FILES_NOTE = (
     "only), `timing.csv` (time split), `deploy_timing.csv` (poolbench-deploy), `missing.csv`, `problems.csv`, "
     "`duplicates.csv`, `runs.csv` (one row per record); LaTeX (needs "
     "`\\usepackage{booktabs}`): `main.tex` (compact, fits `\\columnwidth` of a two-column paper), `summary.tex`, "
-    "`cost.tex`, `paired.tex`, `failed.tex`, `shift.tex` (fit `\\textwidth`, for `table*`); `figures/` (PNG and "
+    "`cost.tex`, `paired.tex`, `failed.tex`, `shift.tex` (fit `\\textwidth`, for `table*`; a table taller than a "
+    "page goes on in `NAME_part2.tex`, ..., cut between panels); `figures/` (PNG and "
     "PDF, 3.4 in single-column or 7 in double-column wide, fonts ≥ 7 pt at that size)."
 )
 
@@ -131,8 +135,22 @@ def _comparison_text(row) -> str:
     effect = f", d_z={signed_text(row.effect_dz, 1)}" if math.isfinite(row.effect_dz) else ""
     return (
         f"{diff} ({ci}, {_p_equals('p', row.p_value)}, {_p_equals('Holm p', adjusted)}{effect}, n={row.n_pairs}, "
-        f"{verdict} at α={ALPHA} after adjustment)"
+        f"{verdict} at α={ALPHA} after adjustment{_word_text(row)})"
     )
+
+
+def _word_text(row) -> str:
+    """The engine's word (``poolbench.report.paired``): '; undecided at δ=1.0 pp (12 seeds would decide)'."""
+    word = getattr(row, "verdict", None)
+    if not isinstance(word, str):
+        return ""
+    needed = getattr(row, "seeds_needed", None)
+    decide = (
+        f" ({seeds_needed_text(needed)} seeds would decide)" if word == "undecided" and not is_missing(needed) else ""
+    )
+    if word == "equivalent":
+        return f"; equivalent within ±{pct(row.delta, 1)} pp"
+    return f"; {word} at δ={pct(row.delta, 1)} pp{decide}"
 
 
 def _p_equals(label: str, p_value: float) -> str:

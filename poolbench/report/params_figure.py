@@ -1,9 +1,11 @@
-"""Accuracy vs parameters (log x): heads that share a parameter count are moved sideways by a fixed
-fraction of a decade, in order of count, with a thin line back to the true count, so no head hides another.
+"""Accuracy vs parameters (log x): every head at its true parameter count. Heads that share a count (global
+pools add no parameters of their own) stand on one vertical line, which the x label says; where one marker would
+cover another, it is drawn larger and behind (``marker_sizes``), so no head hides another. No point is moved.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -16,97 +18,67 @@ from matplotlib.typing import FillStyleType
 from poolbench.report.canvas import head_gid, head_handles, new_figure, seeds_text
 from poolbench.report.names import HeadStyle, backbone_name, head_order
 
-# accuracy vs parameters: points closer than DODGE_FRACTION of the log axis span (heads sharing a count) are
-# spread sideways to that spacing, in order of count, with a leader line to the true count (dodge_positions).
-DODGE_FRACTION = 0.03
-
-
-MIN_SPAN_DECADES = 0.3
+MIN_SPAN_DECADES = 0.3  # the x axis spans at least this much (a single shared count would get a 1 % axis)
 
 
 BACKBONE_FILLS: tuple[FillStyleType, ...] = ("full", "none", "left", "bottom")
 
 
-def dodge_positions(counts: Sequence[float]) -> list[float]:
-    """x positions for parameter counts on a log axis, no two closer than DODGE_FRACTION of the axis span.
+MARKER_PT = 5.0  # a marker's size; one that would cover another is drawn MARKER_STEP_PT larger, behind it
+MARKER_STEP_PT = 1.8
+CLOSE_X = 0.03  # of the log axis span: points this close in x stand on one vertical ...
+CLOSE_Y = 0.06  # ... and this close in y (of the accuracy span) would cover each other
 
-    Points are taken in order of count (ties: the given order, i.e. head order) and joined into chains wherever
-    two would be closer than one step; each chain is laid out one step apart, centred on the mean log count of
-    its members, and chains that then touch are merged, until none do. The order of the counts is kept, a lone
-    point stays at its count, and the figure draws a leader line from each moved point to its true count."""
-    if not counts:
-        return []
-    logs = [math.log10(float(c)) for c in counts]
-    step = DODGE_FRACTION * max(max(logs) - min(logs), MIN_SPAN_DECADES)
-    order = sorted(range(len(counts)), key=lambda i: (logs[i], i))
-    chains = [[i] for i in order]
 
-    def layout(chain: list[int]) -> list[float]:
-        centre = sum(logs[i] for i in chain) / len(chain)
-        return [centre + (k - (len(chain) - 1) / 2) * step for k in range(len(chain))]
-
-    merged = True
-    while merged:
-        merged = False
-        for k in range(len(chains) - 1):
-            if layout(chains[k])[-1] + step > layout(chains[k + 1])[0] + 1e-12:
-                chains[k : k + 2] = [chains[k] + chains[k + 1]]
-                merged = True
-                break
-    positions = [0.0] * len(counts)
-    for chain in chains:
-        for index, x in zip(chain, layout(chain)):
-            positions[index] = float(counts[index]) if len(chain) == 1 else 10**x
-    return positions
+def marker_sizes(x: Sequence[float], y: Sequence[float]) -> list[float]:
+    """A marker size per point: a point that would cover earlier ones (close in log x and in y) gets a size one
+    step above the largest of them; drawn largest first, each shows around the ones in front of it."""
+    logs = [math.log10(v) for v in x]
+    x_close = CLOSE_X * max(max(logs) - min(logs), MIN_SPAN_DECADES)
+    y_close = CLOSE_Y * max(max(y) - min(y), 1.0)
+    ranks: list[int] = []
+    for i in range(len(x)):
+        covered = [ranks[j] for j in range(i) if abs(logs[i] - logs[j]) < x_close and abs(y[i] - y[j]) < y_close]
+        ranks.append(max(covered) + 1 if covered else 0)
+    return [MARKER_PT + MARKER_STEP_PT * rank for rank in ranks]
 
 
 def accuracy_vs_params(summary: pd.DataFrame, title: str, styles: dict[str, HeadStyle]) -> Figure:
-    """Mean test accuracy against total parameters (log x): one colour and marker per head, fill per backbone.
-    Heads with the same count are dodged sideways (``dodge_positions``), which the x label says."""
+    """Mean test accuracy (± std over seeds, no caps) against total parameters (log x, each head at its true
+    count): one colour and marker per head, fill per backbone; heads sharing a count nest (``marker_sizes``)."""
     figure, axes = new_figure(height=2.9)
     backbones = sorted(summary["backbone"].unique())
     rank = {head: i for i, head in enumerate(head_order(summary["head"]))}
     rows = summary.assign(_rank=summary["head"].map(rank)).sort_values(["backbone", "_rank"], kind="stable")
-    counts = rows["params_total"].astype(float).tolist()
-    positions = dodge_positions(counts)
-    dodged = any(not math.isclose(x, c, rel_tol=1e-9) for x, c in zip(positions, counts))
-    for x, row in zip(positions, rows.itertuples(index=False)):
+    counts, means = rows["params_total"].astype(float).tolist(), (rows["test_acc_mean"] * 100).tolist()
+    sizes = marker_sizes(counts, means)
+    logs = sorted(math.log10(c) for c in counts)
+    shared = any(b - a < CLOSE_X * max(logs[-1] - logs[0], MIN_SPAN_DECADES) for a, b in itertools.pairwise(logs))
+    for size, row in sorted(zip(sizes, rows.itertuples(index=False)), key=lambda pair: -pair[0]):
         style = styles[row.head]
-        fill = BACKBONE_FILLS[backbones.index(row.backbone) % len(BACKBONE_FILLS)]
         std = row.test_acc_std * 100
-        if not math.isclose(x, row.params_total, rel_tol=1e-9):  # leader line to the true count
-            axes.plot(
-                [row.params_total, x],
-                [row.test_acc_mean * 100] * 2,
-                color=style.color,
-                linewidth=0.6,
-                zorder=2,
-                gid=head_gid(row.head),
-            )
-            axes.plot(
-                [row.params_total],
-                [row.test_acc_mean * 100],
-                "|",
-                color=style.color,
-                markersize=4,
-                zorder=2,
-                gid=head_gid(row.head),
-            )
         axes.errorbar(
-            x,
+            row.params_total,
             row.test_acc_mean * 100,
             yerr=None if math.isnan(std) else std,
             fmt=style.marker,
+            markersize=size,
             color=style.color,
-            fillstyle=fill,
+            fillstyle=BACKBONE_FILLS[backbones.index(row.backbone) % len(BACKBONE_FILLS)],
+            capsize=0,
             zorder=3,
             gid=head_gid(row.head),
         )
     axes.set_xscale("log")
+    low, high = float(rows["params_total"].min()), float(rows["params_total"].max())
+    span = math.log10(high / low)  # decades; widened to MIN_SPAN_DECADES, plus a margin for the markers
+    widen = max(0.0, MIN_SPAN_DECADES - span) / 2 + 0.06 * max(span, MIN_SPAN_DECADES)
+    axes.set_xlim(low / 10**widen, high * 10**widen)
     axes.xaxis.set_major_formatter(EngFormatter(sep=""))
     if summary["params_total"].max() < 10 * summary["params_total"].min():  # within a decade: label minor ticks
         axes.xaxis.set_minor_formatter(EngFormatter(sep=""))
-    axes.set_xlabel("parameters (total, log scale)" + ("\npoints moved sideways; line: true count" if dodged else ""))
+    same = "\nheads on one vertical: (nearly) equal counts" if shared else ""
+    axes.set_xlabel(f"parameters (total, log scale){same}")
     axes.set_ylabel("test accuracy (%)")
     axes.set_title(f"{title}\n{seeds_text(summary['n_seeds'])}")
     heads = head_order(summary["head"])

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from poolbench.atomic import atomic_write_text
+from poolbench.report.decide import MAX_SEEDS
 from poolbench.report.formatting import (
     EMPTY,
     ci_text,
@@ -122,20 +123,44 @@ def display_paired(paired: pd.DataFrame, key_columns: list[str]) -> pd.DataFrame
     out["p (paired t)"] = _map_rows(paired, lambda r: p_value_text(r["p_value"], r["test"]))
     out["p Holm"] = column_of(paired, "p_holm").map(format_p)
     out["tests in family"] = column_of(paired, "n_tests")
+    delta = column_of(paired, "delta").dropna()
+    header = f"verdict (δ = {pct(delta.iloc[0], 1)} pp)" if len(delta) else "verdict"
+    out[header] = _map_rows(paired, paired_word)
+    out["seeds needed"] = column_of(paired, "seeds_needed").map(seeds_needed_text)
     return out
+
+
+def paired_word(row: pd.Series) -> str:
+    """better / worse / equivalent within ±δ / undecided (``poolbench.report.paired``), δ in pp."""
+    word = row.get("verdict")
+    if is_missing(word):
+        return EMPTY
+    return f"equivalent within ±{pct(row['delta'], 1)} pp" if word == "equivalent" else str(word)
+
+
+def seeds_needed_text(value: object) -> str:
+    """Seeds that would decide an undecided comparison; beyond ``MAX_SEEDS``: the effect sits on a boundary."""
+    if is_missing(value):
+        return EMPTY
+    number = int(float(value))  # type: ignore[arg-type]
+    return f"> {MAX_SEEDS}" if number > MAX_SEEDS else str(number)
 
 
 def write_table(
     raw: pd.DataFrame, display: pd.DataFrame, out_dir: Path, stem: str, latex: Sequence[tuple[str, LatexTable]] = ()
 ) -> list[Path]:
     """``stem.csv`` from the raw numbers, ``stem.md`` from the display view, each ``(name, table)`` of ``latex``
-    as ``name.tex``."""
+    as ``name.tex`` (a table taller than a page: ``name.tex``, ``name_part2.tex``, ...; ``LatexTable.parts``)."""
     paths = [out_dir / f"{stem}.csv", out_dir / f"{stem}.md"]
     atomic_write_text(paths[0], raw.to_csv(index=False))
     atomic_write_text(paths[1], to_markdown(display) + "\n")
     for name, table in latex:
-        paths.append(out_dir / f"{name}.tex")
-        atomic_write_text(paths[-1], table.render())
+        parts = table.parts()
+        for stale in out_dir.glob(f"{name}_part*.tex"):  # from an earlier, longer report
+            stale.unlink()
+        for index, part in enumerate(parts, start=1):
+            paths.append(out_dir / (f"{name}.tex" if index == 1 else f"{name}_part{index}.tex"))
+            atomic_write_text(paths[-1], part.render())
     return paths
 
 

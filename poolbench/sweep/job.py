@@ -15,19 +15,31 @@ from pathlib import Path
 from typing import Any
 
 from poolbench.errors import Abort, Interrupted
+from poolbench.record import CHECKPOINT_FILE
 from poolbench.sweep import hydra_adapter
 from poolbench.sweep.ledger import note_outcome
 
 log = logging.getLogger("poolbench.sweep")
+run_log = logging.getLogger("poolbench.run")  # a single run's messages (poolbench.sweep: a sweep's)
 
 
 class RunInterrupted(Exception):
-    """SIGTERM or SIGINT arrived during a run; its last epoch-end checkpoint is on disk."""
+    """SIGTERM or SIGINT arrived during a run (``sweep_job`` says whether a checkpoint lets a rerun resume)."""
 
     def __init__(self, signum: int) -> None:
         self.signum = signum
-        name = signal.Signals(signum).name
-        super().__init__(f"interrupted by {name}; rerun the same command to resume from the last checkpoint")
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+
+
+def interruption_text(interrupted: RunInterrupted, run_dir: Path) -> str:
+    """What an interruption means for the rerun: resume from the epoch-end checkpoint, or (none written yet:
+    before epoch 1 ended, or ``trainer.checkpoint=false``) start the run again."""
+    if (run_dir / CHECKPOINT_FILE).is_file():
+        return f"{interrupted}; rerun the same command to resume from the last epoch-end checkpoint"
+    return (
+        f"{interrupted} before any checkpoint was written (one is written when an epoch ends, unless "
+        "trainer.checkpoint=false); rerun the same command to start the run again"
+    )
 
 
 class Requeued(RunInterrupted):
@@ -126,9 +138,10 @@ def sweep_job(run_dir: Path) -> Iterator[JobOutcome]:
         log.warning("%s: %s", run_dir, requeued)
         raise Abort(Interrupted(requeued.signum, str(requeued))) from None
     except RunInterrupted as interrupted:
-        note_outcome(run_dir, "failed", str(interrupted))
-        log.error("%s: %s", run_dir, interrupted)
-        raise Abort(Interrupted(interrupted.signum, str(interrupted))) from None
+        text = interruption_text(interrupted, run_dir)
+        note_outcome(run_dir, "failed", text)
+        (log if hydra_adapter.is_multirun() else run_log).error("%s: %s", run_dir, text)
+        raise Abort(Interrupted(interrupted.signum, text)) from None
     except (Exception, SystemExit) as error:
         if isinstance(error, SystemExit) and not isinstance(error, Abort) and error.code in (0, None):
             raise

@@ -243,6 +243,7 @@ def record_of_dead_job(
         head=str(settings.head["name"]),
         seed=settings.seed,
         epochs=settings.trainer.epochs,
+        content_key=settings.dataset.content_key,
         error=message,
         epochs_completed=epochs,
         checkpoint=checkpoint,

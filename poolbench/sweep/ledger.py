@@ -108,8 +108,7 @@ class SweepSummary(Callback):
         line = f"poolbench sweep: {summary_line(entries)}"
         if not entries:
             line += " (no job reported an outcome; see the job logs)"
-        print(line, flush=True)
-        log.info(line)
+        print(line, flush=True)  # once, as a plain line (a log record too would print it a second time)
         failed = sum(entry["status"] in FAILED for entry in entries)
         if not entries:
             raise Abort(RunFailed("no job of the sweep reported an outcome; see the job logs"))

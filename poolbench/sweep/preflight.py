@@ -183,9 +183,10 @@ def check_device(settings: Settings) -> None:
 
 
 def check_checkpoint(job: PreparedRun) -> None:
-    """A checkpoint in the run directory must belong to this run (its result.json was read when preparing)."""
+    """A checkpoint in the run directory must belong to this run (its result.json was read when preparing); one
+    of this config's run on images that changed since is stale: the run clears it."""
     checkpoint = job.run_dir / CHECKPOINT_FILE
-    if job.settings.trainer.checkpoint and checkpoint.exists():
+    if job.settings.trainer.checkpoint and checkpoint.exists() and job.folder.kind != "stale":
         from poolbench.training.checkpoint import load_checkpoint
 
         load_checkpoint(checkpoint, job.settings.run_key)

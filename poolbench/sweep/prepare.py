@@ -42,7 +42,9 @@ class PreparedRun:
 
     def done_record(self) -> RunRecord | None:
         """The finished record to skip with, or None to run (``force`` clears the folder's earlier attempt)."""
-        return done_record(self.run_dir, self.settings.run_key, self.folder, self.settings.force)
+        return done_record(
+            self.run_dir, self.settings.run_key, self.folder, self.settings.force, self.settings.dataset.content_key
+        )
 
     def take_model(self) -> Any:
         model, self.model = self.model, None
@@ -60,7 +62,8 @@ def prepare(cfg: DictConfig, run_dir: Path, results_key: str = "paths.output_dir
     if earlier is not None and _same_config(earlier.cfg, cfg):
         return earlier
     settings = validate(cfg)
-    prepared = PreparedRun(cfg, run_dir, settings, read_folder(run_dir, settings.run_key), results_key)
+    folder = read_folder(run_dir, settings.run_key, settings.resolved)
+    prepared = PreparedRun(cfg, run_dir, settings, folder, results_key)
     _PREPARED[run_dir] = prepared
     return prepared
 

@@ -18,10 +18,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from poolbench.data.batches import SHIFT_MODES, epoch_batches, shift_images
-from poolbench.data.splits import DataBundle, ImageSplit
+from poolbench.data.splits import DataBundle, ImageSplit, spread_sample
 from poolbench.step import StepContext
 
 SPLIT_METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc")
+CURVE_SEED = 0xC0FE  # the train curve's sample: the same images in every run on the same train split
 
 
 @torch.inference_mode()
@@ -79,10 +80,12 @@ def agreement(first: torch.Tensor, second: torch.Tensor) -> float:
 
 
 def train_subset(split: ImageSplit, size: int) -> ImageSplit:
-    """A fixed slice of the (already shuffled-at-split) train set, for a cheap per-epoch train curve."""
+    """A fixed sample of the train split for a cheap per-epoch train curve: seeded, random and stratified by
+    class (``spread_sample``), as the first images would be one class where the data is stored in class order."""
     if size >= len(split):
         return split
-    return ImageSplit(split.x[:size], split.y[:size])
+    picked = spread_sample(split.y, size, CURVE_SEED).to(split.y.device)
+    return ImageSplit(split.x[picked], split.y[picked])
 
 
 @dataclass

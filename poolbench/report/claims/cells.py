@@ -10,12 +10,10 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from poolbench.report.aggregate import ok_runs, panel_keys
-from poolbench.report.claims.rules import FLATTEN, GAP, GMP
 from poolbench.report.latex import panel_heading
 from poolbench.report.names import DATASETS
 from poolbench.report.variants import ABSENT
 
-COUNTER_CASE_TASKS = ("position",)  # tasks where arrangement IS the label: global heads should lose there
 # Keys that change the architecture or input (so parameters, MACs and size) rather than training.
 STRUCTURAL_PREFIXES = ("backbone.", "dataset.image_size", "dataset.channels", "dataset.num_classes")
 
@@ -57,11 +55,6 @@ class Cell:
         name = str(named.get("dataset", ""))
         return name.removeprefix("probe_") if name.startswith("probe_") else ""
 
-    @property
-    def counter_case(self) -> bool:
-        text = f"{self.task} {self.values[0]}"
-        return any(task in text for task in COUNTER_CASE_TASKS)
-
     def heads(self) -> list[str]:
         return sorted(self.runs["head"].unique())
 
@@ -78,14 +71,12 @@ def number(value: object) -> float:
     return number
 
 
-def cells_of(runs: pd.DataFrame, extra_keys: Sequence[str], structural: bool = False) -> list[Cell]:
-    """The cells of the ok runs, real datasets first, then in key order (train sizes ascending as numbers).
-    ``structural``: split only by dataset, backbone and keys that change the model (for counts and sizes)."""
+def cells_of(runs: pd.DataFrame, extra_keys: Sequence[str]) -> list[Cell]:
+    """The cells of the ok runs, real datasets first, then in key order (train sizes ascending as numbers)."""
     ok = ok_runs(runs)
     if ok.empty:
         return []
-    extra = [k for k in extra_keys if not structural or k.startswith(STRUCTURAL_PREFIXES) or k == "dataset.task"]
-    keys = panel_keys(extra)
+    keys = panel_keys(extra_keys)
     cells = [
         Cell(tuple(keys), values if isinstance(values, tuple) else (values,), group)
         for values, group in ok.groupby(keys, sort=False, dropna=False)
@@ -133,35 +124,3 @@ def _distinguishing_keys(group: list[Cell]) -> tuple[str, ...]:
 def sort_key(value: object) -> tuple[int, float, str]:
     as_number = number(value)
     return (0, as_number, "") if math.isfinite(as_number) else (1, 0.0, str(value))
-
-
-def column(name: str) -> Callable[[pd.Series], float]:
-    """The value of record column ``name`` of a run (NaN where missing)."""
-    return lambda row: number(row.get(name))
-
-
-def drop_at(name: str) -> Callable[[pd.Series], float]:
-    """Test accuracy minus the accuracy in column ``name`` (a shifted test set): what the shift cost."""
-    return lambda row: number(row.get("test_acc")) - number(row.get(name))
-
-
-def global_heads(cell: Cell) -> list[str]:
-    order = [GAP, GMP]
-    heads = [h for h in cell.heads() if h != FLATTEN]
-    return sorted(heads, key=lambda h: (order.index(h) if h in order else len(order), h))
-
-
-def first_value(cell: Cell, head: str, field: str) -> float:
-    """The first recorded value of ``field`` among ``head``'s runs of the cell (NaN if none)."""
-    values = cell.by_seed(head, column(field)).dropna()
-    return float(values.iloc[0]) if len(values) else math.nan
-
-
-def widest_shift(cell: Cell, prefix: str) -> int | None:
-    """The largest shift (pixels) with a ``prefix``N column that every head of the cell recorded."""
-    found = []
-    for name in cell.runs.columns:
-        if name.startswith(prefix) and name[len(prefix) :].isdigit() and cell.runs[name].notna().all():
-            found.append(int(name[len(prefix) :]))
-    positive = [p for p in found if p > 0]
-    return max(positive) if positive else None

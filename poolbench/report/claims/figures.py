@@ -1,137 +1,100 @@
-"""One figure per claim: a forest plot of the claim's measurements, each effect with its 95% CI.
+"""One figure per claim: its primary endpoints (what decides it), one small panel each, stacked.
 
-Rows are grouped by setting (the parts of the setting label that all rows share go into the title), one marker
-per global head in its report colour and marker (``poolbench.report.names.head_styles``), dodged within a
-setting; the zero line and, for deterministic quantities, the claim's threshold are drawn. Positive is what
-the claim says, so a reader checks a claim by looking right of zero. 3.4 in wide (one column), fonts >= 7 pt
-(the report style), PNG and PDF like every report figure.
+Each panel shows the effect (head named first minus the head named second) with its 95% CI, every seed's own
+value as an open dot (a bimodal outcome shows as two clusters, not as a wide interval), the zero line, the
+band of +-SESOI (inside it an effect is negligible) and a dashed line at the SESOI on the side the claim
+predicts. An exact quantity is one marker; an endpoint without its runs says so. 3.4 in wide (one column),
+about 1 in per endpoint, fonts >= 7 pt, titles wrapped inside the figure (never clipped); PNG and PDF.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.style
 import numpy as np
 from matplotlib.figure import Figure
 
-from poolbench.report.canvas import (
-    SINGLE_COLUMN_IN,
-    FigureFile,
-    head_gid,
-    head_legend,
-    new_figure,
-    save_figure,
-    style_path,
-)
-from poolbench.report.claims.rules import (
-    MATERIAL_REDUCTION,
-    REPORTED,
-    SIGNIFICANT_REDUCTION,
-    Measurement,
-)
+from poolbench.report.canvas import SINGLE_COLUMN_IN, FigureFile, head_gid, save_figure, style_path
+from poolbench.report.claims.rows import Row
+from poolbench.report.claims.rules import verdict_of
 from poolbench.report.claims.verdict import ClaimVerdict
-from poolbench.report.names import head_order, head_styles
+from poolbench.report.decide import GREATER, LESS, NONINFERIOR
+from poolbench.report.names import head_styles
 
-ROW_HEIGHT_IN = 0.24
-LINE_HEIGHT_IN = 0.16  # one 7-pt tick-label line and its spacing
-BASE_HEIGHT_IN = 1.5
-# Which rows a claim's figure shows (one unit per figure): the rest are in claims.md.
-FIGURE_ROWS: dict[str, Callable[[Measurement], bool]] = {
-    "1": lambda r: True,
-    "2": lambda r: r.quantity.startswith("train − test accuracy"),
-    "3": lambda r: True,
-    "4": lambda r: "accuracy drop" not in r.quantity,
-    "5": lambda r: r.unit == "%",
-    "5b": lambda r: True,
-}
-THRESHOLDS = {"1": SIGNIFICANT_REDUCTION, "5": MATERIAL_REDUCTION, "5b": MATERIAL_REDUCTION}
-DESCRIPTIONS = {  # what the x axis shows (positive: as the claim says), above the plot
-    "1": "parameters removed vs flatten + FC (%)",
-    "2": "flatten's minus the global head's train − test acc. (pp)",
-    "3": "GMP − GAP test accuracy (pp)",
-    "4": "filled: consistency, global − flatten (pp)\nopen: position task, accuracy, flatten − global (pp)",
-    "5": "saved vs flatten + FC (%): size, latency, throughput",
-    "5b": "saved vs flatten + FC (%): multiply-adds, latency",
-}
-X_UNITS = {"1": "%", "5": "%", "5b": "%"}
+PANEL_HEIGHT_IN = 1.05
+TITLE_HEIGHT_IN = 0.35
+WRAP_CHARS = 58  # a 7-pt line across 3.4 in
+UNIT_SCALE = {"pp": 100.0, "%": 100.0, "": 1.0}
+UNIT_LABEL = {"pp": "percentage points", "%": "percent", "": "value"}
 
 
-def shared_parts(rows: Sequence[Measurement]) -> tuple[str, ...]:
-    """The setting-label parts every row has (they go into the title, not each row's label)."""
-    if not rows:
-        return ()
-    common = set(rows[0].setting_parts)
-    for row in rows[1:]:
-        common &= set(row.setting_parts)
-    return tuple(part for part in rows[0].setting_parts if part in common)
+def panel_title(row: Row) -> str:
+    late = " (not converged)" if row.note.startswith("not converged") else ""
+    text = f"{row.quantity} — {row.comparison} · {row.setting}: {verdict_of(row)}{late}"
+    return "\n".join(textwrap.wrap(text, WRAP_CHARS))
 
 
-def row_label(row: Measurement, shared: Sequence[str], with_quantity: bool) -> str:
-    parts = [part for part in row.setting_parts if part not in shared]
-    if with_quantity:
-        parts.append(row.quantity.replace(" (zero fill)", ", zero").replace(" (circular)", ", circ."))
-    return "\n".join(parts) if parts else "all runs"
+def draw_panel(axes, row: Row, color: str, marker: str) -> None:
+    """One primary endpoint on its own x axis (its unit); y carries nothing but the seeds' jitter."""
+    scale = UNIT_SCALE[row.spec.unit]
+    sesoi = row.spec.sesoi.value * scale
+    axes.set_title(panel_title(row), fontsize=7, loc="left")
+    axes.set_yticks([])
+    axes.set_ylim(-1, 1)
+    axes.axvspan(-sesoi, sesoi, color="0.9", linewidth=0, zorder=0)
+    axes.axvline(0, color="black", linewidth=0.8)
+    claimed = {GREATER: sesoi, LESS: -sesoi, NONINFERIOR: -sesoi}[row.spec.direction]
+    axes.axvline(claimed, color="0.4", linestyle="--", linewidth=0.8)
+    axes.set_xlabel(UNIT_LABEL[row.spec.unit], fontsize=7)
+    estimate = row.estimate
+    if not estimate.measured:
+        note = "\n".join(textwrap.wrap(f"not measured: {row.note}", WRAP_CHARS)[:2])
+        box = {"facecolor": "white", "edgecolor": "none", "pad": 1}
+        axes.text(0.5, 0.5, note, transform=axes.transAxes, ha="center", va="center", fontsize=7, bbox=box)
+        axes.set_xlim(-3 * sesoi, 3 * sesoi)
+        return
+    effect = estimate.effect * scale
+    points = np.asarray(estimate.points, dtype=float) * scale
+    if not estimate.exact and points.size:
+        jitter = np.linspace(-0.45, 0.45, points.size) if points.size > 1 else np.zeros(1)
+        axes.scatter(points, jitter, s=9, facecolors="none", edgecolors=color, linewidths=0.7, gid=head_gid(row.head))
+    low, high = estimate.interval(0.95)
+    if math.isfinite(low) and not estimate.exact:
+        axes.plot([low * scale, high * scale], [0, 0], color=color, linewidth=2.0, gid=head_gid(row.head))
+    axes.plot([effect], [0], marker=marker, color=color, markersize=6, linestyle="none", gid=head_gid(row.head))
+    values = [effect, -sesoi, sesoi, *points.tolist(), *([low * scale, high * scale] if math.isfinite(low) else [])]
+    span = max(values) - min(values)
+    axes.set_xlim(min(values) - 0.08 * span, max(values) + 0.08 * span)
 
 
 def claim_figure(item: ClaimVerdict) -> Figure | None:
-    """The forest plot of one claim, or None when it has no row to show."""
-    chosen = FIGURE_ROWS.get(item.claim.key, lambda r: True)
-    rows = [r for r in item.rows if r.role != REPORTED and r.n > 0 and math.isfinite(r.effect) and chosen(r)]
+    """The primary endpoints of one claim, one panel each; None without a primary endpoint."""
+    rows = item.primary
     if not rows:
         return None
-    shared = shared_parts(rows)
-    with_quantity = len({r.quantity for r in rows}) > 1
-    labels: list[str] = []
-    for row in rows:
-        label = row_label(row, shared, with_quantity)
-        if label not in labels:
-            labels.append(label)
-    heads = head_order({r.head for r in rows})
-    styles = head_styles(heads)
-    per_label = [
-        max(ROW_HEIGHT_IN * max(1.0, len(heads) / 2), LINE_HEIGHT_IN * (label.count("\n") + 1)) for label in labels
-    ]
-    height = BASE_HEIGHT_IN + sum(per_label)
-    figure, axes = new_figure(SINGLE_COLUMN_IN, height)
-    offsets = np.linspace(-0.3, 0.3, len(heads)) if len(heads) > 1 else np.zeros(1)
-    for row in rows:
-        y = labels.index(row_label(row, shared, with_quantity)) + offsets[heads.index(row.head)]
-        style = styles[row.head]
-        low, high = (row.ci_low, row.ci_high) if math.isfinite(row.ci_low) else (row.effect, row.effect)
-        filled = row.role != "counter-case"
-        axes.errorbar(
-            [100 * row.effect],
-            [y],
-            xerr=[[100 * (row.effect - low)], [100 * (high - row.effect)]],
-            fmt=style.marker,
-            color=style.color,
-            markerfacecolor=style.color if filled else "white",
-            capsize=2,
-            gid=head_gid(row.head),
-        )
-    axes.axvline(0, color="black", linewidth=0.8)
-    if item.claim.key in THRESHOLDS:
-        axes.axvline(100 * THRESHOLDS[item.claim.key], color="grey", linestyle="--", linewidth=0.8)
-    axes.set_yticks(range(len(labels)), labels)
-    axes.invert_yaxis()
-    axes.set_xlabel("percent" if X_UNITS.get(item.claim.key) == "%" else "percentage points")
-    title = f"Claim {item.claim.key}: {item.verdict}" + (f" · {' · '.join(shared)}" if shared else "")
-    figure.suptitle(f"{title}\n{DESCRIPTIONS.get(item.claim.key, 'effect')}", fontsize=8)
-    head_legend(figure, styles, heads, ncols=4)
+    styles = head_styles({row.head for row in rows})
+    height = TITLE_HEIGHT_IN + PANEL_HEIGHT_IN * len(rows)
+    figure = Figure(figsize=(SINGLE_COLUMN_IN, height), layout="constrained")
+    panels = figure.subplots(len(rows), 1, squeeze=False)[:, 0]
+    for axes, row in zip(panels, rows):
+        draw_panel(axes, row, styles[row.head].color, styles[row.head].marker)
+    title = f"Claim {item.claim.id}: {item.verdict} (primary endpoints; dots: seeds; grey: ±SESOI)"
+    figure.suptitle("\n".join(textwrap.wrap(title, WRAP_CHARS)), fontsize=8)
     return figure
 
 
 def write_claim_figures(verdicts: Sequence[ClaimVerdict], out_dir: Path) -> list[FigureFile]:
-    """``claim_N.png``/``.pdf`` for every claim with rows to show."""
+    """``claim_N.png``/``.pdf`` for every claim with a primary endpoint."""
     written = []
     with matplotlib.style.context(style_path()):
         for item in verdicts:
             figure = claim_figure(item)
             if figure is None:
                 continue
-            png, pdf = save_figure(figure, out_dir, f"claim_{item.claim.key}")
-            written.append(FigureFile(f"claim_{item.claim.key}", f"Claim {item.claim.key}", png, pdf))
+            png, pdf = save_figure(figure, out_dir, f"claim_{item.claim.id}")
+            written.append(FigureFile(f"claim_{item.claim.id}", f"Claim {item.claim.id}", png, pdf))
     return written

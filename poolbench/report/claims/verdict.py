@@ -1,14 +1,12 @@
-"""The verdict on the seed's claims about global pooling, measured from run records (never from models).
+"""The verdict on the seed's claims about global pooling, measured from run records (never from models) by the
+analysis plan (``poolbench/conf/analysis/claims.yaml``, ``poolbench.report.claims.plan``).
 
-Every claim becomes rows of measurements (``Measurement``): one effect, oriented so that a positive value is
-what the claim says, with its 95% CI over seeds (paired on seed where two heads ran on the same seeds of one
-setting), n, and a verdict by ``claim_rules.RULES`` (printed in claims.md). A setting (a "cell") is one
-dataset, backbone and value of every config key that varies between the runs (``auto_group_keys``, always
-with ``dataset.task`` and ``dataset.train_samples`` where set); heads are only compared inside one cell.
-Flatten + dense (``flatten``) is the non-global head; every other head is a global pool.
-
-A claim's verdict combines its test rows (``claim_verdict``); counter-case and reported rows are shown, never
-counted. ``poolbench.report.claims.output`` writes the tables, ``poolbench.report.claims.figures`` the figures.
+A cell is one dataset, backbone and value of every config key that varies between the runs (always with the
+keys the plan's selectors name); heads are only compared inside one cell (an interaction compares two cells
+of one backbone and training). Every primary endpoint of every claim is decided by one rule
+(``poolbench.report.decide``) with Holm's adjustment across all of them; a claim's verdict follows from its
+primary endpoints (``poolbench.report.claims.rules``). ``poolbench.report.claims.output`` writes the tables,
+``poolbench.report.claims.figures`` the figures.
 """
 
 from __future__ import annotations
@@ -18,90 +16,78 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from poolbench.report.claims.cells import cells_of
-from poolbench.report.claims.rows import claim1, claim2, claim3, claim4, claim5, claim5b
-from poolbench.report.claims.rules import GAP, NOT_MEASURED, TEST, Measurement, claim_verdict
+from poolbench.report.claims.cells import Cell, cells_of
+from poolbench.report.claims.plan import ClaimSpec, Plan
+from poolbench.report.claims.rows import Converged, Row, measure
+from poolbench.report.claims.rules import claim_verdict, headline_of
+from poolbench.report.decide import NOT_MEASURED, Decision, Endpoint, decide_all
 
-
-@dataclass(frozen=True)
-class Claim:
-    key: str
-    seed_words: str
-    measured: str
-
-
-CLAIMS = (
-    Claim(
-        "1",
-        "The use of global pooling eliminates the need for flattening, which can lead to a significant "
-        "reduction in the number of parameters.",
-        "share of flatten + dense's total parameters a global head removes",
-    ),
-    Claim(
-        "2",
-        "Global pooling simplifies the model by reducing feature dimensions, making it easier to train and "
-        "less prone to overfitting.",
-        "flatten's minus the global head's train - test accuracy (pp) and test - train loss, per training-set size",
-    ),
-    Claim(
-        "3",
-        "Different global pooling methods (like max and average) can yield different performance results "
-        "depending on the task at hand.",
-        "GMP - GAP test accuracy (pp) per task, and whether its sign flips between tasks",
-    ),
-    Claim(
-        "4",
-        "Global pooling is particularly useful for tasks like image classification, where the spatial "
-        "arrangement of features is less critical.",
-        "under shifts: flatten's accuracy drop minus the global head's (pp), global minus flatten consistency "
-        "(zero fill, circular); counter-case: flatten - global test accuracy on the position task",
-    ),
-    Claim(
-        "5",
-        "[Global pooling] reduces computational complexity and memory requirements ... enables deployment on "
-        "resource-constrained devices.",
-        "serialized size and CPU latency/throughput saved against flatten (%), runs at other input sizes",
-    ),
-    Claim(
-        "5b",
-        "... reduces the computational load while retaining essential information from the original feature maps.",
-        "forward multiply-adds and CPU latency at batch 1 saved against flatten (%)",
-    ),
-)
+CONVERGED_FIELD = "converged"  # a per-run flag, where the records carry one; else convergence.md's plateau
 
 
 @dataclass
 class ClaimVerdict:
-    claim: Claim
+    claim: ClaimSpec
     verdict: str
     basis: str
-    headline: Measurement | None
-    rows: list[Measurement]
+    headline: Row | None
+    primary: list[Row]
+    secondary: list[Row]
+
+    @property
+    def rows(self) -> list[Row]:
+        return [*self.primary, *self.secondary]
 
 
-def headline_of(rows: Sequence[Measurement]) -> Measurement | None:
-    """The row a one-line summary shows: GAP's first test row (real data first), else the first test row."""
-    tested = [r for r in rows if r.role == TEST and r.verdict != NOT_MEASURED]
-    gap_rows = [r for r in tested if r.head == GAP]
-    chosen = gap_rows or tested
-    return chosen[0] if chosen else None
+def convergence_lookup(runs: pd.DataFrame, plateaus: pd.DataFrame, keys: Sequence[str]) -> Converged:
+    """Did every run of a head in a cell converge? From the records' ``converged`` field where they have one,
+    else from the convergence table (``plateau`` per setting and head, ``poolbench.report.convergence``);
+    None where neither says (no learning curves)."""
+    if CONVERGED_FIELD in runs.columns and runs[CONVERGED_FIELD].notna().any():
+
+        def from_records(cell: Cell, head: str) -> bool | None:
+            flags = cell.runs.loc[cell.runs["head"] == head, CONVERGED_FIELD]
+            return None if flags.isna().all() else bool(flags.fillna(False).astype(bool).all())
+
+        return from_records
+    table: dict[tuple[str, ...], bool] = {}
+    if not plateaus.empty and set(keys) <= set(plateaus.columns):
+        for row in plateaus.to_dict("records"):
+            table[tuple(str(row[k]) for k in [*keys, "head"])] = row["plateau"] == "yes"
+
+    def from_table(cell: Cell, head: str) -> bool | None:
+        return table.get(tuple(str(v) for v in [*cell.values, head]))
+
+    return from_table
 
 
-def judge_claims(runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> list[ClaimVerdict]:
-    """Every claim of ``CLAIMS`` with its rows, verdict and headline row, from a deduplicated runs frame."""
+def judge_claims(
+    plan: Plan, runs: pd.DataFrame, extra_keys: Sequence[str], converged: Converged | None = None
+) -> list[ClaimVerdict]:
+    """Every claim of the plan with its rows and verdict, from a deduplicated runs frame."""
     cells = cells_of(runs, extra_keys)
-    structural = cells_of(runs, extra_keys, structural=True)
-    rows = {
-        "1": list(claim1(structural)),
-        "2": list(claim2(cells)),
-        "3": list(claim3(cells)),
-        "4": list(claim4(cells)),
-        "5": list(claim5(cells, structural)),
-        "5b": list(claim5b(cells, structural)),
-    }
+    rows = measure(plan, cells, converged or (lambda cell, head: None))
+    decide(plan, [row for row in rows if row.primary])
     verdicts = []
-    for claim in CLAIMS:
-        claim_rows = [r for r in rows[claim.key] if r.verdict != NOT_MEASURED or r.role != TEST]
-        verdict, basis = claim_verdict(claim.key, claim_rows)
-        verdicts.append(ClaimVerdict(claim, verdict, basis, headline_of(claim_rows), claim_rows))
+    for claim in plan.claims:
+        primary = [r for r in rows if r.claim == claim.id and r.primary]
+        secondary = [r for r in rows if r.claim == claim.id and not r.primary]
+        verdict, basis = claim_verdict(primary)
+        verdicts.append(ClaimVerdict(claim, verdict, basis, headline_of(primary, verdict), primary, secondary))
     return verdicts
+
+
+def decide(plan: Plan, primary: Sequence[Row]) -> None:
+    """Decide every primary row that counts, Holm-adjusted across all of them (all claims together); rows that
+    do not count (not converged, no runs) are "not measured"."""
+    counted = [row for row in primary if row.counts and row.estimate.measured]
+    endpoints = [(row.estimate, Endpoint(row.spec.direction, row.spec.sesoi.value)) for row in counted]
+    for row, decision in zip(counted, decide_all(endpoints, plan.alpha, plan.power)):
+        row.decision = decision
+    for row in primary:
+        if row.decision is None:
+            row.decision = Decision(NOT_MEASURED)
+
+
+def every_verdict_not_measured(verdicts: Sequence[ClaimVerdict]) -> bool:
+    return all(item.verdict == NOT_MEASURED for item in verdicts)
