@@ -12,7 +12,7 @@ import hydra
 from omegaconf import DictConfig
 
 from poolbench.config import CONF_DIR
-from poolbench.config.validate import check_replaced_overrides
+from poolbench.config.validate import check_replaced_keys
 from poolbench.errors import Abort, PoolbenchError, RunFailed, UnexpectedError, abort
 from poolbench.objective import objective_value
 from poolbench.sweep import hydra_adapter
@@ -123,7 +123,7 @@ def main() -> None:
     try:
         check_plugins(sys.argv[1:], CONF_DIR)  # Hydra's own message would not name the extra to install
         try:
-            check_replaced_overrides(sys.argv[1:])
+            check_replaced_keys(dict(arg.lstrip("+~").partition("=")[::2] for arg in sys.argv[1:] if "=" in arg))
         except PoolbenchError as error:
             abort(error)
         register_plugins()  # launcher=submitit_*, hydra/sweeper=tune in editable installs too

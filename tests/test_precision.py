@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from poolbench import runtime
-from poolbench.config.validate import check_replaced_overrides
+from poolbench.config.validate import check_replaced_keys
 from poolbench.errors import ConfigError, RecordError
 from poolbench.record import read_epochs
 from poolbench.run import run
@@ -82,7 +82,7 @@ def test_a_checkpoint_of_another_precision_is_not_resumed(tmp_path):
 
 def test_trainer_amp_is_named_as_replaced_in_one_line(tmp_path):
     with pytest.raises(ConfigError) as raised:
-        check_replaced_overrides(["head=gap", "trainer.amp=true"])
+        check_replaced_keys({"head": "gap", "trainer.amp": "true"})
     assert "trainer.amp" in str(raised.value) and "trainer.precision" in str(raised.value)
     out = run_cli([*TINY, "trainer.amp=true"], cwd=tmp_path)
     assert out.returncode == 2

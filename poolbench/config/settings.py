@@ -56,6 +56,8 @@ PRECISIONS = ("auto", "fp32", "bf16")
 # The splits evaluated after every epoch (the learning curves); val always (best_val_acc and the objective read
 # it), train (the eval-mode train subset) and test only where a curve is wanted. Final metrics are always computed.
 CURVE_SPLITS = ("train", "val", "test")
+# Keys poolbench once had and replaced: a config or an override that still sets one is told the new key.
+REPLACED_KEYS = {"trainer.amp": "trainer.precision=auto|fp32|bf16 (amp=true was bf16, amp=false fp32)"}
 TARGET = Text(r"[\w.]+\.\w+", "the import path of a class")
 
 

@@ -25,7 +25,7 @@ from poolbench.config import CONF_DIR
 from poolbench.config.catalog import KIND_KEYS, class_count, split_sizes
 from poolbench.config.folder_layout import counted_classes, scan_folder
 from poolbench.config.probe_layout import check_probe
-from poolbench.config.settings import DatasetSettings, Settings
+from poolbench.config.settings import REPLACED_KEYS, DatasetSettings, Settings
 from poolbench.config.typed import RULES, RULES_BY_KEY, settings_from
 from poolbench.errors import ConfigError
 
@@ -34,8 +34,6 @@ LOGGER_BLOCKS = tuple(sorted({rule.block for rule in RULES if rule.block and rul
 # Groups whose every key must be known (a rule or a shipped YAML); head/backbone keys are checked by signature.
 CLOSED_GROUPS = ("", "paths", "trainer", "dataset", "dataset.augment", "deploy", "logger", *LOGGER_BLOCKS)
 CONFIG_GROUPS = ("backbone", "head", "dataset", "trainer")
-# Keys poolbench once had and replaced: a config or an override that still sets one is told the new key.
-REPLACED_KEYS = {"trainer.amp": "trainer.precision=auto|fp32|bf16 (amp=true was bf16, amp=false fp32)"}
 
 
 def resolved_container(cfg: DictConfig) -> dict[str, Any]:
@@ -144,18 +142,11 @@ def check_rules(data: Mapping[str, Any]) -> None:
 
 
 def check_replaced_keys(values: Mapping[str, Any]) -> None:
-    """One line for a key of ``REPLACED_KEYS`` in ``values`` (dotted key -> value)."""
-    for key, value in values.items():
-        if key in REPLACED_KEYS:
-            new_key = REPLACED_KEYS[key].partition("=")[0]
-            allowed = f"no such key any more (replaced by {new_key})"
-            raise ConfigError(key, value, allowed, f"set {REPLACED_KEYS[key]}", problem="Replaced config key")
-
-
-def check_replaced_overrides(arguments: Iterable[str]) -> None:
-    """The command line's ``trainer.amp=true`` (or ``+trainer.amp=...``) gets the same line as a config would
-    (before Hydra says only "not in struct")."""
-    check_replaced_keys(dict(arg.lstrip("+~").partition("=")[::2] for arg in arguments if "=" in arg))
+    """One line for a key of ``REPLACED_KEYS`` in ``values`` (dotted key -> value: a config's, or the command
+    line's ``trainer.amp=true``, which Hydra would answer only with "not in struct")."""
+    for key in sorted(REPLACED_KEYS.keys() & values.keys()):
+        allowed = f"no such key any more (replaced by {REPLACED_KEYS[key].partition('=')[0]})"
+        raise ConfigError(key, values[key], allowed, f"set {REPLACED_KEYS[key]}", problem="Replaced config key")
 
 
 def check_unknown_keys(data: Mapping[str, Any], known: set[str]) -> None:
