@@ -85,24 +85,27 @@ def estimate(record: Any, epochs: int, real_epochs: int) -> dict[str, float]:
 
 
 def time_to_verdict(epochs: int, precisions: list[str]) -> dict[str, Any]:
+    """Per precision: the grid's estimated run seconds, CPU-seconds and training seconds, cell by cell. The
+    precisions alternate within each cell (their order turns from cell to cell), so a machine that other work
+    slows down for a while slows each of them alike."""
     from poolbench.config import CONF_DIR
 
-    result: dict[str, Any] = {"epochs_measured": epochs, "head": REPRESENTATIVE_HEAD, "precisions": {}}
-    for precision in precisions:
-        rows: list[dict[str, Any]] = []
-        ran = None
-        for label, overrides, runs in grid_cells(Path(CONF_DIR)):
+    rows: dict[str, list[dict[str, Any]]] = {precision: [] for precision in precisions}
+    ran: dict[str, str | None] = dict.fromkeys(precisions)
+    for index, (label, overrides, runs) in enumerate(grid_cells(Path(CONF_DIR))):
+        real_epochs = cell_epochs(overrides)
+        for precision in precisions[index % len(precisions) :] + precisions[: index % len(precisions)]:
             with tempfile.TemporaryDirectory(prefix="poolbench-ttv-") as scratch:
-                record, real_epochs = short_run(overrides, epochs, precision, Path(scratch)), cell_epochs(overrides)
-            ran = record.precision
+                record = short_run(overrides, epochs, precision, Path(scratch))
+            ran[precision] = record.precision
             per_run = estimate(record, epochs, real_epochs)
-            rows.append({"cell": label, "runs": runs, **{k: v * runs for k, v in per_run.items()}})
+            rows[precision].append({"cell": label, "runs": runs, **{k: v * runs for k, v in per_run.items()}})
             print(f"  {precision} {label}: {per_run['run_seconds']:.1f} s per run x {runs}", file=sys.stderr)
-        totals: dict[str, float] = {
-            key: sum(row[key] for row in rows) for key in ("run_seconds", "run_cpu_seconds", "train_seconds")
-        }
+    result: dict[str, Any] = {"epochs_measured": epochs, "head": REPRESENTATIVE_HEAD, "precisions": {}}
+    for precision, cells in rows.items():
+        totals = {key: sum(row[key] for row in cells) for key in ("run_seconds", "run_cpu_seconds", "train_seconds")}
         totals["train_share"] = totals["train_seconds"] / totals["run_seconds"]
-        result["precisions"][precision] = {"ran": ran, "cells": rows, **totals}
+        result["precisions"][precision] = {"ran": ran[precision], "cells": cells, **totals}
     return result
 
 

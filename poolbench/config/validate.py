@@ -35,7 +35,6 @@ LOGGER_BLOCKS = tuple(sorted({rule.block for rule in RULES if rule.block and rul
 # Groups whose every key must be known (a rule or a shipped YAML); head/backbone keys are checked by signature.
 CLOSED_GROUPS = ("", "paths", "trainer", "dataset", "dataset.augment", "deploy", "logger", *LOGGER_BLOCKS)
 CONFIG_GROUPS = ("backbone", "head", "dataset", "trainer")
-# Keys poolbench once had and replaced: a config or an override that still sets one is told the new key.
 
 
 def resolved_container(cfg: DictConfig) -> dict[str, Any]:

@@ -57,6 +57,8 @@ class EndpointSpec:
         """pp for accuracies and shares of predictions (differences of fractions), % for relative effects."""
         if self.effect in PERCENT_EFFECTS:
             return "%"
+        if self.metric.startswith("epochs"):
+            return ""  # a count of epochs (epochs_to_train_acc_90), not an accuracy
         return "pp" if "acc" in self.metric or "consistency" in self.metric else ""
 
 
