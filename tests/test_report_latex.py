@@ -251,3 +251,12 @@ def test_a_table_taller_than_a_page_is_cut_into_parts_that_fit(tmp_path: Path) -
         assert code == 0, log[-3000:]
         assert not FLOAT_TOO_LARGE.findall(log), f"{tex_file.name}: {FLOAT_TOO_LARGE.findall(log)} pt too tall"
         assert all(points <= MAX_OVERFULL_PT for points in overfull_points(log)), tex_file.name
+
+
+def test_a_long_head_name_takes_two_lines_in_the_head_column() -> None:
+    from poolbench.report.latex import head_cell
+
+    assert head_cell("GAP") == "GAP"
+    assert head_cell("Flatten + FC") == "Flatten + FC"
+    two = head_cell("Flatten + dropout + FC")
+    assert two.startswith(r"\begin{tabular}[t]") and r"Flatten +\\{}dropout + FC" in two

@@ -201,8 +201,19 @@ def number_column(header: str, cells: Sequence[str]) -> LatexColumn:
     return LatexColumn(header, "r", [tex(cell) for cell in cells])
 
 
+LONG_HEAD_NAME = 14  # characters: a longer head name (``Flatten + dropout + FC``) takes two lines
+
+
 def head_column(frame: pd.DataFrame) -> LatexColumn:
-    return LatexColumn("Head", "l", [tex(head_name(head)) for head in frame["head"]])
+    return LatexColumn("Head", "l", [head_cell(head_name(head)) for head in frame["head"]])
+
+
+def head_cell(name: str) -> str:
+    """A head's name for the first column; a long one breaks after its first `` + `` (a narrow column)."""
+    first, plus, rest = name.partition(" + ")
+    if len(name) <= LONG_HEAD_NAME or not plus:
+        return tex(name)
+    return rf"\begin{{tabular}}[t]{{@{{}}l@{{}}}}{tex(first)} +\\{{}}{tex(rest)}\end{{tabular}}"
 
 
 def two_line(text: str) -> str:
