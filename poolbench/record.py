@@ -17,7 +17,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from poolbench.atomic import atomic_write_json, atomic_write_text
+from poolbench.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from poolbench.errors import RecordError
 
 SCHEMA_VERSION = 1
@@ -26,6 +26,15 @@ EPOCHS_FILE = "epochs.csv"
 CONFIG_FILE = "config.yaml"
 CHECKPOINT_FILE = "checkpoint.pt"
 DEPLOY_TIMING_FILE = "deploy_timing.json"  # written after the run by poolbench-deploy (bench/deploy_timing.py)
+# Per-image predictions on the test images (numpy .npz): what a CI over test images needs (docs/claims.md).
+PREDICTIONS_FILE = "predictions.npz"
+# Its arrays, one entry per scored test image, in the same order in every run of a cell:
+#   test_index  int32  the image's index in the dataset's own test split (runs of a cell share these)
+#   test_label  int16  its true class
+#   test_pred   int16  the run's predicted class (argmax of the logits)
+#   test_loss   float16 the run's cross-entropy on it
+#   shift_pred_<k>  int16  the predicted class under the translation test's zero-fill shift of k px (optional)
+PREDICTION_ARRAYS = ("test_index", "test_label", "test_pred", "test_loss")
 STATUSES = ("ok", "diverged", "failed")
 EPOCH_COLUMNS = [
     "epoch",
@@ -228,6 +237,40 @@ def read_result(path: Path) -> RunRecord:
     if not isinstance(data, dict):
         raise RecordError(f"{path}: not a JSON object. Delete it to rerun that run.")
     return RunRecord.from_json(data, origin=str(path))
+
+
+def write_predictions(run_dir: Path, arrays: Mapping[str, Any]) -> None:
+    """Store a run's per-image predictions (``PREDICTION_ARRAYS`` and optional ``shift_pred_<k>``), compressed."""
+    import numpy as np
+
+    missing = [name for name in PREDICTION_ARRAYS if name not in arrays]
+    if missing:
+        raise ValueError(f"predictions lack {', '.join(missing)}")
+    lengths = {len(values) for values in arrays.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"prediction arrays of different lengths: {sorted(lengths)}")
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{name: np.asarray(values) for name, values in arrays.items()})
+    atomic_write_bytes(Path(run_dir) / PREDICTIONS_FILE, buffer.getvalue())
+
+
+def read_predictions(run_dir: Path) -> dict[str, Any] | None:
+    """A run's per-image predictions (name -> numpy array), or None where the run stored none (older records);
+    RecordError names a file that is there but unreadable."""
+    import numpy as np
+
+    path = Path(run_dir) / PREDICTIONS_FILE
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except (OSError, ValueError, KeyError) as error:
+        raise RecordError(f"{path}: unreadable predictions ({error}); delete it and rerun the run.") from None
+    missing = [name for name in PREDICTION_ARRAYS if name not in arrays]
+    if missing:
+        raise RecordError(f"{path}: lacks {', '.join(missing)}; delete it and rerun the run.")
+    return arrays
 
 
 def read_epochs(path: Path) -> list[dict[str, Any]]:
