@@ -250,7 +250,7 @@ def write_predictions(run_dir: Path, arrays: Mapping[str, Any]) -> None:
     if len(lengths) != 1:
         raise ValueError(f"prediction arrays of different lengths: {sorted(lengths)}")
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **{name: np.asarray(values) for name, values in arrays.items()})
+    np.savez_compressed(buffer, **{name: np.asarray(values) for name, values in arrays.items()})  # type: ignore[arg-type]
     atomic_write_bytes(Path(run_dir) / PREDICTIONS_FILE, buffer.getvalue())
 
 
