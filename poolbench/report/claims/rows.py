@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from poolbench.report.claims.cells import STRUCTURAL_PREFIXES, Cell, number
+from poolbench.report.claims.images import ImageResult, PredictionStore, images_for
 from poolbench.report.claims.plan import (
     INTERACTION,
     REDUCTION,
@@ -51,6 +52,7 @@ class Row:
     setting_full: str = ""
     cells: tuple[Cell, ...] = field(default=(), repr=False, compare=False)
     decision: Decision | None = field(default=None, compare=False)
+    images: ImageResult | None = field(default=None, compare=False)  # seed-only and seeds+images intervals
 
     @property
     def comparison(self) -> str:
@@ -167,7 +169,12 @@ def pair_label(first: Cell, second: Cell) -> str:
 
 
 def rows_for(
-    claim: ClaimSpec, spec: EndpointSpec, primary: bool, cells: Sequence[Cell], converged: Converged
+    claim: ClaimSpec,
+    spec: EndpointSpec,
+    primary: bool,
+    cells: Sequence[Cell],
+    converged: Converged,
+    store: PredictionStore | None = None,
 ) -> Iterator[Row]:
     """Every row of one endpoint: per head, per matching cell (interaction: per matched pair of cells)."""
     for head in spec.heads:
@@ -188,12 +195,16 @@ def rows_for(
             else:
                 estimate = estimate_in(group[0], spec, head)
             row = make_row(claim.id, primary, spec, head, group, estimate)
+            row.images = images_for(spec, head, group, estimate, store or PredictionStore())
+            row.estimate = row.images.estimate if row.images else estimate  # the interval that decides
             if not estimate.measured:
                 row.note = "; ".join(missing_note(c, spec, heads) for c in group)
             elif spec.converged and (late := convergence_note(group, heads, converged)):
                 row.note, row.counts = late, False
             elif spec.by_construction:
                 row.note, row.counts = f"by construction: {spec.by_construction}", False
+            if row.images is not None and row.images.warning:
+                row.note = "; ".join(filter(None, [row.note, row.images.warning]))
             yield row
 
 
@@ -231,15 +242,17 @@ def selector_text(spec: EndpointSpec) -> str:
 
 def measure(plan: Plan, cells: Sequence[Cell], converged: Converged) -> list[Row]:
     """Every row of every claim of the plan: primary rows first, then secondary rows (exact secondary rows once
-    per model: cells that differ only in training give the same parameter count)."""
+    per model: cells that differ only in training give the same parameter count). Each run's predictions are
+    read once (``PredictionStore``)."""
     rows: list[Row] = []
+    store = PredictionStore()
     for claim in plan.claims:
         usable = allowed_cells(plan, claim.id, cells)
         for spec in claim.primary:
-            rows += rows_for(claim, spec, True, usable, converged)
+            rows += rows_for(claim, spec, True, usable, converged, store)
         seen: set[tuple[object, ...]] = set()
         for spec in claim.secondary:
-            for row in rows_for(claim, spec, False, usable, converged):
+            for row in rows_for(claim, spec, False, usable, converged, store):
                 if spec.effect == REDUCTION:
                     key = (spec.name, row.head, spec.metric, model_of(row.cells[0]))
                     if key in seen:

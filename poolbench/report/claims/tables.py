@@ -15,6 +15,7 @@ from poolbench.report.claims.rows import Row
 from poolbench.report.claims.rules import verdict_of
 from poolbench.report.claims.verdict import ClaimVerdict
 from poolbench.report.formatting import EMPTY, format_p, pct, signed_text
+from poolbench.report.image_ci import SEEDS_ONLY
 from poolbench.report.tables import seeds_needed_text
 
 ARCHITECTURES_FILE = Path(__file__).resolve().parent.parent / "architectures.csv"
@@ -64,6 +65,39 @@ def interval_text(row: Row, confidence: float) -> str:
     return f"[{signed_text(scale * low, digits)}, {signed_text(scale * high, digits)}]"
 
 
+def interval_name(row: Row) -> str:
+    """Which interval decides the row: "seeds+images", "seeds (t)", "exact" or nothing (not measured)."""
+    if not row.estimate.measured:
+        return ""
+    if row.estimate.exact:
+        return "exact"
+    return row.images.interval if row.images is not None else SEEDS_ONLY
+
+
+def image_columns(row: Row) -> dict[str, object]:
+    """claims_detail.csv's columns of the test-image interval (``poolbench.report.claims.images``): the
+    seeds+images 95 % and 90 % intervals (NaN where the seed-only one decides), its two variance terms, the
+    bootstrap check and why a row is decided on seeds alone."""
+    images = row.images
+    combined = images is not None and images.interval != SEEDS_ONLY
+    low, high = images.estimate.interval(0.95) if combined and images else (math.nan, math.nan)
+    low90, high90 = images.estimate.interval(0.90) if combined and images else (math.nan, math.nan)
+    boot_low, boot_high = images.bootstrap if images else (math.nan, math.nan)
+    return {
+        "interval": interval_name(row),
+        "ci_low_images": low,
+        "ci_high_images": high,
+        "ci90_low_images": low90,
+        "ci90_high_images": high90,
+        "se_seeds": images.seeds.se if images else row.estimate.se,
+        "se_images": math.sqrt(images.variance_images) if combined and images else math.nan,
+        "n_images": images.n_images if images else 0,
+        "ci_low_boot": boot_low,
+        "ci_high_boot": boot_high,
+        "interval_reason": images.reason if images else "",
+    }
+
+
 def seeds_text(row: Row) -> str:
     return seeds_needed_text(row.decision.seeds_needed if row.decision is not None else None)
 
@@ -102,6 +136,7 @@ def display_rows(rows: Sequence[Row], primary: bool) -> pd.DataFrame:
             "comparison": row.comparison,
             "effect": effect_text(row),
             "95% CI": interval_text(row, 0.95),
+            "CI over": interval_name(row),
         }
         decision = row.decision
         if primary and decision is not None:
@@ -141,6 +176,7 @@ def summary_frame(verdicts: Sequence[ClaimVerdict]) -> pd.DataFrame:
                 "effect": head.estimate.effect if head else math.nan,
                 "ci_low": low,
                 "ci_high": high,
+                "interval": interval_name(head) if head else "",
                 "unit": head.spec.unit if head else None,
                 "n": head.estimate.n if head else 0,
             }
@@ -154,8 +190,9 @@ def detail_frame(verdicts: Sequence[ClaimVerdict]) -> pd.DataFrame:
     for item in verdicts:
         for row in item.rows:
             estimate, decision = row.estimate, row.decision
-            low, high = estimate.interval(0.95)
-            eq_low, eq_high = estimate.interval(0.90)
+            seeds = row.images.seeds if row.images is not None else estimate  # the seed-only t interval
+            low, high = seeds.interval(0.95)
+            eq_low, eq_high = seeds.interval(0.90)
             records.append(
                 {
                     "claim": row.claim,
@@ -177,7 +214,8 @@ def detail_frame(verdicts: Sequence[ClaimVerdict]) -> pd.DataFrame:
                     "ci90_low": eq_low,
                     "ci90_high": eq_high,
                     "n": estimate.n,
-                    "sd": estimate.sd,
+                    "sd": seeds.sd,
+                    **image_columns(row),
                     "per_seed": " ".join(f"{p:.6g}" for p in estimate.points),
                     "p_zero": decision.p_zero if decision else math.nan,
                     "p_zero_holm": decision.p_zero_holm if decision else math.nan,
