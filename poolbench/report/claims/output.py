@@ -35,6 +35,12 @@ from poolbench.report.tables import to_markdown
 from poolbench.report.variants import flatten
 
 CLAIMS_STEM = "claims"
+IMAGES_NOTE = (
+    "CI over: *seeds+images* where every run behind a row stored per-image predictions: the standard error adds "
+    "the test images' sampling variance (var of the per-image effect / N images) to the seeds' (t on n − 1), and "
+    "its tests are the ones Holm adjusts; *seeds (t)* where not (claims_detail.csv says why and keeps the "
+    "seed-only interval; docs/reports.md, Test images inside the CI)."
+)
 # Grouping keys the claims always split by when any run's config holds them (the probe task, the training-set
 # size), even where the report's automatic grouping would not (e.g. a sweep of one task only).
 CLAIM_KEYS = ("dataset.task", "dataset.train_samples")
@@ -121,6 +127,8 @@ def render_claims(plan: Plan, verdicts: Sequence[ClaimVerdict], figures: Sequenc
         to_markdown(display_summary(verdicts)),
         "",
         "## Primary endpoints (these alone decide)",
+        "",
+        IMAGES_NOTE,
         "",
         to_markdown(display_rows(primary, primary=True)),
         "",
