@@ -169,6 +169,12 @@ def test_each_accuracy_and_gap_row_is_decided_on_seeds_and_images_recomputed_fro
     assert row["ci_low_boot"] < effect < row["ci_high_boot"]
 
 
+def test_claims_md_names_the_interval_that_decides(varied) -> None:
+    base, _ = varied
+    text = (base / "report" / "claims.md").read_text(encoding="utf-8")
+    assert "CI over" in text and "seeds+images" in text and "seeds (t)" in text
+
+
 def test_the_shift_drop_uses_the_shifted_predictions_and_a_size_row_falls_back_to_seeds(varied) -> None:
     _, detail = varied
     assert detail.loc["shift drop", "interval"] == "seeds+images"

@@ -119,6 +119,7 @@ def display_summary(verdicts: Sequence[ClaimVerdict]) -> pd.DataFrame:
                 "headline (deciding primary endpoint)": f"{head.quantity} · {head.setting}" if head else EMPTY,
                 "effect": effect_text(head) if head else EMPTY,
                 "95% CI": interval_text(head, 0.95) if head else EMPTY,
+                "CI over": interval_name(head) if head else EMPTY,
                 "n": str(head.estimate.n) if head else "0",
             }
         )
