@@ -88,7 +88,8 @@ def claims_latex(verdicts: Sequence[ClaimVerdict]) -> LatexTable:
     caption = (
         "The seed's claims about global pooling, judged by a pre-registered analysis plan: each claim's verdict "
         "follows from its primary endpoints (Holm-adjusted across all claims); shown is the endpoint that decides "
-        "it (95\\% CI over seeds; the plan, its hash and every row in claims.md)."
+        "it (95\\% CI over seeds, and over test images where the runs stored per-image predictions; the plan, its "
+        "hash and every row in claims.md)."
     )
     return LatexTable("claims verdict", TEXT_WIDTH, columns, caption=caption, font=r"\footnotesize", tabcolsep_pt=3)
 
