@@ -176,7 +176,9 @@ def rows_for(
     converged: Converged,
     store: PredictionStore | None = None,
 ) -> Iterator[Row]:
-    """Every row of one endpoint: per head, per matching cell (interaction: per matched pair of cells)."""
+    """Every row of one endpoint: per head, per matching cell (interaction: per matched pair of cells); its
+    estimate includes the test images where the runs' predictions allow (``poolbench.report.claims.images``)."""
+    store = store or PredictionStore()
     for head in spec.heads:
         heads = [head] if spec.against is None else [head, spec.against]
         groups = cell_groups(spec, cells)
@@ -195,7 +197,7 @@ def rows_for(
             else:
                 estimate = estimate_in(group[0], spec, head)
             row = make_row(claim.id, primary, spec, head, group, estimate)
-            row.images = images_for(spec, head, group, estimate, store or PredictionStore())
+            row.images = images_for(spec, head, group, estimate, store)
             row.estimate = row.images.estimate if row.images else estimate  # the interval that decides
             if not estimate.measured:
                 row.note = "; ".join(missing_note(c, spec, heads) for c in group)
