@@ -4,6 +4,7 @@ predictions that disagree with its record, and the numbers recomputed from the r
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 import yaml
 from scipy import stats
 
-from poolbench.record import PREDICTIONS_FILE, read_predictions, read_result, write_predictions
+from poolbench.record import PREDICTIONS_FILE, read_predictions, write_predictions
 from poolbench.report.claims.output import write_claims
 from poolbench.report.collect import collect_runs
 from poolbench.report.decide import INCONCLUSIVE, SUPPORTED
@@ -122,23 +123,44 @@ def report(tmp_path: Path, correct, missing: tuple[str, int] | None = None) -> p
     return pd.read_csv(tmp_path / "report" / "claims_detail.csv").set_index("endpoint")
 
 
-def recompute(root: Path, metric: str) -> tuple[float, float, float, int]:
-    """effect, seed-only variance of the mean, image variance of the mean, seeds: from the raw files alone."""
-    per_seed, per_image = [], []
+def raw_run(root: Path, head: str, seed: int) -> tuple[dict, dict]:
+    """result.json and predictions.npz of one run, read with json and numpy alone (no poolbench)."""
+    run_dir = next(root.glob(f"fashion_mnist/*/{head}/seed{seed}"))
+    with np.load(run_dir / "predictions.npz") as data:
+        arrays = {name: data[name] for name in data.files}
+    return json.loads((run_dir / "result.json").read_text(encoding="utf-8")), arrays
+
+
+def recompute(root: Path, metric: str) -> tuple[float, float, float, int, tuple[float, float]]:
+    """effect, seed-only variance of the mean, image variance of the mean, seeds and the bootstrap check, by
+    docs/reports.md's algorithm from the raw files alone."""
+    per_seed, per_image, constants = [], [], []
     for seed in SEEDS:
-        values, images = [], []
+        values, images, fixed = [], [], []
         for head in ("gap", "flatten"):
-            run_dir = next(root.glob(f"fashion_mnist/*/{head}/seed{seed}"))
-            record, arrays = read_result(run_dir / "result.json"), read_predictions(run_dir)
-            assert arrays is not None
+            record, arrays = raw_run(root, head, seed)
             correct = (arrays["test_pred"] == arrays["test_label"]).astype(float)
-            image = {"test_acc": correct, "gap_acc": -correct, "gap_loss": arrays["test_loss"].astype(float)}[metric]
-            values.append(getattr(record, metric))
+            loss = arrays["test_loss"].astype(float)
+            image, constant = {
+                "test_acc": (correct, 0.0),
+                "gap_acc": (-correct, record["train_acc"]),
+                "gap_loss": (loss, -record["train_loss"]),
+            }[metric]
+            values.append(record[metric])
             images.append(image)
+            fixed.append(constant)
         per_seed.append(values[0] - values[1])
         per_image.append(images[0] - images[1])
-    d, m = np.array(per_seed), np.vstack(per_image).mean(axis=0)
-    return float(d.mean()), float(d.var(ddof=1) / d.size), float(m.var(ddof=1) / m.size), d.size
+        constants.append(fixed[0] - fixed[1])
+    d, z = np.array(per_seed), np.vstack(per_image)
+    m = z.mean(axis=0)
+    rng, draws = np.random.default_rng(20210301), []
+    for _ in range(2000):
+        seeds = rng.integers(0, len(d), len(d))
+        counts = np.bincount(rng.integers(0, m.size, m.size), minlength=m.size)
+        draws.append((np.array(constants) + z @ counts / m.size)[seeds].mean())
+    boot = tuple(np.quantile(draws, [0.025, 0.975]))
+    return float(d.mean()), float(d.var(ddof=1) / d.size), float(m.var(ddof=1) / m.size), d.size, boot
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +178,7 @@ def test_each_accuracy_and_gap_row_is_decided_on_seeds_and_images_recomputed_fro
 ) -> None:
     base, detail = varied
     row = detail.loc[name]
-    effect, seed_var, image_var, n = recompute(base / "runs", metric)
+    effect, seed_var, image_var, n, boot = recompute(base / "runs", metric)
     t = stats.t.ppf(0.975, n - 1)
     assert row["interval"] == "seeds+images" and row["n_images"] == N_IMAGES
     assert row["effect"] == pytest.approx(effect, abs=1e-9)
@@ -166,7 +188,7 @@ def test_each_accuracy_and_gap_row_is_decided_on_seeds_and_images_recomputed_fro
     assert row["se_images"] == pytest.approx(image_var**0.5) and row["se_seeds"] == pytest.approx(seed_var**0.5)
     p_zero = 2 * stats.t.sf(abs(effect) / math.sqrt(seed_var + image_var), n - 1)  # Holm's input: the same interval
     assert row["p_zero"] == pytest.approx(p_zero, rel=1e-9)
-    assert row["ci_low_boot"] < effect < row["ci_high_boot"]
+    assert (row["ci_low_boot"], row["ci_high_boot"]) == pytest.approx(boot, abs=1e-12)
 
 
 def test_claims_md_names_the_interval_that_decides(varied) -> None:
