@@ -26,9 +26,8 @@ side: contradicted; in between: negligible). They never enter a Holm family.
 Holm: the tests against 0 of all endpoints decided together form one family, the margin tests (TOST, and the
 non-inferiority tests) another; each family is Holm-adjusted over all of its tests (``decide_all``).
 
-The engine decides on the ``Estimate`` it is given: the seed-only one, or that estimate widened by the test
-images' sampling variance (``poolbench.report.image_ci.with_images``); its p-values are the t tests of the
-same effect, standard error and degrees of freedom, so they always agree with the interval shown.
+It decides on the ``Estimate`` it is given (seed-only, or widened by the test images: ``image_ci.with_images``);
+its p-values are t tests of that effect, standard error and df, so they agree with the interval shown.
 """
 
 from __future__ import annotations
