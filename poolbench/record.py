@@ -20,7 +20,10 @@ from typing import Any
 from poolbench.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from poolbench.errors import RecordError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Older record shapes this poolbench still reads: schema_version -> {old field name: current name}. Version 1
+# called the generalization gap gap_acc/gap_loss ("gap" also names the GAP head); version 2 overfit_acc/_loss.
+RENAMED_FIELDS: dict[int, dict[str, str]] = {1: {"gap_acc": "overfit_acc", "gap_loss": "overfit_loss"}}
 RESULT_FILE = "result.json"
 EPOCHS_FILE = "epochs.csv"
 CONFIG_FILE = "config.yaml"
@@ -99,8 +102,8 @@ class RunRecord:
     epochs_to_train_acc_90: int | None = None
     train_acc: float | None = None
     train_loss: float | None = None
-    gap_acc: float | None = None
-    gap_loss: float | None = None
+    overfit_acc: float | None = None  # the generalization gap: train_acc - test_acc (schema 1: gap_acc)
+    overfit_loss: float | None = None  # test_loss - train_loss (schema 1: gap_loss)
     params_total: int | None = None
     params_backbone: int | None = None
     params_head: int | None = None
@@ -156,9 +159,7 @@ class RunRecord:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], origin: str = "result.json") -> RunRecord:
-        version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise RecordError(f"{origin}: unknown schema_version {version!r} (this poolbench reads {SCHEMA_VERSION}).")
+        data = migrate(data, origin)
         known = {f.name for f in fields(cls)}
         missing = [name for name in required_fields() if data.get(name) is None]
         if missing:
@@ -166,6 +167,19 @@ class RunRecord:
         if data["status"] not in STATUSES:
             raise RecordError(f"{origin}: status {data['status']!r} is not one of {', '.join(STATUSES)}.")
         return cls(**{key: value for key, value in data.items() if key in known})
+
+
+def migrate(data: Mapping[str, Any], origin: str = "result.json") -> dict[str, Any]:
+    """A result.json of any readable schema_version in the current shape (old field names renamed, the version
+    set to ``SCHEMA_VERSION``); RecordError for a version this poolbench does not know."""
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION and version not in RENAMED_FIELDS:
+        readable = ", ".join(str(v) for v in sorted({*RENAMED_FIELDS, SCHEMA_VERSION}))
+        raise RecordError(f"{origin}: unknown schema_version {version!r} (this poolbench reads {readable}).")
+    renames = RENAMED_FIELDS.get(version, {}) if isinstance(version, int) else {}
+    migrated = {renames.get(key, key): value for key, value in data.items()}
+    migrated["schema_version"] = SCHEMA_VERSION
+    return migrated
 
 
 def required_fields() -> list[str]:

@@ -214,8 +214,8 @@ def final_metrics(final: dict[str, float], history: list[dict[str, Any]]) -> dic
             return {}
         final = {key: history[-1][key] for key in SPLIT_METRICS}
     metrics = {key: final[key] for key in ("test_acc", "test_loss", "val_acc", "val_loss", "train_acc", "train_loss")}
-    metrics["gap_acc"] = final["train_acc"] - final["test_acc"]
-    metrics["gap_loss"] = final["test_loss"] - final["train_loss"]
+    metrics["overfit_acc"] = final["train_acc"] - final["test_acc"]
+    metrics["overfit_loss"] = final["test_loss"] - final["train_loss"]
     return metrics
 
 

@@ -22,7 +22,7 @@ from poolbench.report.aggregate import auto_group_keys, deduplicate, runs_frame,
 from poolbench.report.build import write_report
 from poolbench.report.canvas import DOUBLE_COLUMN_IN, MIN_FONT_PT, SINGLE_COLUMN_IN, save_figure, slug, style_path
 from poolbench.report.collect import collect_runs
-from poolbench.report.curves import learning_curves
+from poolbench.report.curves import curves_frame
 from poolbench.report.figures import build_figures
 from poolbench.report.names import HEAD_STYLES, head_styles
 from poolbench.report.shift import shift_table
@@ -33,7 +33,7 @@ def built_figures(root: Path):
     extra = auto_group_keys(collection)
     runs, _ = deduplicate(runs_frame(collection, extra), extra)
     return build_figures(
-        summary_table(runs, extra), runs, learning_curves(collection, runs, extra), extra, shift_table(runs, extra)
+        summary_table(runs, extra), runs, curves_frame(collection, runs, extra), extra, shift_table(runs, extra)
     )
 
 

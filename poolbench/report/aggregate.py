@@ -27,8 +27,8 @@ IDENTITY = ("dataset", "backbone", "head")
 CONFIDENCE = 0.95
 SPREAD_METRICS = (
     "test_acc",
-    "gap_acc",
-    "gap_loss",
+    "overfit_acc",
+    "overfit_loss",
     "train_acc",
     "val_acc",
     "best_val_acc",

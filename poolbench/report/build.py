@@ -21,7 +21,7 @@ from poolbench.report.claims.output import write_claims
 from poolbench.report.claims.plan import load_plan
 from poolbench.report.collect import ReportInputError, check_paths, collect_runs, default_out_dir
 from poolbench.report.convergence import write_convergence
-from poolbench.report.curves import learning_curves
+from poolbench.report.curves import curves_frame
 from poolbench.report.figures import write_figures
 from poolbench.report.group_keys import check_baseline, check_group_keys
 from poolbench.report.latex_tables import cost_latex, failed_latex, main_latex, paired_latex, summary_latex
@@ -88,7 +88,7 @@ def write_report(
     failed = failed_table(runs, extra)
     missing = missing_table(collection, runs, extra)
     problems = pd.DataFrame([(str(p.path), p.message) for p in collection.problems], columns=["path", "problem"])
-    curves = learning_curves(collection, runs, extra)
+    curves = curves_frame(collection, runs, extra)
     shifts = shift_table(runs, extra)
     datasets = sorted(runs["dataset"].unique()) if not runs.empty else []
 

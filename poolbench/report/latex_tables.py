@@ -102,10 +102,11 @@ def summary_latex(summary: pd.DataFrame, panel_columns: Sequence[str]) -> LatexT
             two_line("95\\% CI\n(\\%)"), [ci_text(r["test_acc_ci_low"], r["test_acc_ci_high"]) for r in rows]
         ),
         number_column(
-            two_line("Generalization\ngap (pp)"), [pct_pm(r["gap_acc_mean"], r["gap_acc_std"]) for r in rows]
+            two_line("Generalization\ngap (pp)"), [pct_pm(r["overfit_acc_mean"], r["overfit_acc_std"]) for r in rows]
         ),
         number_column(
-            two_line("Loss gap\n(test $-$ train)"), [num_pm(r["gap_loss_mean"], r["gap_loss_std"]) for r in rows]
+            two_line("Loss gap\n(test $-$ train)"),
+            [num_pm(r["overfit_loss_mean"], r["overfit_loss_std"]) for r in rows],
         ),
     ]
     if column_of(frame, "gem_p_mean").notna().any():

@@ -111,7 +111,9 @@ def panel_paragraph(summary: pd.DataFrame, paired: pd.DataFrame, baseline: str) 
         for _, r in summary.iterrows()
     ]
     parts.append("Head parameters: " + ", ".join(costs) + ".")
-    gaps = [f"{head_name(r['head'])} {pct_pm(r['gap_acc_mean'], r['gap_acc_std'])}" for _, r in summary.iterrows()]
+    gaps = [
+        f"{head_name(r['head'])} {pct_pm(r['overfit_acc_mean'], r['overfit_acc_std'])}" for _, r in summary.iterrows()
+    ]
     parts.append("Generalization gap (train − test accuracy, pp): " + ", ".join(gaps) + ".")
     if "gem_p_mean" in summary and summary["gem_p_mean"].notna().any():
         gem = [

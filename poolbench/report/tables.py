@@ -79,8 +79,8 @@ def display_summary(summary: pd.DataFrame, key_columns: list[str]) -> pd.DataFra
         return out
     out["test acc %"] = _map_rows(summary, lambda r: pct_pm(r["test_acc_mean"], r["test_acc_std"]))
     out["95% CI"] = [ci_text(low, high) for low, high in zip(summary["test_acc_ci_low"], summary["test_acc_ci_high"])]
-    out["generalization gap pp"] = _map_rows(summary, lambda r: pct_pm(r["gap_acc_mean"], r["gap_acc_std"]))
-    out["loss gap"] = _map_rows(summary, lambda r: num_pm(r["gap_loss_mean"], r["gap_loss_std"]))
+    out["generalization gap pp"] = _map_rows(summary, lambda r: pct_pm(r["overfit_acc_mean"], r["overfit_acc_std"]))
+    out["loss gap"] = _map_rows(summary, lambda r: num_pm(r["overfit_loss_mean"], r["overfit_loss_std"]))
     out["params"] = summary["params_total"].map(count)
     out["backbone params"] = summary["params_backbone"].map(count)
     out["head params"] = summary["params_head"].map(count)

@@ -38,7 +38,16 @@ def epoch_metrics(row: Mapping[str, Any]) -> dict[str, float]:
     }
 
 
-FINAL_FIELDS = ("test_acc", "test_loss", "val_acc", "train_acc", "train_loss", "best_val_acc", "gap_acc", "gap_loss")
+FINAL_FIELDS = (
+    "test_acc",
+    "test_loss",
+    "val_acc",
+    "train_acc",
+    "train_loss",
+    "best_val_acc",
+    "overfit_acc",
+    "overfit_loss",
+)
 
 
 def final_metrics(record: RunRecord) -> dict[str, float]:

@@ -23,13 +23,13 @@ from poolbench.report.claims.tables import (
     architectures_table,
     detail_frame,
     display_rows,
-    display_summary,
+    display_verdicts,
     summary_frame,
 )
 from poolbench.report.claims.verdict import ClaimVerdict, convergence_lookup, judge_claims
 from poolbench.report.collect import Collection
 from poolbench.report.convergence import convergence_table
-from poolbench.report.curves import learning_curves
+from poolbench.report.curves import curves_frame
 from poolbench.report.latex import TEXT_WIDTH, LatexColumn, LatexTable, tex
 from poolbench.report.tables import to_markdown
 from poolbench.report.variants import flatten
@@ -61,7 +61,7 @@ def claims_runs(collection: Collection, plan: Plan) -> tuple[pd.DataFrame, list[
 def claims_latex(verdicts: Sequence[ClaimVerdict]) -> LatexTable:
     """One row per claim for ``\\textwidth``: the claim, its verdict, the deciding primary endpoint with its
     effect, CI and n."""
-    summary = display_summary(verdicts)
+    summary = display_verdicts(verdicts)
 
     def wrap(text: str, width: str) -> str:
         return rf"\parbox[t]{{{width}}}{{\raggedright {tex(text)}}}"
@@ -118,7 +118,7 @@ def render_claims(plan: Plan, verdicts: Sequence[ClaimVerdict], figures: Sequenc
         *render_plan(plan),
         "## Verdict, one row per claim",
         "",
-        to_markdown(display_summary(verdicts)),
+        to_markdown(display_verdicts(verdicts)),
         "",
         "## Primary endpoints (these alone decide)",
         "",
@@ -140,9 +140,9 @@ def write_claims(
     plan = plan if isinstance(plan, Plan) else load_plan(plan)
     runs, extra = claims_runs(collection, plan)
     keys = row_keys(extra)
-    curves = learning_curves(collection, runs, extra)
-    plateaus = convergence_table(runs, curves, keys) if not runs.empty else pd.DataFrame()
-    verdicts = judge_claims(plan, runs, extra, convergence_lookup(runs, plateaus, keys[:-1]))
+    curves = curves_frame(collection, runs, extra)
+    convergence = convergence_table(runs, curves, keys) if not runs.empty else pd.DataFrame()
+    verdicts = judge_claims(plan, runs, extra, convergence_lookup(runs, convergence, keys[:-1]))
     if not any(row.estimate.measured for item in verdicts for row in item.rows):
         return None
     result = ClaimsResult(verdicts, plan)
