@@ -131,7 +131,7 @@ def build_model(settings: Settings, data: DataBundle, device: torch.device, buil
     model.to(device)
     counts = model.param_counts()
     log.info(
-        "%s | %s | %s | seed %d | %d params (head %d) | %s, %d threads | data from %s",
+        "%s | %s | %s | seed %d | %d params (head %d) | %s, %d thread%s | data from %s",
         settings.dataset.name,
         settings.backbone["name"],
         settings.head["name"],
@@ -140,6 +140,7 @@ def build_model(settings: Settings, data: DataBundle, device: torch.device, buil
         counts["params_head"],
         device,
         torch.get_num_threads(),
+        "" if torch.get_num_threads() == 1 else "s",
         data.source,
     )
     return model

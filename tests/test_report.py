@@ -15,7 +15,7 @@ from scipy import stats
 
 from poolbench.atomic import atomic_write_text
 from poolbench.record import RESULT_FILE, SCHEMA_VERSION, RunRecord, write_config, write_epochs, write_result
-from poolbench.report.aggregate import mean_std_ci, runs_frame, summary_table
+from poolbench.report.aggregate import mean_std_ci, runs_frame
 from poolbench.report.build import write_report
 from poolbench.report.callback import ReportOnSweepEnd
 from poolbench.report.collect import ReportInputError, collect_runs
@@ -23,6 +23,7 @@ from poolbench.report.command import main as report_main
 from poolbench.report.curves import curve_band, curves_frame
 from poolbench.report.paired import paired_comparison
 from poolbench.report.references import attach_references, load_references
+from poolbench.report.summary import summary_table
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PDF_MAGIC = b"%PDF-"
