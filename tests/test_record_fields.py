@@ -122,3 +122,19 @@ def test_the_report_states_the_setting_common_to_all_runs(tmp_path: Path) -> Non
         assert "epochs 2" in (out / f"{name}.tex").read_text(), name
     setting = pd.read_csv(out / "setting.csv").set_index("key")["value"]
     assert setting["trainer.epochs"] == "2" and "head.name" not in setting.index  # differs between runs
+
+
+def test_every_figure_caption_states_the_setting(tmp_path: Path) -> None:
+    from poolbench.report.canvas import FigureFile
+    from poolbench.report.setting import write_figure_captions
+
+    line = "Setting (common to all 4 runs): dataset Fashion-MNIST; epochs 2."
+    figures = [
+        FigureFile(kind, "Fashion-MNIST · Small CNN", tmp_path / f"{kind}.png", tmp_path / f"{kind}.pdf")
+        for kind in ("accuracy_per_head", "learning_curves")
+    ]
+    text = write_figure_captions(figures, tmp_path, line).read_text()
+    assert text.count(r"\caption{") == 2 and text.count("epochs 2.") == 2
+    assert r"\begin{figure*}" in text and r"{figures/learning_curves.pdf}" in text  # 7 in wide: both columns
+    assert r"Fashion-MNIST $\cdot$ Small CNN" in text and "±" not in text  # LaTeX, not display text
+    assert write_figure_captions([], tmp_path, line) is None

@@ -23,7 +23,13 @@ from poolbench.report.markdown import ReportParts, render_report
 from poolbench.report.missing import missing_table
 from poolbench.report.paired import DEFAULT_DELTA, paired_comparison, write_paired
 from poolbench.report.references import attach_references, load_references, references_for_datasets
-from poolbench.report.setting import common_setting, setting_line, setting_section, write_setting
+from poolbench.report.setting import (
+    common_setting,
+    setting_line,
+    setting_section,
+    write_figure_captions,
+    write_setting,
+)
 from poolbench.report.shift import shift_table, write_shift
 from poolbench.report.summary import summary_table, write_summary
 from poolbench.report.timing import write_timing
@@ -101,6 +107,7 @@ def write_report(
     for name, frame in (("missing", missing), ("problems", problems), ("runs", runs), ("duplicates", duplicates)):
         atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
     written = write_figures(summary, runs, curves, out / FIGURES_DIR, extra, shifts) if figures else []
+    write_figure_captions(written, out / FIGURES_DIR, line)
     write_convergence(runs, curves, key_columns, out)  # did each setting train to convergence?
     # The seed's claims: claims.md/.csv/.tex + one figure each.
     claims = write_claims(collection, out, figures, analysis_plan)

@@ -3,7 +3,8 @@
 A table of 2-epoch smoke runs and one of a full FashionMNIST sweep look alike; the common setting tells them
 apart. ``setting.csv`` lists every common key (dotted, the resolved config's value; keys that change nothing
 computed, ``poolbench.record.NON_SEMANTIC_KEYS``, are left out); report.md shows the line and the table, and the
-line goes on top of summary.md and paired.md and into the caption of every LaTeX table.
+line goes on top of summary.md and paired.md, into the caption of every LaTeX table and into every figure's
+caption in ``figures/captions.tex`` (an ``\\includegraphics`` with its caption per figure, to paste).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import pandas as pd
 
 from poolbench.atomic import atomic_write_text
 from poolbench.report.aggregate import run_config
+from poolbench.report.canvas import FigureFile
 from poolbench.report.collect import Collection
+from poolbench.report.latex import tex
 from poolbench.report.names import NAMERS, key_name
 from poolbench.report.variants import ABSENT, semantic_flat_config, value_text
 
@@ -43,7 +46,10 @@ def common_setting(collection: Collection) -> dict[str, str]:
     """Every config key (and the precision the runs computed in) with one value across all runs that hold a
     config, in config order; {} when no run has one."""
     configs = [
-        {**semantic_flat_config(run_config(run)), "precision": run.record.precision}
+        {
+            **semantic_flat_config(run_config(run)),
+            **({"precision": run.record.precision} if run.record.precision else {}),
+        }
         for run in collection.runs
         if run_config(run)
     ]
@@ -105,3 +111,41 @@ def _cell(text: str) -> str:
 
 def write_setting(common: dict[str, str], out: Path) -> None:
     atomic_write_text(out / "setting.csv", setting_table(common).to_csv(index=False))
+
+
+# What each figure kind shows, for its caption; a kind not listed is captioned by its title alone.
+FIGURE_CAPTIONS = {
+    "accuracy_per_head": "Test accuracy per head, mean ± sample std over seeds (dots: single seeds)",
+    "generalization_gap": "Generalization gap per head: train − test accuracy (pp), mean ± sample std over seeds",
+    "learning_curves": "Learning curves per head: accuracy per epoch, train dashed, test solid",
+    "gem_p": "GeM's learned p per epoch",
+    "accuracy_vs_shift": "Test accuracy with the test images moved by N pixels (zero fill)",
+    "accuracy_vs_params": "Test accuracy against total parameters (log scale)",
+}
+DOUBLE_COLUMN_KINDS = ("learning_curves",)  # 7 in wide: figure* in a two-column paper
+
+
+def figure_caption(figure: FigureFile, setting: str) -> str:
+    """``What it shows: panel title. Setting (common to all N runs): ...`` as LaTeX."""
+    what = FIGURE_CAPTIONS.get(figure.kind, figure.kind.replace("_", " "))
+    title = " ".join(figure.title.split())  # a wrapped title on one line
+    return tex(f"{what}: {title}." + (f" {setting}" if setting else ""))
+
+
+def write_figure_captions(figures: list[FigureFile], out: Path, setting: str) -> Path | None:
+    """``figures/captions.tex``: per figure the LaTeX that places it with its caption (the setting included)."""
+    if not figures:
+        return None
+    blocks = []
+    for figure in figures:
+        star = "*" if figure.kind in DOUBLE_COLUMN_KINDS else ""
+        width = r"\textwidth" if star else r"\columnwidth"
+        blocks.append(
+            f"% {figure.pdf.name}\n\\begin{{figure{star}}}\\centering\\includegraphics[width={width}]"
+            f"{{figures/{figure.pdf.name}}}\n\\caption{{{figure_caption(figure, setting)}}}\n\\end{{figure{star}}}\n"
+        )
+    path = out / "captions.tex"
+    atomic_write_text(
+        path, "% poolbench: the report's figures with captions. Needs \\usepackage{graphicx}.\n\n" + "\n".join(blocks)
+    )
+    return path
