@@ -110,7 +110,7 @@ def write_report(
     write_figure_captions(written, out / FIGURES_DIR, line)
     write_convergence(runs, curves, key_columns, out)  # did each setting train to convergence?
     # The seed's claims: claims.md/.csv/.tex + one figure each.
-    claims = write_claims(collection, out, figures, analysis_plan)
+    claims = write_claims(collection, out, figures, analysis_plan, line)
     parts = ReportParts(
         roots=roots,
         out_dir=out,

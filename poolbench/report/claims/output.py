@@ -58,7 +58,7 @@ def claims_runs(collection: Collection, plan: Plan) -> tuple[pd.DataFrame, list[
     return runs, extra
 
 
-def claims_latex(verdicts: Sequence[ClaimVerdict]) -> LatexTable:
+def claims_latex(verdicts: Sequence[ClaimVerdict], setting: str = "") -> LatexTable:
     """One row per claim for ``\\textwidth``: the claim, its verdict, the deciding primary endpoint with its
     effect, CI and n."""
     summary = display_verdicts(verdicts)
@@ -84,6 +84,7 @@ def claims_latex(verdicts: Sequence[ClaimVerdict]) -> LatexTable:
         "follows from its primary endpoints (Holm-adjusted across all claims); shown is the endpoint that decides "
         "it (95\\% CI over seeds; the plan, its hash and every row in claims.md)."
     )
+    caption += f" {tex(setting)}" if setting else ""  # what the runs share (poolbench.report.setting)
     return LatexTable("claims verdict", TEXT_WIDTH, columns, caption=caption, font=r"\footnotesize", tabcolsep_pt=3)
 
 
@@ -133,7 +134,11 @@ def render_claims(plan: Plan, verdicts: Sequence[ClaimVerdict], figures: Sequenc
 
 
 def write_claims(
-    collection: Collection, out_dir: Path, figures: bool = True, plan: Plan | Path | str | None = None
+    collection: Collection,
+    out_dir: Path,
+    figures: bool = True,
+    plan: Plan | Path | str | None = None,
+    setting: str = "",
 ) -> ClaimsResult | None:
     """Judge the claims from the records by the plan (a loaded one, a file, or None: the shipped one) and write
     the files; None (nothing written) when the records hold the runs of no row of the plan."""
@@ -153,7 +158,7 @@ def write_claims(
     outputs = {
         f"{CLAIMS_STEM}.csv": summary_frame(verdicts).to_csv(index=False),
         f"{CLAIMS_STEM}_detail.csv": detail_frame(verdicts).to_csv(index=False),
-        f"{CLAIMS_STEM}.tex": claims_latex(verdicts).render(),
+        f"{CLAIMS_STEM}.tex": claims_latex(verdicts, setting).render(),
         f"{CLAIMS_STEM}.md": render_claims(plan, verdicts, result.figures, out_dir),
     }
     for name, text in outputs.items():
