@@ -18,7 +18,7 @@ from typing import Any
 
 from poolbench.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from poolbench.errors import RecordError
-from poolbench.record.fields import Declared, declarations
+from poolbench.record.fields import Declared, declarations, named
 from poolbench.record.schema import (
     RENAMED_FIELDS,
     SCHEMA_VERSION,
@@ -78,8 +78,9 @@ NON_SEMANTIC_KEYS = (
 # resumed run and an uninterrupted one) while everything else is equal.
 # The time split of a run (seconds) and its CPU seconds are wall-clock measurements too.
 TIME_SPLIT_FIELDS = ("startup_seconds", "train_seconds", "eval_seconds", "final_eval_seconds", "deploy_seconds")
-TIMES = (*TIME_SPLIT_FIELDS, "run_seconds", "train_cpu_seconds", "run_cpu_seconds", "images_per_second")
-WALL_CLOCK_FIELDS = (*TIMES, "latency_ms", "throughput_ips", "started_at", "finished_at")
+# Every field declared with the timing role (the split, run and CPU seconds, images/s, CPU latency and
+# throughput), and when the run started and finished.
+WALL_CLOCK_FIELDS = (*named(RunRecord, role="timing"), "started_at", "finished_at")
 
 
 def is_semantic(dotted_key: str) -> bool:

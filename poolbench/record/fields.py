@@ -104,7 +104,9 @@ def declarations(record_type: type) -> dict[str, Declared]:
     return {name: declared for name, declared in found.items() if declared is not None}
 
 
-def named(record_type: type, *, aggregate: str | None = None, shown: str | None = None, role: str | None = None):
+def named(
+    record_type: type, *, aggregate: str | None = None, shown: str | None = None, role: str | None = None
+) -> list[str]:
     """The declared field names that aggregate as ``aggregate``, are shown in ``shown``, have ``role``."""
     return [
         name
