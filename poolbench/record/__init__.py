@@ -4,6 +4,12 @@ One directory per run holds ``config.yaml`` (the resolved config), ``result.json
 ``RunRecord``: ``poolbench.record.schema``, each declared once with ``poolbench.record.fields``), ``epochs.csv``
 (one row per epoch) and ``checkpoint.pt``. Every file is written atomically; a run is *done* only when
 ``result.json`` exists with ``status == "ok"``.
+
+- ``fields``: how a record field is declared (label, unit, role, aggregation, where it is shown);
+- ``schema``: ``RunRecord`` with every field declared once, ``SCHEMA_VERSION`` and the migration of old records;
+- this module: the run key, the non-semantic config keys, and reading and writing the run's files.
+
+Imports only ``poolbench.atomic`` and ``poolbench.errors`` (the layers below it).
 """
 
 from __future__ import annotations
