@@ -1,7 +1,7 @@
 """Kill a writer at random instants: every file poolbench writes is then absent, the old version or the new one.
 
 A forked child rewrites one file of each kind in a loop through poolbench's own writers (run record files via
-record.py, the checkpoint via atomic_torch_save, a report table and a figure and a cache via atomic.py),
+poolbench.record, the checkpoint via atomic_torch_save, a report table and a figure and a cache via atomic.py),
 alternating between two versions; the parent SIGKILLs it after a random delay, then parses every target and
 checks it equals one of the two versions exactly. Temporary files left by a kill are allowed (hidden
 ``.NAME.*.tmp`` siblings); a truncated target is not.
