@@ -13,7 +13,7 @@ import yaml
 
 import poolbench.record
 from poolbench.record import RunRecord, record_fields, write_config, write_result
-from poolbench.record.fields import ACCURACY, ROLES, declarations, declare
+from poolbench.record.fields import ACCURACY, ROLES, Declared, declarations, declare
 from poolbench.report.build import write_report
 from poolbench.trackers.base import final_metrics
 
@@ -76,6 +76,10 @@ def test_every_record_field_is_declared_with_known_words() -> None:
     assert set(declared) == set(RunRecord.__dataclass_fields__)
     assert {item.role for item in declared.values()} <= set(ROLES)
     assert declared["test_acc"].ci and declared["overfit_acc"].aggregate == "mean"
+    with pytest.raises(ValueError, match="known words"):
+        Declared("x", ACCURACY, "measured")  # not a role
+    with pytest.raises(ValueError, match="say how to aggregate"):
+        Declared("x", ACCURACY, "accuracy", "none", ("summary",))  # a table shows aggregated values
     with pytest.raises(TypeError, match="without a declaration: plain"):
 
         @dataclass
