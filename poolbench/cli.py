@@ -74,7 +74,7 @@ def _run_or_skip(cfg: DictConfig, job: JobOutcome) -> float:
         _number(value),
         _number(record.test_acc),
         _number(record.train_acc),
-        _number(record.gap_acc),
+        _number(record.overfit_acc),
         record.params_total,
         record.params_head,
         cfg.paths.output_dir,

@@ -131,7 +131,7 @@ def build_model(settings: Settings, data: DataBundle, device: torch.device, buil
     model.to(device)
     counts = model.param_counts()
     log.info(
-        "%s | %s | %s | seed %d | %d params (head %d) | %s, %d threads | data from %s",
+        "%s | %s | %s | seed %d | %d params (head %d) | %s, %d thread%s | data from %s",
         settings.dataset.name,
         settings.backbone["name"],
         settings.head["name"],
@@ -140,6 +140,7 @@ def build_model(settings: Settings, data: DataBundle, device: torch.device, buil
         counts["params_head"],
         device,
         torch.get_num_threads(),
+        "" if torch.get_num_threads() == 1 else "s",
         data.source,
     )
     return model
@@ -214,8 +215,8 @@ def final_metrics(final: dict[str, float], history: list[dict[str, Any]]) -> dic
             return {}
         final = {key: history[-1][key] for key in SPLIT_METRICS}
     metrics = {key: final[key] for key in ("test_acc", "test_loss", "val_acc", "val_loss", "train_acc", "train_loss")}
-    metrics["gap_acc"] = final["train_acc"] - final["test_acc"]
-    metrics["gap_loss"] = final["test_loss"] - final["train_loss"]
+    metrics["overfit_acc"] = final["train_acc"] - final["test_acc"]
+    metrics["overfit_loss"] = final["test_loss"] - final["train_loss"]
     return metrics
 
 

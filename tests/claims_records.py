@@ -17,19 +17,19 @@ BYTES = {"gap": 385_000, "gmp": 385_000, "flatten": 636_000, "flatten_dropout": 
 
 
 def write_run(
-    root: Path, dataset: str, head: str, seed: int, config: dict[str, Any], plateau: bool = True, **fields: Any
+    root: Path, dataset: str, head: str, seed: int, config: dict[str, Any], converged: bool = True, **fields: Any
 ) -> Path:
-    """One ok run under root/<dataset>/<cell>/<head>/seed<k>; ``plateau`` False: it does not fit its training
+    """One ok run under root/<dataset>/<cell>/<head>/seed<k>; ``converged`` False: it does not fit its training
     set (final train accuracy 85 %, the curve still rising) and convergence.md says "no"."""
     cell = "-".join(str(v) for v in _leaves(config)) or dataset
     run_dir = root / dataset / cell / head / f"seed{seed}"
     values: dict[str, Any] = dict(
         test_acc=0.80,
-        train_acc=1.0 if plateau else 0.85,
-        gap_acc=0.05,
+        train_acc=1.0 if converged else 0.85,
+        overfit_acc=0.05,
         test_loss=0.5,
         train_loss=0.4,
-        gap_loss=0.1,
+        overfit_loss=0.1,
         params_total=PARAMS.get(head, 100_000),
         params_backbone=93_000,
         params_head=PARAMS.get(head, 100_000) - 93_000,
@@ -52,7 +52,7 @@ def write_run(
     write_config(run_dir, OmegaConf.to_yaml({"seed": seed, **config}))
     write_result(run_dir, record)
     final = float(values["train_acc"])
-    rise = [0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9, 1.0] if not plateau else [0.5, 0.8, 0.9, 0.95, 1, 1, 1, 1]
+    rise = [0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9, 1.0] if not converged else [0.5, 0.8, 0.9, 0.95, 1, 1, 1, 1]
     rows = [
         {"epoch": e + 1, "train_acc": final * r, "test_acc": float(values["test_acc"]) * r} for e, r in enumerate(rise)
     ]

@@ -20,7 +20,7 @@ from poolbench.report.claims.rules import claim_verdict
 from poolbench.report.claims.verdict import convergence_lookup, judge_claims
 from poolbench.report.collect import collect_runs
 from poolbench.report.convergence import convergence_table
-from poolbench.report.curves import learning_curves
+from poolbench.report.curves import curves_frame
 from poolbench.report.decide import (
     CONTRADICTED,
     INCONCLUSIVE,
@@ -86,8 +86,8 @@ def judge(root: Path, plan_path: Path):
     collection = collect_runs([root])
     runs, extra = claims_runs(collection, plan)
     keys = row_keys(extra)
-    plateaus = convergence_table(runs, learning_curves(collection, runs, extra), keys)
-    verdicts = judge_claims(plan, runs, extra, convergence_lookup(runs, plateaus, keys[:-1]))
+    convergence = convergence_table(runs, curves_frame(collection, runs, extra), keys)
+    verdicts = judge_claims(plan, runs, extra, convergence_lookup(runs, convergence, keys[:-1]))
     return {item.claim.id: item for item in verdicts}
 
 

@@ -60,8 +60,8 @@ def write_scored_run(
         test_loss=test_loss,
         train_acc=train_acc,
         train_loss=train_loss,
-        gap_acc=train_acc - test_acc,
-        gap_loss=test_loss - train_loss,
+        overfit_acc=train_acc - test_acc,
+        overfit_loss=test_loss - train_loss,
         shift_acc={"4": float(shift_correct.mean())},
         size_acc={"32": test_acc - 0.01 * (seed + 1)},
     )
@@ -94,8 +94,8 @@ PLAN = [
         "words": "GAP beats flatten and overfits less",
         "primary": [
             endpoint("accuracy"),
-            endpoint("accuracy gap", metric="gap_acc", direction="less"),
-            endpoint("loss gap", metric="gap_loss", direction="less", sesoi="loss"),
+            endpoint("accuracy gap", metric="overfit_acc", direction="less"),
+            endpoint("loss gap", metric="overfit_loss", direction="less", sesoi="loss"),
         ],
         "secondary": [
             endpoint("shift drop", metric="test_acc", minus="shift_acc_4", direction="less"),
@@ -143,8 +143,8 @@ def recompute(root: Path, metric: str) -> tuple[float, float, float, int, tuple[
             loss = arrays["test_loss"].astype(float)
             image, constant = {
                 "test_acc": (correct, 0.0),
-                "gap_acc": (-correct, record["train_acc"]),
-                "gap_loss": (loss, -record["train_loss"]),
+                "overfit_acc": (-correct, record["train_acc"]),
+                "overfit_loss": (loss, -record["train_loss"]),
             }[metric]
             values.append(record[metric])
             images.append(image)
@@ -169,7 +169,7 @@ def varied(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame
     return base, report(base, varied_correct)
 
 
-ROWS = [("accuracy", "test_acc"), ("accuracy gap", "gap_acc"), ("loss gap", "gap_loss")]
+ROWS = [("accuracy", "test_acc"), ("accuracy gap", "overfit_acc"), ("loss gap", "overfit_loss")]
 
 
 @pytest.mark.parametrize("name, metric", ROWS)

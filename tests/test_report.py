@@ -14,15 +14,16 @@ from omegaconf import OmegaConf
 from scipy import stats
 
 from poolbench.atomic import atomic_write_text
-from poolbench.record import RESULT_FILE, RunRecord, write_config, write_epochs, write_result
-from poolbench.report.aggregate import mean_std_ci, runs_frame, summary_table
+from poolbench.record import RESULT_FILE, SCHEMA_VERSION, RunRecord, write_config, write_epochs, write_result
+from poolbench.report.aggregate import mean_std_ci, runs_frame
 from poolbench.report.build import write_report
 from poolbench.report.callback import ReportOnSweepEnd
 from poolbench.report.collect import ReportInputError, collect_runs
 from poolbench.report.command import main as report_main
-from poolbench.report.curves import curve_band, learning_curves
+from poolbench.report.curves import curve_band, curves_frame
 from poolbench.report.paired import paired_comparison
 from poolbench.report.references import attach_references, load_references
+from poolbench.report.summary import summary_table
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PDF_MAGIC = b"%PDF-"
@@ -67,8 +68,8 @@ def write_run(
         train_acc=train_acc,
         test_loss=0.5,
         train_loss=0.3,
-        gap_acc=None if test_acc is None else train_acc - test_acc,
-        gap_loss=0.2,
+        overfit_acc=None if test_acc is None else train_acc - test_acc,
+        overfit_loss=0.2,
         params_backbone=params_backbone,
         params_head=params_head,
         params_total=params_backbone + params_head,
@@ -143,7 +144,7 @@ def test_summary_means_and_sample_stds(sweep: Path) -> None:
     half = stats.t.ppf(0.975, 2) * 0.02 / math.sqrt(3)
     assert summary.loc["gap", "test_acc_ci_low"] == pytest.approx(0.82 - half)
     assert summary.loc["gap", "test_acc_ci_high"] == pytest.approx(0.82 + half)
-    assert summary.loc["gem", "gap_acc_mean"] == pytest.approx(0.05)
+    assert summary.loc["gem", "overfit_acc_mean"] == pytest.approx(0.05)
     assert summary.loc["gem", "gem_p_mean"] == pytest.approx(3.0)
     assert summary.loc["gem", "gem_p_std"] == pytest.approx(0.5)
     assert math.isnan(summary.loc["gap", "gem_p_mean"])
@@ -228,7 +229,7 @@ def test_corrupt_and_unknown_schema_records_are_listed_and_do_not_stop_the_repor
     corrupt = sweep / "fashion_mnist" / "small_cnn" / "gmp" / "seed0" / RESULT_FILE
     atomic_write_text(corrupt, '{"status": "ok", "head": ')
     future = write_run(sweep, "avgmax", 0, 0.9) / RESULT_FILE
-    atomic_write_text(future, future.read_text().replace('"schema_version": 1', '"schema_version": 99'))
+    atomic_write_text(future, future.read_text().replace(f'"schema_version": {SCHEMA_VERSION}', '"schema_version": 99'))
     result = write_report([sweep], tmp_path / "out", figures=False)
     assert result.n_records == 10  # the sweep fixture's records; the two bad ones are problems
     problems = pd.read_csv(tmp_path / "out" / "problems.csv")
@@ -433,7 +434,7 @@ def test_single_seed_paragraph_says_no_conclusion(tmp_path: Path) -> None:
 def test_learning_curve_band_over_seeds(sweep: Path) -> None:
     collection = collect_runs([sweep])
     runs = runs_frame(collection)
-    curves = learning_curves(collection, runs)
+    curves = curves_frame(collection, runs)
     assert "train_batch_loss" in curves.columns and "gem_p" in curves.columns  # extra epochs.csv columns kept
     band = curve_band(curves[curves["head"] == "gap"], "test_acc").set_index("epoch")
     assert band.loc[2, "mean"] == pytest.approx(0.82) and band.loc[2, "std"] == pytest.approx(0.02)

@@ -9,28 +9,29 @@ from pathlib import Path
 import pandas as pd
 
 from poolbench.atomic import atomic_write_text
-from poolbench.report.aggregate import (
-    auto_group_keys,
-    deduplicate,
-    failed_table,
-    runs_frame,
-    summary_table,
-)
+from poolbench.report.aggregate import auto_group_keys, deduplicate, runs_frame
 from poolbench.report.canvas import FigureFile
 from poolbench.report.claims.output import write_claims
 from poolbench.report.claims.plan import load_plan
 from poolbench.report.collect import ReportInputError, check_paths, collect_runs, default_out_dir
 from poolbench.report.convergence import write_convergence
-from poolbench.report.curves import learning_curves
+from poolbench.report.curves import curves_frame
+from poolbench.report.failed import failed_table, write_failed
 from poolbench.report.figures import write_figures
 from poolbench.report.group_keys import check_baseline, check_group_keys
-from poolbench.report.latex_tables import cost_latex, failed_latex, main_latex, paired_latex, summary_latex
-from poolbench.report.markdown import render_report
+from poolbench.report.markdown import ReportParts, render_report
 from poolbench.report.missing import missing_table
-from poolbench.report.paired import DEFAULT_DELTA, paired_comparison
+from poolbench.report.paired import DEFAULT_DELTA, paired_comparison, write_paired
 from poolbench.report.references import attach_references, load_references, references_for_datasets
-from poolbench.report.shift import display_shift, shift_latex, shift_table
-from poolbench.report.tables import display_paired, display_summary, named_keys, write_table
+from poolbench.report.setting import (
+    common_setting,
+    setting_line,
+    setting_section,
+    write_figure_captions,
+    write_setting,
+)
+from poolbench.report.shift import shift_table, write_shift
+from poolbench.report.summary import summary_table, write_summary
 from poolbench.report.timing import write_timing
 
 DEFAULT_BASELINE = "gap"
@@ -88,39 +89,29 @@ def write_report(
     failed = failed_table(runs, extra)
     missing = missing_table(collection, runs, extra)
     problems = pd.DataFrame([(str(p.path), p.message) for p in collection.problems], columns=["path", "problem"])
-    curves = learning_curves(collection, runs, extra)
+    curves = curves_frame(collection, runs, extra)
     shifts = shift_table(runs, extra)
     datasets = sorted(runs["dataset"].unique()) if not runs.empty else []
 
     key_columns = ["dataset", "backbone", *extra, "head"]
     panel = ["dataset", "backbone", *extra]
-    write_table(
-        summary,
-        display_summary(summary, key_columns),
-        out,
-        "summary",
-        [
-            ("main", main_latex(summary, paired, panel, baseline)),
-            ("summary", summary_latex(summary, panel)),
-            ("cost", cost_latex(summary, panel)),
-        ],
-    )
-    write_table(
-        paired, display_paired(paired, key_columns), out, "paired", [("paired", paired_latex(paired, panel, baseline))]
-    )
-    failed_md = pd.concat([named_keys(failed, key_columns), failed.drop(columns=key_columns)], axis=1)
-    write_table(failed, failed_md, out, "failed", [("failed", failed_latex(failed, panel))])
+    common = common_setting(collection)
+    line = setting_line(common, len(collection.runs))
+    write_setting(common, out)
+    write_summary(summary, paired, key_columns, baseline, out, line)
+    write_paired(paired, key_columns, baseline, out, line)
+    write_failed(failed, key_columns, out, line)
     if not shifts.empty:  # only sweeps that ran the translation test (dataset.eval_shifts)
-        write_table(shifts, display_shift(shifts, key_columns), out, "shift", [("shift", shift_latex(shifts, panel))])
+        write_shift(shifts, key_columns, out, line)
     write_timing(runs, panel, out)  # the time split and poolbench-deploy's timing, raw numbers
     for name, frame in (("missing", missing), ("problems", problems), ("runs", runs), ("duplicates", duplicates)):
         atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
     written = write_figures(summary, runs, curves, out / FIGURES_DIR, extra, shifts) if figures else []
+    write_figure_captions(written, out / FIGURES_DIR, line)
     write_convergence(runs, curves, key_columns, out)  # did each setting train to convergence?
-    claims = write_claims(
-        collection, out, figures, analysis_plan
-    )  # the seed's claims: claims.md/.csv/.tex + one figure each
-    text = render_report(
+    # The seed's claims: claims.md/.csv/.tex + one figure each.
+    claims = write_claims(collection, out, figures, analysis_plan, line)
+    parts = ReportParts(
         roots=roots,
         out_dir=out,
         n_records=len(collection.runs),
@@ -136,7 +127,9 @@ def write_report(
         baseline=baseline,
         extra_keys=extra,
         shifts=shifts,
+        setting=setting_section(common, line),
     )
+    text = render_report(parts)
     atomic_write_text(out / REPORT_FILE, text)
     n_ok = int((runs["status"] == "ok").sum()) if not runs.empty else 0
     problem_messages = [p.message for p in collection.problems]

@@ -202,7 +202,7 @@ def exact_verdict(effect: float, endpoint: Endpoint) -> str:
     return CONTRADICTED if oriented <= -endpoint.sesoi else NEGLIGIBLE
 
 
-def verdict_of(estimate: Estimate, endpoint: Endpoint, p_zero_holm: float, p_margin_holm: float, alpha: float) -> str:
+def rule_word(estimate: Estimate, endpoint: Endpoint, p_zero_holm: float, p_margin_holm: float, alpha: float) -> str:
     """The rule (``RULE``) given the Holm-adjusted p-values of the endpoint's tests."""
     if not estimate.measured:
         return NOT_MEASURED
@@ -236,7 +236,7 @@ def decide_all(
     m_margin = sum(math.isfinite(p) for p in p_margin)
     decisions = []
     for (est, ep), pz, pzh, pm, pmh in zip(items, p_zero, zero_holm, p_margin, margin_holm):
-        verdict = verdict_of(est, ep, pzh, pmh, alpha)
+        verdict = rule_word(est, ep, pzh, pmh, alpha)
         needed = None
         if verdict == INCONCLUSIVE:
             tests_against_zero = ep.direction != NONINFERIOR and abs(est.effect) >= ep.sesoi

@@ -7,8 +7,8 @@ that agree with its record and its metric has a per-image form; otherwise on the
 
 Per-image forms (N test images, the same ``test_index`` in every run of a cell): ``test_acc`` = mean of
 [pred == label]; ``test_loss`` = mean of the per-image cross-entropy; ``shift_acc_k`` = mean of
-[shift_pred_k == label]; ``shift_consistency_k`` = mean of [shift_pred_k == pred]; ``gap_acc`` = train_acc -
-test_acc and ``gap_loss`` = test_loss - train_loss, with ``train_acc`` and ``train_loss`` fixed per run (the
+[shift_pred_k == label]; ``shift_consistency_k`` = mean of [shift_pred_k == pred]; ``overfit_acc`` = train_acc -
+test_acc and ``overfit_loss`` = test_loss - train_loss, with ``train_acc`` and ``train_loss`` fixed per run (the
 training images are not the test images' sample); a ``minus`` column is subtracted image by image. Any other
 metric (``size_acc_*``, the circular shift) has no stored per-image values: seeds (t).
 """
@@ -88,9 +88,9 @@ def metric_parts(metric: str, run: pd.Series, arrays: dict[str, Any]) -> Parts |
         return Parts(0.0, correct, ACCURACY_TOLERANCE)
     if metric == "test_loss":
         return Parts(0.0, loss, loss_tolerance)
-    if metric == "gap_acc":
+    if metric == "overfit_acc":
         return Parts(number(run.get("train_acc")), -correct, ACCURACY_TOLERANCE)
-    if metric == "gap_loss":
+    if metric == "overfit_loss":
         return Parts(-number(run.get("train_loss")), loss, loss_tolerance)
     if metric in FIXED_PER_RUN:
         return Parts(number(run.get(metric)), np.zeros(len(label)), 0.0)

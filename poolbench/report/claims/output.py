@@ -23,13 +23,13 @@ from poolbench.report.claims.tables import (
     architectures_table,
     detail_frame,
     display_rows,
-    display_summary,
+    display_verdicts,
     summary_frame,
 )
 from poolbench.report.claims.verdict import ClaimVerdict, convergence_lookup, judge_claims
 from poolbench.report.collect import Collection
 from poolbench.report.convergence import convergence_table
-from poolbench.report.curves import learning_curves
+from poolbench.report.curves import curves_frame
 from poolbench.report.latex import TEXT_WIDTH, LatexColumn, LatexTable, tex
 from poolbench.report.tables import to_markdown
 from poolbench.report.variants import flatten
@@ -64,10 +64,10 @@ def claims_runs(collection: Collection, plan: Plan) -> tuple[pd.DataFrame, list[
     return runs, extra
 
 
-def claims_latex(verdicts: Sequence[ClaimVerdict]) -> LatexTable:
+def claims_latex(verdicts: Sequence[ClaimVerdict], setting: str = "") -> LatexTable:
     """One row per claim for ``\\textwidth``: the claim, its verdict, the deciding primary endpoint with its
     effect, CI and n."""
-    summary = display_summary(verdicts)
+    summary = display_verdicts(verdicts)
 
     def wrap(text: str, width: str) -> str:
         return rf"\parbox[t]{{{width}}}{{\raggedright {tex(text)}}}"
@@ -91,6 +91,7 @@ def claims_latex(verdicts: Sequence[ClaimVerdict]) -> LatexTable:
         "it (95\\% CI over seeds, and over test images where the runs stored per-image predictions; the plan, its "
         "hash and every row in claims.md)."
     )
+    caption += f" {tex(setting)}" if setting else ""  # what the runs share (poolbench.report.setting)
     return LatexTable("claims verdict", TEXT_WIDTH, columns, caption=caption, font=r"\footnotesize", tabcolsep_pt=3)
 
 
@@ -125,7 +126,7 @@ def render_claims(plan: Plan, verdicts: Sequence[ClaimVerdict], figures: Sequenc
         *render_plan(plan),
         "## Verdict, one row per claim",
         "",
-        to_markdown(display_summary(verdicts)),
+        to_markdown(display_verdicts(verdicts)),
         "",
         "## Primary endpoints (these alone decide)",
         "",
@@ -142,16 +143,20 @@ def render_claims(plan: Plan, verdicts: Sequence[ClaimVerdict], figures: Sequenc
 
 
 def write_claims(
-    collection: Collection, out_dir: Path, figures: bool = True, plan: Plan | Path | str | None = None
+    collection: Collection,
+    out_dir: Path,
+    figures: bool = True,
+    plan: Plan | Path | str | None = None,
+    setting: str = "",
 ) -> ClaimsResult | None:
     """Judge the claims from the records by the plan (a loaded one, a file, or None: the shipped one) and write
     the files; None (nothing written) when the records hold the runs of no row of the plan."""
     plan = plan if isinstance(plan, Plan) else load_plan(plan)
     runs, extra = claims_runs(collection, plan)
     keys = row_keys(extra)
-    curves = learning_curves(collection, runs, extra)
-    plateaus = convergence_table(runs, curves, keys) if not runs.empty else pd.DataFrame()
-    verdicts = judge_claims(plan, runs, extra, convergence_lookup(runs, plateaus, keys[:-1]))
+    curves = curves_frame(collection, runs, extra)
+    convergence = convergence_table(runs, curves, keys) if not runs.empty else pd.DataFrame()
+    verdicts = judge_claims(plan, runs, extra, convergence_lookup(runs, convergence, keys[:-1]))
     if not any(row.estimate.measured for item in verdicts for row in item.rows):
         return None
     result = ClaimsResult(verdicts, plan)
@@ -162,7 +167,7 @@ def write_claims(
     outputs = {
         f"{CLAIMS_STEM}.csv": summary_frame(verdicts).to_csv(index=False),
         f"{CLAIMS_STEM}_detail.csv": detail_frame(verdicts).to_csv(index=False),
-        f"{CLAIMS_STEM}.tex": claims_latex(verdicts).render(),
+        f"{CLAIMS_STEM}.tex": claims_latex(verdicts, setting).render(),
         f"{CLAIMS_STEM}.md": render_claims(plan, verdicts, result.figures, out_dir),
     }
     for name, text in outputs.items():

@@ -106,7 +106,7 @@ def verdict_text(row: Row) -> str:
     return verdict_of(row) if row.primary else ("by construction" if row.spec.by_construction else "secondary")
 
 
-def display_summary(verdicts: Sequence[ClaimVerdict]) -> pd.DataFrame:
+def display_verdicts(verdicts: Sequence[ClaimVerdict]) -> pd.DataFrame:
     rows = []
     for item in verdicts:
         head = item.headline

@@ -22,7 +22,7 @@ from poolbench.report.claims.rows import Converged, Row, measure
 from poolbench.report.claims.rules import claim_verdict, headline_of
 from poolbench.report.decide import NOT_MEASURED, Decision, Endpoint, decide_all
 
-CONVERGED_FIELD = "converged"  # a per-run flag, where the records carry one; else convergence.md's plateau
+CONVERGED_FIELD = "converged"  # a per-run flag, where the records carry one; else convergence.csv's converged column
 
 
 @dataclass
@@ -39,9 +39,9 @@ class ClaimVerdict:
         return [*self.primary, *self.secondary]
 
 
-def convergence_lookup(runs: pd.DataFrame, plateaus: pd.DataFrame, keys: Sequence[str]) -> Converged:
+def convergence_lookup(runs: pd.DataFrame, convergence: pd.DataFrame, keys: Sequence[str]) -> Converged:
     """Did every run of a head in a cell converge? From the records' ``converged`` field where they have one,
-    else from the convergence table (``plateau`` per setting and head, ``poolbench.report.convergence``);
+    else from the convergence table (``converged`` per setting and head, ``poolbench.report.convergence``);
     None where neither says (no learning curves)."""
     if CONVERGED_FIELD in runs.columns and runs[CONVERGED_FIELD].notna().any():
 
@@ -51,9 +51,9 @@ def convergence_lookup(runs: pd.DataFrame, plateaus: pd.DataFrame, keys: Sequenc
 
         return from_records
     table: dict[tuple[str, ...], bool] = {}
-    if not plateaus.empty and set(keys) <= set(plateaus.columns):
-        for row in plateaus.to_dict("records"):
-            table[tuple(str(row[k]) for k in [*keys, "head"])] = row["plateau"] == "yes"
+    if not convergence.empty and set(keys) <= set(convergence.columns):
+        for row in convergence.to_dict("records"):
+            table[tuple(str(row[k]) for k in [*keys, "head"])] = row["converged"] == "yes"
 
     def from_table(cell: Cell, head: str) -> bool | None:
         return table.get(tuple(str(v) for v in [*cell.values, head]))
