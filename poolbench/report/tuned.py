@@ -28,7 +28,7 @@ from poolbench.report.collect import CollectedRun, check_paths, collect_runs
 from poolbench.report.names import head_name, head_order
 from poolbench.report.paired import paired_comparison
 from poolbench.report.tables import ci_text, display_paired, pct_pm, to_markdown
-from poolbench.report.variants import flatten
+from poolbench.run_folder import flatten
 
 TUNED_KEYS = ("trainer.lr", "trainer.weight_decay")  # what stage 1 searches (conf/hydra/sweeper/tune.yaml)
 BASELINE = "gap"

@@ -32,7 +32,7 @@ from poolbench.report.convergence import convergence_table
 from poolbench.report.curves import learning_curves
 from poolbench.report.latex import TEXT_WIDTH, LatexColumn, LatexTable, tex
 from poolbench.report.tables import to_markdown
-from poolbench.report.variants import flatten
+from poolbench.run_folder import flatten
 
 CLAIMS_STEM = "claims"
 # Grouping keys the claims always split by when any run's config holds them (the probe task, the training-set
