@@ -357,6 +357,22 @@ def report_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_the_committed_reference_report_is_not_replaced_without_out_or_force(tmp_path: Path) -> None:
+    """Refused in one line (exit 2) before anything is read or written; --out writes elsewhere."""
+    reference = tmp_path / "results" / "reference" / "demo"
+    write_run(reference, "gap", 0, 0.8)
+    done = report_cli(str(reference), "--no-figures")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        f"poolbench-report: {reference / 'report'} is a committed reference report: write elsewhere with --out DIR, "
+        "or replace it with --force."
+    )
+    assert not (reference / "report").exists()
+    assert report_main([str(reference), "--no-figures", "--out", str(tmp_path / "elsewhere")]) == 0
+    assert report_main([str(reference), "--no-figures", "--force"]) == 0
+    assert (reference / "report" / "report.md").is_file()
+
+
 def test_cli_end_to_end(sweep: Path, capsys: pytest.CaptureFixture[str]) -> None:
     done = report_cli(str(sweep), "--baseline", "gem", "--no-figures")
     assert done.returncode == 0, done.stderr
