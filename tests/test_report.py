@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import TINY, cli_env, run_cli
+from conftest import REPO_ROOT, TINY, cli_env, run_cli
 from omegaconf import OmegaConf
 from scipy import stats
 
@@ -498,3 +498,15 @@ def test_no_translation_test_means_no_shift_table(sweep: Path, tmp_path: Path) -
     result = write_report([sweep], tmp_path / "out", figures=False)
     assert not (tmp_path / "out" / "shift.md").exists()
     assert "Translation test" not in result.report_md.read_text()
+
+
+def test_a_demo_report_has_no_claims_md_and_says_why(tmp_path: Path) -> None:
+    """make demo's records (the committed reference) touch no claim's primary endpoint: no page of "not measured"
+    claims, one line in report.md instead."""
+    result = write_report([REPO_ROOT / "results" / "reference" / "demo"], tmp_path / "out", figures=False)
+    assert result.claims_md is None and not (tmp_path / "out" / "claims.md").exists()
+    lines = [line for line in result.report_md.read_text().splitlines() if "claims.md" in line]
+    assert lines == [
+        "No claims.md: no claim of the analysis plan `claims.yaml` has a primary endpoint measured in these records "
+        "(`make claims` runs the grid that measures them; docs/claims-grid.md)."
+    ]

@@ -250,6 +250,29 @@ def test_hydras_own_optuna_sweeper_goes_on_past_a_diverged_trial(tmp_path):
 
 
 @pytest.mark.slow
+def test_hydras_own_optuna_sweeper_with_every_trial_diverged_ends_in_one_line(tmp_path):
+    """The standard plugin (hydra/sweeper=optuna): its study.best_trial raises "No trials are completed yet."
+    when no trial completed; poolbench ends the search with one line, the summary exits 1, no traceback."""
+    needs_optuna()
+    overrides = [*SYNTHETIC, "trainer.schedule=constant", f"paths.results_dir={tmp_path}", f"data_dir={tmp_path}/data"]
+    sweep = ["-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=0"]
+    sweep += [
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.direction=maximize",
+        "name=alldiv",
+        "report_on_sweep_end=false",
+    ]
+    done = run_cli([*sweep, "trainer.lr=choice(1e12,1e13)", *overrides], tmp_path)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output[-2000:]
+    assert "Traceback" not in output and "ValueError" not in output
+    assert "optuna: none of the trials has a validation objective (every run failed or diverged)" in output
+    assert "poolbench sweep: 0 ok, 2 failed (2 diverged), 0 skipped" in done.stdout
+    assert done.stderr.strip().splitlines()[-1].startswith("poolbench: 2 of 2 runs failed or diverged")
+    assert [trial["status"] for trial in trial_results(tmp_path / "alldiv")] == ["diverged"] * 2
+
+
+@pytest.mark.slow
 def test_a_search_rerun_under_submitit_feeds_the_sampler_validation_never_test(tmp_path):
     """Run an Optuna search under launcher=submitit_local, then again into the same folder: the second time every
     run is skipped before submission, and what the sampler is told is each run's val_acc (never its test_acc)."""

@@ -17,7 +17,7 @@ from poolbench.report.aggregate import (
     summary_table,
 )
 from poolbench.report.canvas import FigureFile
-from poolbench.report.claims.output import write_claims
+from poolbench.report.claims.output import claims_line, write_claims
 from poolbench.report.claims.plan import load_plan
 from poolbench.report.collect import ReportInputError, check_paths, collect_runs, default_out_dir
 from poolbench.report.convergence import write_convergence
@@ -117,9 +117,8 @@ def write_report(
         atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
     written = write_figures(summary, runs, curves, out / FIGURES_DIR, extra, shifts) if figures else []
     write_convergence(runs, curves, key_columns, out)  # did each setting train to convergence?
-    claims = write_claims(
-        collection, out, figures, analysis_plan
-    )  # the seed's claims: claims.md/.csv/.tex + one figure each
+    # the seed's claims: claims.md/.csv/.tex + one figure each, only when a claim's primary endpoint is measured
+    claims = write_claims(collection, out, figures, analysis_plan)
     text = render_report(
         roots=roots,
         out_dir=out,
@@ -136,6 +135,7 @@ def write_report(
         baseline=baseline,
         extra_keys=extra,
         shifts=shifts,
+        claims=claims_line(analysis_plan, claims is not None),
     )
     atomic_write_text(out / REPORT_FILE, text)
     n_ok = int((runs["status"] == "ok").sum()) if not runs.empty else 0

@@ -175,12 +175,15 @@ def render_report(
     baseline: str,
     extra_keys: Sequence[str] = (),
     shifts: pd.DataFrame | None = None,
+    claims: str = "",
 ) -> str:
+    """``claims``: the one line on the seed's claims (``poolbench.report.claims.output.claims_line``)."""
     keys = panel_keys(extra_keys)
     lines = ["# poolbench report", "", f"{n_records} run record(s) read from: " + ", ".join(f"`{r}`" for r in roots)]
     provenance = provenance_line(runs)
     timing = timing_note(runs)
     lines += ["", *([provenance, ""] if provenance else []), *([timing, ""] if timing else []), CONVENTIONS, ""]
+    lines += [claims, ""] if claims else []
     if extra_keys:
         shown = ", ".join(f"`{key}`" for key in extra_keys)
         lines += [
