@@ -56,3 +56,11 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[dotted] = value
     return flat
+
+
+def sweeper_target(run_dir: Path) -> str | None:
+    """The class of the sweeper that made this run (``hydra.sweeper._target_``); None without a Hydra record."""
+    hydra = (read_hydra(run_dir) or {}).get("hydra")
+    sweeper = hydra.get("sweeper") if isinstance(hydra, dict) else None
+    target = sweeper.get("_target_") if isinstance(sweeper, dict) else None
+    return str(target) if target else None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from hydra.core.utils import JobReturn, JobStatus
@@ -270,6 +272,32 @@ def test_hydras_own_optuna_sweeper_with_every_trial_diverged_ends_in_one_line(tm
     assert "poolbench sweep: 0 ok, 2 failed (2 diverged), 0 skipped" in done.stdout
     assert done.stderr.strip().splitlines()[-1].startswith("poolbench: 2 of 2 runs failed or diverged")
     assert [trial["status"] for trial in trial_results(tmp_path / "alldiv")] == ["diverged"] * 2
+
+
+@pytest.mark.slow
+def test_a_tuning_sweep_is_reported_as_one_trials_table_with_the_selected_trial_marked(tmp_path):
+    """A 3-trial hydra/sweeper=tune sweep's own report (written when the sweep ends): one table of the trials
+    sorted by val_acc, the best marked as selected, test accuracy for that trial only, no per-trial panels or
+    figures, values to 3 significant digits."""
+    needs_optuna()
+    overrides = [*SYNTHETIC, f"paths.results_dir={tmp_path}", f"data_dir={tmp_path}/data"]
+    done = run_cli(["-m", "hydra/sweeper=tune", "hydra.sweeper.n_trials=3", "name=search", *overrides], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report_dir = tmp_path / "search" / "report"
+    text = (report_dir / "report.md").read_text()
+    assert text.startswith("# poolbench report: a tuning sweep")
+    assert text.count("| rank ") == 1 and text.count("\n## ") == 2  # one table: Trials, then Files
+    assert text.count("✓ selected") == 1  # the selected trial's row
+    assert not (report_dir / "figures").exists() and not list(report_dir.rglob("*.png"))
+    assert not re.search(r"\d\.\d{7,}", text)  # no full floats ("learning rate = 0.02110721108616644")
+    trials = pd.read_csv(report_dir / "trials.csv")
+    assert len(trials) == 3 and trials["selected"].sum() == 1
+    assert list(trials["value"]) == sorted(trials["value"], reverse=True) and bool(trials["selected"].iloc[0])
+    assert trials["test_acc_of_selected"].notna().tolist() == [True, False, False]
+    records = {str(path.parent): json.loads(path.read_text()) for path in (tmp_path / "search").rglob("result.json")}
+    best = records[trials["run_dir"].iloc[0]]
+    assert best["val_acc"] == max(record["val_acc"] for record in records.values())
+    assert trials["test_acc_of_selected"].iloc[0] == best["test_acc"]
 
 
 @pytest.mark.slow

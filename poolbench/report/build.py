@@ -29,6 +29,7 @@ from poolbench.report.markdown import render_report
 from poolbench.report.missing import missing_table
 from poolbench.report.paired import DEFAULT_DELTA, paired_comparison
 from poolbench.report.references import attach_references, load_references, references_for_datasets
+from poolbench.report.search import search_sweeper, write_search_report
 from poolbench.report.shift import display_shift, shift_latex, shift_table
 from poolbench.report.tables import display_paired, display_summary, named_keys, write_table
 from poolbench.report.timing import write_timing
@@ -76,6 +77,11 @@ def write_report(
         raise ReportInputError(
             f"no run records (result.json) under {', '.join(map(str, roots))}. Run poolbench first, e.g. make demo."
         )
+    sweeper = search_sweeper(collection)
+    if sweeper is not None:  # a tuning sweep: its trials ranked on validation, no per-trial panels or figures
+        n_ok = write_search_report(collection, out / REPORT_FILE, sweeper)
+        problem_messages = [p.message for p in collection.problems]
+        return ReportResult(out, len(collection.runs), n_ok, problem_messages)
     check_group_keys(collection, group_by)
     if baseline is not None:
         check_baseline(collection, baseline)

@@ -1,0 +1,154 @@
+"""A tuning sweep's report (``hydra/sweeper=tune`` or ``hydra/sweeper=optuna``): the trials, ranked on validation.
+
+An Optuna search's runs are not a comparison: each trial is one setting, one seed. Reported as a grid, each trial
+became a panel, a table and five single-dot figures titled with full floats, each showing test accuracy, and the
+trial the search selected was not marked (an invitation to choose on test). Here the search is one table: every
+trial sorted by the validation objective the search optimised (``objective``, default ``val_acc``), the selected
+trial marked (the best finished one, as Optuna selects), and test accuracy for the selected trial only. No
+figures. Written by ``write_report`` when every record comes from an Optuna sweeper (``.hydra/hydra.yaml``).
+For a comparison of heads at their tuned settings over seeds: the tuned protocol (``make tuned``,
+``poolbench.report.tuned``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from poolbench.atomic import atomic_write_text
+from poolbench.objective import direction, objective_value
+from poolbench.report.aggregate import run_config
+from poolbench.report.collect import Collection
+from poolbench.report.formatting import EMPTY, pct
+from poolbench.report.names import dataset_name, head_name, key_name
+from poolbench.report.tables import to_markdown
+from poolbench.report.tuned import objective_of
+from poolbench.report.variants import semantic_flat_config, varying_keys
+from poolbench.run_folder import sweeper_target
+
+SEARCH_SWEEPER_SUFFIX = "OptunaSweeper"  # Hydra's OptunaSweeper and poolbench's ValidationOptunaSweeper (tune)
+TRIALS_STEM = "trials"
+SELECTED = "✓ selected"
+
+
+def search_sweeper(collection: Collection) -> str | None:
+    """The Optuna sweeper every record came from, or None (a grid, single runs, or records of mixed origin)."""
+    targets = {sweeper_target(run.run_dir) for run in collection.runs}
+    if len(targets) != 1:
+        return None
+    target = targets.pop()
+    return target if target is not None and target.endswith(SEARCH_SWEEPER_SUFFIX) else None
+
+
+def searched_keys(collection: Collection) -> list[str]:
+    """The config keys whose value differs between trials (what the search varied), in config order."""
+    configs = [(("trial",), semantic_flat_config(run_config(run))) for run in collection.runs]
+    return varying_keys(configs)
+
+
+def trials_frame(collection: Collection) -> pd.DataFrame:
+    """One row per trial, best first by the objective (finished trials before failed ones); ``selected`` marks
+    the best finished trial and only that row carries ``test_acc``."""
+    objective = objective_of(collection.runs)
+    sign = -1.0 if direction(objective) == "maximize" else 1.0
+    keys = searched_keys(collection)
+    rows = []
+    started = [str(run.record.started_at or "") for run in collection.runs]
+    for run in collection.runs:
+        flat = semantic_flat_config(run_config(run))
+        record = run.record
+        rows.append(
+            {
+                "dataset": record.dataset,
+                "backbone": record.backbone,
+                "head": record.head,
+                **{key: flat.get(key) for key in keys},
+                "status": record.status,
+                "objective": objective,
+                "value": objective_value(record, objective),
+                "test_acc_of_selected": record.test_acc,
+                "run_dir": str(run.run_dir),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    # ties go to the trial that started first, as Optuna keeps the first best trial
+    order = sorted(
+        range(len(frame)), key=lambda i: (math.isnan(frame["value"][i]), _signed(frame["value"][i], sign), started[i])
+    )
+    frame = frame.loc[order].reset_index(drop=True)
+    frame.insert(0, "rank", range(1, len(frame) + 1))
+    frame.insert(1, "selected", [bool(i == 0 and not math.isnan(v)) for i, v in enumerate(frame["value"])])
+    frame.loc[~frame["selected"], "test_acc_of_selected"] = math.nan
+    return frame
+
+
+def _signed(value: float, sign: float) -> float:
+    return 0.0 if math.isnan(value) else sign * value
+
+
+def display_trials(trials: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """The Markdown view: values to 3 significant digits, accuracies in %, test accuracy on the selected row."""
+    objective = str(trials["objective"].iloc[0])
+    shown = {
+        "rank": trials["rank"].astype(str),
+        "": trials["selected"].map(lambda s: SELECTED if s else ""),
+        "head": trials["head"].map(head_name),
+        **{key_name(key): trials[key].map(_value_text) for key in keys},
+        "status": trials["status"],
+        f"{objective} % (validation)": trials["value"].map(lambda v: EMPTY if math.isnan(v) else pct(v)),
+        "test acc % (selected only)": trials["test_acc_of_selected"].map(
+            lambda v: EMPTY if v is None or math.isnan(v) else pct(v)
+        ),
+        "run": trials["run_dir"].map(lambda d: Path(d).name),
+    }
+    return pd.DataFrame(shown)
+
+
+def _value_text(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return EMPTY if value is None else str(value)
+
+
+def render_search(roots: Sequence[Path], sweeper: str, trials: pd.DataFrame, keys: Sequence[str]) -> str:
+    objective = str(trials["objective"].iloc[0])
+    finished = int(trials["value"].map(lambda v: not math.isnan(v)).sum())
+    varied = ", ".join(f"`{key}`" for key in keys) or "nothing (every trial has the same config)"
+    datasets = ", ".join(sorted({dataset_name(d) for d in trials["dataset"]}))
+    lines = [
+        "# poolbench report: a tuning sweep",
+        "",
+        f"{len(trials)} trial(s) of an Optuna search (`{sweeper.rsplit('.', 1)[-1]}`) read from: "
+        + ", ".join(f"`{root}`" for root in roots)
+        + f". Dataset: {datasets}. The search varied {varied} and optimised **{objective}** on the validation split "
+        f"({direction(objective)}); {finished} trial(s) finished with a value.",
+        "",
+        "The trials are ranked by that validation objective; the selected trial (✓) is the best finished one, as "
+        "the search selects it. Test accuracy is shown for the selected trial only: choose on validation, never "
+        "on test. One trial is one seed, so this is a choice of setting, not a comparison: compare heads at their "
+        "selected settings over seeds with the tuned protocol (`make tuned`, docs/sweeps.md).",
+        "",
+        "## Trials",
+        "",
+        to_markdown(display_trials(trials, keys)),
+        "",
+        "## Files",
+        "",
+        f"`{TRIALS_STEM}.csv` (every trial, raw numbers), `{TRIALS_STEM}.md` (the table above).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_search_report(collection: Collection, report_md: Path, sweeper: str) -> int:
+    """``report_md``, and trials.csv and trials.md beside it, of a tuning sweep; returns the number of ok trials."""
+    trials = trials_frame(collection)
+    keys = searched_keys(collection)
+    out_dir = report_md.parent
+    atomic_write_text(out_dir / f"{TRIALS_STEM}.csv", trials.to_csv(index=False))
+    atomic_write_text(out_dir / f"{TRIALS_STEM}.md", to_markdown(display_trials(trials, keys)) + "\n")
+    atomic_write_text(report_md, render_search(collection.roots, sweeper, trials, keys))
+    return int((trials["status"] == "ok").sum())
