@@ -28,8 +28,8 @@ from tests.test_claims import FOUR_VERDICTS, write_records
 
 def grid_configs() -> list[dict[str, str]]:
     """The flattened config of every cell the claims presets sweep (their depth overrides too)."""
+    from poolbench.config.run_folder import flatten
     from poolbench.report.variants import value_text
-    from poolbench.run_folder import flatten
 
     configs = []
     for preset in claims_presets():

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from poolbench.atomic import atomic_write_json
+from poolbench.config.run_folder import read_config
 from poolbench.errors import PoolbenchError, RecordError
 from poolbench.record import (
     CHECKPOINT_FILE,
@@ -36,7 +37,6 @@ from poolbench.record import (
     find_run_dirs,
     read_result,
 )
-from poolbench.run_folder import read_config
 
 REPORT_DIR = "report"
 WARMUP_ROUNDS = 2  # untimed rounds first: allocations and oneDNN primitive creation land there

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from poolbench.config.run_folder import flatten, read_config
 from poolbench.report.collect import CollectedRun, Collection
 from poolbench.report.variants import semantic_flat_config, value_text, varying_keys
-from poolbench.run_folder import flatten, read_config
 
 IDENTITY = ("dataset", "backbone", "head")
 CONFIDENCE = 0.95

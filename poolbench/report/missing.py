@@ -23,9 +23,9 @@ from typing import Any
 
 import pandas as pd
 
+from poolbench.config.run_folder import flatten, read_config, read_hydra, read_overrides
 from poolbench.record import RunRecord, dirs_holding
 from poolbench.report.collect import Collection
-from poolbench.run_folder import flatten, read_config, read_hydra, read_overrides
 
 MULTIRUN_FILE = "multirun.yaml"
 GRID_KEYS = ("dataset", "backbone", "head", "seed")

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from poolbench.atomic import atomic_write_text
+from poolbench.config.run_folder import sweeper_target
 from poolbench.objective import direction, objective_value
 from poolbench.report.aggregate import run_config
 from poolbench.report.collect import Collection
@@ -27,7 +28,6 @@ from poolbench.report.names import dataset_name, head_name, key_name
 from poolbench.report.tables import to_markdown
 from poolbench.report.tuned import objective_of
 from poolbench.report.variants import semantic_flat_config, varying_keys
-from poolbench.run_folder import sweeper_target
 
 SEARCH_SWEEPER_SUFFIX = "OptunaSweeper"  # Hydra's OptunaSweeper and poolbench's ValidationOptunaSweeper (tune)
 TRIALS_STEM = "trials"

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from poolbench.atomic import atomic_write_text
+from poolbench.config.run_folder import flatten
 from poolbench.errors import PoolbenchError
 from poolbench.objective import direction, objective_value
 from poolbench.report.aggregate import run_config, runs_frame, summary_table
@@ -28,7 +29,6 @@ from poolbench.report.collect import CollectedRun, check_paths, collect_runs
 from poolbench.report.names import head_name, head_order
 from poolbench.report.paired import paired_comparison
 from poolbench.report.tables import ci_text, display_paired, pct_pm, to_markdown
-from poolbench.run_folder import flatten
 
 TUNED_KEYS = ("trainer.lr", "trainer.weight_decay")  # what stage 1 searches (conf/hydra/sweeper/tune.yaml)
 BASELINE = "gap"

@@ -14,8 +14,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from poolbench.config.run_folder import flatten
 from poolbench.record import is_semantic
-from poolbench.run_folder import flatten
 
 IDENTITY = ("dataset", "backbone", "head")
 NOT_GROUPING = ("seed",)  # averaged over, never a row of its own

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from poolbench.atomic import atomic_write_text
+from poolbench.config.run_folder import flatten
 from poolbench.report.aggregate import auto_group_keys, deduplicate, row_keys, run_config, runs_frame
 from poolbench.report.canvas import FigureFile
 from poolbench.report.claims.plan import Plan, load_plan
@@ -33,7 +34,6 @@ from poolbench.report.convergence import convergence_table
 from poolbench.report.curves import learning_curves
 from poolbench.report.latex import TEXT_WIDTH, LatexColumn, LatexTable, tex
 from poolbench.report.tables import to_markdown
-from poolbench.run_folder import flatten
 
 CLAIMS_STEM = "claims"
 # Grouping keys the claims always split by when any run's config holds them (the probe task, the training-set
