@@ -4,8 +4,9 @@ An Optuna search's runs are not a comparison: each trial is one setting, one see
 became a panel, a table and five single-dot figures titled with full floats, each showing test accuracy, and the
 trial the search selected was not marked (an invitation to choose on test). Here the search is one table: every
 trial sorted by the validation objective the search optimised (``objective``, default ``val_acc``), the selected
-trial marked (the best finished one, as Optuna selects), and test accuracy for the selected trial only. No
-figures. Written by ``write_report`` when every record comes from an Optuna sweeper (``.hydra/hydra.yaml``).
+trial marked (the best finished one, as Optuna selects; one per search folder), and test accuracy for the selected
+trial only. No figures. Written by ``write_report`` when every record comes from an Optuna sweeper
+(``.hydra/hydra.yaml``).
 For a comparison of heads at their tuned settings over seeds: the tuned protocol (``make tuned``,
 ``poolbench.report.tuned``).
 """
@@ -31,6 +32,7 @@ from poolbench.report.variants import semantic_flat_config, varying_keys
 
 SEARCH_SWEEPER_SUFFIX = "OptunaSweeper"  # Hydra's OptunaSweeper and poolbench's ValidationOptunaSweeper (tune)
 TRIALS_STEM = "trials"
+SEARCH_FILES = ("multirun.yaml", "optimization_results.yaml")  # what marks a search's folder
 SELECTED = "✓ selected"
 
 
@@ -44,45 +46,59 @@ def search_sweeper(collection: Collection) -> str | None:
 
 
 def searched_keys(collection: Collection) -> list[str]:
-    """The config keys whose value differs between trials (what the search varied), in config order."""
-    configs = [(("trial",), semantic_flat_config(run_config(run))) for run in collection.runs]
+    """The config keys whose value differs between the trials of one head (what the search varied), in config
+    order (a head's own keys, such as GeM's p, are told apart by the head column)."""
+    identity = [(run.record.dataset, run.record.backbone, run.record.head) for run in collection.runs]
+    configs = [(who, semantic_flat_config(run_config(run))) for who, run in zip(identity, collection.runs)]
     return varying_keys(configs)
 
 
 def trials_frame(collection: Collection) -> pd.DataFrame:
-    """One row per trial, best first by the objective (finished trials before failed ones); ``selected`` marks
-    the best finished trial and only that row carries ``test_acc``."""
+    """One row per trial, search by search (a folder holding ``multirun.yaml`` or ``optimization_results.yaml``;
+    the tuned protocol keeps one search per head), best first by the objective (finished trials before failed
+    ones); ``selected`` marks each search's best finished trial and only that row carries ``test_acc``."""
     objective = objective_of(collection.runs)
     sign = -1.0 if direction(objective) == "maximize" else 1.0
     keys = searched_keys(collection)
     rows = []
-    started = [str(run.record.started_at or "") for run in collection.runs]
     for run in collection.runs:
         flat = semantic_flat_config(run_config(run))
         record = run.record
+        value = objective_value(record, objective)
         rows.append(
             {
+                "search": search_of(run.run_dir, collection.roots),
                 "dataset": record.dataset,
                 "backbone": record.backbone,
                 "head": record.head,
                 **{key: flat.get(key) for key in keys},
                 "status": record.status,
                 "objective": objective,
-                "value": objective_value(record, objective),
+                "value": value,
                 "test_acc_of_selected": record.test_acc,
                 "run_dir": str(run.run_dir),
+                # ties go to the trial that started first, as Optuna keeps the first best trial
+                "_order": (math.isnan(value), _signed(value, sign), str(record.started_at or "")),
             }
         )
     frame = pd.DataFrame(rows)
-    # ties go to the trial that started first, as Optuna keeps the first best trial
-    order = sorted(
-        range(len(frame)), key=lambda i: (math.isnan(frame["value"][i]), _signed(frame["value"][i], sign), started[i])
-    )
-    frame = frame.loc[order].reset_index(drop=True)
-    frame.insert(0, "rank", range(1, len(frame) + 1))
-    frame.insert(1, "selected", [bool(i == 0 and not math.isnan(v)) for i, v in enumerate(frame["value"])])
+    frame = frame.loc[sorted(frame.index, key=lambda i: (frame["search"][i], frame["_order"][i]))]
+    frame = frame.drop(columns="_order").reset_index(drop=True)
+    frame.insert(0, "rank", frame.groupby("search").cumcount() + 1)
+    frame.insert(1, "selected", (frame["rank"] == 1) & frame["value"].map(lambda v: not math.isnan(v)))
     frame.loc[~frame["selected"], "test_acc_of_selected"] = math.nan
     return frame
+
+
+def search_of(run_dir: Path, roots: Sequence[Path]) -> str:
+    """The folder of the search a trial belongs to, relative to its root ('' for the root itself)."""
+    for root in roots:
+        folder = Path(run_dir)
+        while folder != folder.parent and folder.is_relative_to(root):
+            if any((folder / name).is_file() for name in SEARCH_FILES):
+                return folder.relative_to(root).as_posix() if folder != root else ""
+            folder = folder.parent
+    return ""
 
 
 def _signed(value: float, sign: float) -> float:
@@ -92,7 +108,9 @@ def _signed(value: float, sign: float) -> float:
 def display_trials(trials: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     """The Markdown view: values to 3 significant digits, accuracies in %, test accuracy on the selected row."""
     objective = str(trials["objective"].iloc[0])
+    several = trials["search"].nunique() > 1
     shown = {
+        **({"search": trials["search"]} if several else {}),
         "rank": trials["rank"].astype(str),
         "": trials["selected"].map(lambda s: SELECTED if s else ""),
         "head": trials["head"].map(head_name),
@@ -109,7 +127,7 @@ def display_trials(trials: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
 
 def _value_text(value: object) -> str:
     if isinstance(value, float):
-        return f"{value:.3g}"
+        return EMPTY if math.isnan(value) else f"{value:.3g}"
     return EMPTY if value is None else str(value)
 
 
@@ -121,7 +139,7 @@ def render_search(roots: Sequence[Path], sweeper: str, trials: pd.DataFrame, key
     lines = [
         "# poolbench report: a tuning sweep",
         "",
-        f"{len(trials)} trial(s) of an Optuna search (`{sweeper.rsplit('.', 1)[-1]}`) read from: "
+        f"{len(trials)} trial(s) of {_searches(trials)} (`{sweeper.rsplit('.', 1)[-1]}`) read from: "
         + ", ".join(f"`{root}`" for root in roots)
         + f". Dataset: {datasets}. The search varied {varied} and optimised **{objective}** on the validation split "
         f"({direction(objective)}); {finished} trial(s) finished with a value.",
@@ -141,6 +159,11 @@ def render_search(roots: Sequence[Path], sweeper: str, trials: pd.DataFrame, key
         "",
     ]
     return "\n".join(lines)
+
+
+def _searches(trials: pd.DataFrame) -> str:
+    n = trials["search"].nunique()
+    return "an Optuna search" if n == 1 else f"{n} Optuna searches (one per folder, each with its selected trial)"
 
 
 def write_search_report(collection: Collection, report_md: Path, sweeper: str) -> int:
