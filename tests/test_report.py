@@ -510,3 +510,15 @@ def test_a_demo_report_has_no_claims_md_and_says_why(tmp_path: Path) -> None:
         "No claims.md: no claim of the analysis plan `claims.yaml` has a primary endpoint measured in these records "
         "(`make claims` runs the grid that measures them; docs/claims-grid.md)."
     ]
+
+
+def test_a_report_whose_records_judge_a_claim_links_claims_md(tmp_path: Path) -> None:
+    from tests.claims_records import write_plan
+    from tests.test_claims import FOUR_VERDICTS, write_records
+
+    plan = write_plan(tmp_path / "plan.yaml", FOUR_VERDICTS)
+    result = write_report([write_records(tmp_path / "runs")], tmp_path / "out", figures=False, plan=plan)
+    assert result.claims_md == tmp_path / "out" / "claims.md" and result.claims_md.is_file()
+    assert "The verdict on the seed's claims, by the analysis plan `plan.yaml`: [claims.md](claims.md)." in (
+        result.report_md.read_text()
+    )
