@@ -23,8 +23,9 @@ import torch
 from omegaconf import OmegaConf
 
 from poolbench.config import CONF_DIR
+from poolbench.config.presets import claims_presets
 
-DEFAULT_PRESETS = ("claims", "claims_deep", "claims_deep_probes", "claims_seeds")
+DEFAULT_PRESETS = claims_presets()  # what make claims runs (conf/experiment/claims_presets.txt)
 
 
 @dataclass(frozen=True)

@@ -10,16 +10,12 @@ import itertools
 import pytest
 from omegaconf import OmegaConf
 
+from poolbench.config.presets import claims_presets
 from poolbench.record import compute_run_key
 from poolbench.sweep.rundir import variant_suffix
 from tests.conftest import CONF_DIR, compose_settings
 
-CLAIMS_PRESETS = (
-    "claims",
-    "claims_deep",
-    "claims_deep_probes",
-    "claims_seeds",
-)  # what `make claims` runs, into results/claims/
+CLAIMS_PRESETS = claims_presets()  # what `make claims` runs, into results/claims/ (conf/experiment/claims_presets.txt)
 PRESETS = (*CLAIMS_PRESETS, "claims_full", "calibrate_probes")
 
 
@@ -118,8 +114,20 @@ def test_a_cell_trains_as_its_own_file_says() -> None:
 
 
 def test_make_claims_runs_exactly_these_presets() -> None:
-    """The Makefile's claims target and this file's list agree (the run-dir check above covers what it runs)."""
+    """The Makefile's claims target loops over the one list (claims_presets.txt); every name there is a preset."""
     makefile = (CONF_DIR.parent.parent / "Makefile").read_text(encoding="utf-8")
+    assert "CLAIMS_PRESETS := $(shell sed -e 's/\\#.*//' poolbench/conf/experiment/claims_presets.txt)" in makefile
     target = makefile.split("\nclaims:", 1)[1].split("\n\n", 1)[0]
-    ran = [line.split("experiment=", 1)[1].split()[0] for line in target.splitlines() if "experiment=" in line]
-    assert ran == list(CLAIMS_PRESETS)
+    assert "for preset in $(CLAIMS_PRESETS)" in target and "experiment=$$preset" in target
+    assert CLAIMS_PRESETS[0] == "claims" and len(set(CLAIMS_PRESETS)) == len(CLAIMS_PRESETS) >= 4
+    assert all((CONF_DIR / "experiment" / f"{preset}.yaml").is_file() for preset in CLAIMS_PRESETS)
+
+
+def test_time_to_verdict_covers_every_claims_preset() -> None:
+    """One short run per cell of every preset, and the cells' runs add up to the whole grid."""
+    from poolbench.bench.time_to_verdict import grid_cells
+
+    cells = grid_cells(CONF_DIR)
+    assert {label.split("/", 1)[0] for label, _, _ in cells} == set(CLAIMS_PRESETS)
+    total = sum(len(list(itertools.product(*params(preset).values()))) for preset in CLAIMS_PRESETS)
+    assert sum(runs for _, _, runs in cells) == total

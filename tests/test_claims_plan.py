@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from poolbench.config.presets import claims_presets
 from poolbench.errors import ConfigError
 from poolbench.report.claims.figures import claim_figure
 from poolbench.report.claims.output import write_claims
@@ -24,15 +25,14 @@ from tests.claims_records import endpoint, write_plan
 from tests.conftest import compose_settings
 from tests.test_claims import FOUR_VERDICTS, write_records
 
-CLAIMS_PRESETS = {"claims": "claims_cell", "claims_deep": "claims_cell"}
-
 
 def grid_configs() -> list[dict[str, str]]:
-    """The flattened config of every cell the claims presets sweep (the depth override of claims_deep too)."""
-    from poolbench.report.variants import flatten, value_text
+    """The flattened config of every cell the claims presets sweep (their depth overrides too)."""
+    from poolbench.config.run_folder import flatten
+    from poolbench.report.variants import value_text
 
     configs = []
-    for preset in CLAIMS_PRESETS:
+    for preset in claims_presets():
         params = yaml.safe_load((default_plan_path().parents[1] / "experiment" / f"{preset}.yaml").read_text())
         sweep = params["hydra"]["sweeper"]["params"]
         fixed = [f"{k}={v}" for k, v in sweep.items() if k not in ("claims_cell", "head", "seed")]

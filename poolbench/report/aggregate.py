@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from poolbench.config.run_folder import flatten, read_config
 from poolbench.record import record_fields
 from poolbench.report.collect import CollectedRun, Collection
-from poolbench.report.variants import flatten, load_config, semantic_flat_config, value_text, varying_keys
+from poolbench.report.variants import semantic_flat_config, value_text, varying_keys
 
 IDENTITY = ("dataset", "backbone", "head")
 CONFIDENCE = 0.95
@@ -70,7 +71,7 @@ def runs_frame(collection: Collection, extra_keys: Sequence[str] = ()) -> pd.Dat
 def run_config(run: CollectedRun) -> dict[str, Any]:
     """The run's config.yaml as a dict, read once per run ({} when absent or unreadable)."""
     if run.config is None:
-        run.config = load_config(run.run_dir) or {}
+        run.config = read_config(run.run_dir) or {}
     return run.config
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 from poolbench.atomic import atomic_write_text
 from poolbench.report.aggregate import auto_group_keys, deduplicate, runs_frame
 from poolbench.report.canvas import FigureFile
-from poolbench.report.claims.output import write_claims
+from poolbench.report.claims.output import claims_line, write_claims
 from poolbench.report.claims.plan import load_plan
 from poolbench.report.collect import ReportInputError, check_paths, collect_runs, default_out_dir
 from poolbench.report.convergence import write_convergence
@@ -23,6 +23,7 @@ from poolbench.report.markdown import ReportParts, render_report
 from poolbench.report.missing import missing_table
 from poolbench.report.paired import DEFAULT_DELTA, paired_comparison, write_paired
 from poolbench.report.references import attach_references, load_references, references_for_datasets
+from poolbench.report.search import search_sweeper, write_search_report
 from poolbench.report.setting import (
     common_setting,
     setting_line,
@@ -77,6 +78,11 @@ def write_report(
         raise ReportInputError(
             f"no run records (result.json) under {', '.join(map(str, roots))}. Run poolbench first, e.g. make demo."
         )
+    sweeper = search_sweeper(collection)
+    if sweeper is not None:  # a tuning sweep: its trials ranked on validation, no per-trial panels or figures
+        n_ok = write_search_report(collection, out / REPORT_FILE, sweeper)
+        problem_messages = [p.message for p in collection.problems]
+        return ReportResult(out, len(collection.runs), n_ok, problem_messages)
     check_group_keys(collection, group_by)
     if baseline is not None:
         check_baseline(collection, baseline)
@@ -109,7 +115,7 @@ def write_report(
     written = write_figures(summary, runs, curves, out / FIGURES_DIR, extra, shifts) if figures else []
     write_figure_captions(written, out / FIGURES_DIR, line)
     write_convergence(runs, curves, key_columns, out)  # did each setting train to convergence?
-    # The seed's claims: claims.md/.csv/.tex + one figure each.
+    # the seed's claims: claims.md/.csv/.tex + one figure each, only when a claim's primary endpoint is measured
     claims = write_claims(collection, out, figures, analysis_plan, line)
     parts = ReportParts(
         roots=roots,
@@ -128,6 +134,7 @@ def write_report(
         extra_keys=extra,
         shifts=shifts,
         setting=setting_section(common, line),
+        claims=claims_line(analysis_plan, claims is not None),
     )
     text = render_report(parts)
     atomic_write_text(out / REPORT_FILE, text)

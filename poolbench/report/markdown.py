@@ -105,6 +105,7 @@ class ReportParts:
     extra_keys: Sequence[str] = ()
     shifts: pd.DataFrame | None = None
     setting: list[str] = field(default_factory=list)  # the Setting section (poolbench.report.setting)
+    claims: str = ""  # the one line on the seed's claims (poolbench.report.claims.output.claims_line)
 
     @property
     def keys(self) -> list[str]:
@@ -116,6 +117,7 @@ def header_section(parts: ReportParts) -> list[str]:
     lines = ["# poolbench report", "", f"{parts.n_records} run record(s) read from: {roots}", ""]
     provenance, timing = provenance_line(parts.runs), timing_note(parts.runs)
     lines += [*([provenance, ""] if provenance else []), *([timing, ""] if timing else []), CONVENTIONS, ""]
+    lines += [parts.claims, ""] if parts.claims else []
     if parts.extra_keys:
         shown = ", ".join(f"`{key}`" for key in parts.extra_keys)
         lines += [

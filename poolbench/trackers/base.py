@@ -50,17 +50,6 @@ def final_metrics(record: RunRecord) -> dict[str, float]:
     return {key: float(value) for key, value in values.items() if isinstance(value, (int, float))}
 
 
-def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested config -> {"trainer.lr": 0.05, ...} (lists stay values)."""
-    flat: dict[str, Any] = {}
-    for key, value in config.items():
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 class TrackerSet:
     """The run's trackers. A tracker that raises is reported in one warning and dropped for the rest of the
     run; the run, its record files and the other trackers go on."""

@@ -3,7 +3,8 @@ endpoint with its tests, the figures, every secondary row), ``claims.csv`` (one 
 ``claims_detail.csv`` (every row, raw numbers and per-seed values), ``claims.tex`` (one row per claim, fits
 ``\\textwidth``) and one figure per claim (``poolbench.report.claims.figures``).
 
-Written by ``write_report`` whenever the records hold the runs of at least one row of the plan.
+Written by ``write_report`` only when the records measure a primary endpoint of at least one claim; otherwise
+report.md says in one line why there is no claims.md (``CLAIMS_NOT_JUDGED``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from poolbench.atomic import atomic_write_text
+from poolbench.config.run_folder import flatten
 from poolbench.report.aggregate import auto_group_keys, deduplicate, row_keys, run_config, runs_frame
 from poolbench.report.canvas import FigureFile
 from poolbench.report.claims.plan import Plan, load_plan
@@ -26,13 +28,12 @@ from poolbench.report.claims.tables import (
     display_verdicts,
     summary_frame,
 )
-from poolbench.report.claims.verdict import ClaimVerdict, convergence_lookup, judge_claims
+from poolbench.report.claims.verdict import ClaimVerdict, convergence_lookup, every_verdict_not_measured, judge_claims
 from poolbench.report.collect import Collection
 from poolbench.report.convergence import convergence_table
 from poolbench.report.curves import curves_frame
 from poolbench.report.latex import TEXT_WIDTH, LatexColumn, LatexTable, tex
 from poolbench.report.tables import to_markdown
-from poolbench.report.variants import flatten
 
 CLAIMS_STEM = "claims"
 IMAGES_NOTE = (
@@ -44,6 +45,18 @@ IMAGES_NOTE = (
 # Grouping keys the claims always split by when any run's config holds them (the probe task, the training-set
 # size), even where the report's automatic grouping would not (e.g. a sweep of one task only).
 CLAIM_KEYS = ("dataset.task", "dataset.train_samples")
+
+
+def claims_line(plan: Plan, written: bool) -> str:
+    """report.md's one line on the claims: where their verdict is, or why there is none."""
+    if written:
+        return (
+            f"The verdict on the seed's claims, by the analysis plan `{plan.path.name}`: [claims.md]({CLAIMS_STEM}.md)."
+        )
+    return (
+        f"No claims.md: no claim of the analysis plan `{plan.path.name}` has a primary endpoint measured in these "
+        "records (`make claims` runs the grid that measures them; docs/claims-grid.md)."
+    )
 
 
 @dataclass
@@ -150,14 +163,15 @@ def write_claims(
     setting: str = "",
 ) -> ClaimsResult | None:
     """Judge the claims from the records by the plan (a loaded one, a file, or None: the shipped one) and write
-    the files; None (nothing written) when the records hold the runs of no row of the plan."""
+    the files; None (nothing written) when no claim has a primary endpoint measured in the records (a sweep that
+    only touches a plan cell, such as ``make demo``, would get a page of "not measured")."""
     plan = plan if isinstance(plan, Plan) else load_plan(plan)
     runs, extra = claims_runs(collection, plan)
     keys = row_keys(extra)
     curves = curves_frame(collection, runs, extra)
     convergence = convergence_table(runs, curves, keys) if not runs.empty else pd.DataFrame()
     verdicts = judge_claims(plan, runs, extra, convergence_lookup(runs, convergence, keys[:-1]))
-    if not any(row.estimate.measured for item in verdicts for row in item.rows):
+    if every_verdict_not_measured(verdicts):  # no claim has a primary endpoint measured: nothing to judge
         return None
     result = ClaimsResult(verdicts, plan)
     if figures:
