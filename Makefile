@@ -46,9 +46,9 @@ tuned: $(PB) dataset
 
 # The main job (`make claims`): the claims grid (docs/results.md, docs/claims-grid.md), all into results/claims/:
 # conf/experiment/claims.yaml (6 settings x 4 heads x 5 seeds), claims_deep.yaml (depth 2 on the 1k FashionMNIST
-# cell), claims_deep_probes.yaml (depth 2: GMP and GAP on presence and density) and claims_seeds.yaml (5 more
-# seeds for claim 3), the CPU latency of each cell's heads timed together (poolbench-deploy),
-# then the report with the verdict in results/claims/report/claims.md. 180 runs, about 1,900
+# cell), claims_deep_probes.yaml (depth 2: GMP and GAP on presence and density), claims_seeds.yaml (5 more
+# seeds for claim 3) and claims_zeros.yaml (presence with zero padding: GAP and flatten, claim 4), the CPU latency of each cell's heads timed together (poolbench-deploy),
+# then the report with the verdict in results/claims/report/claims.md. 190 runs, about 1,950
 # CPU-seconds of training in fp32 (scripts/claims_budget.py; evaluation and timing come on top). Re-running
 # skips finished runs and resumes interrupted ones.
 claims: $(PB) dataset
@@ -57,6 +57,7 @@ claims: $(PB) dataset
 	$(PB) experiment=claims_deep launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
 	$(PB) experiment=claims_deep_probes launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
 	$(PB) experiment=claims_seeds launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
+	$(PB) experiment=claims_zeros launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
 	$(PY) -m poolbench.bench.deploy_timing results/claims
 	$(VENV)/bin/poolbench-report results/claims
 	@date -u +"claims: finished %FT%TZ"

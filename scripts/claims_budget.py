@@ -24,7 +24,7 @@ from omegaconf import OmegaConf
 
 from poolbench.config import CONF_DIR
 
-DEFAULT_PRESETS = ("claims", "claims_deep", "claims_deep_probes", "claims_seeds")
+DEFAULT_PRESETS = ("claims", "claims_deep", "claims_deep_probes", "claims_seeds", "claims_zeros")
 
 
 @dataclass(frozen=True)
