@@ -5,6 +5,7 @@ converge, interactions (Welch), rows marked by construction, and the claim rule 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from poolbench.report.decide import (
     SUPPORTED,
     Decision,
     Endpoint,
-    seeds_needed,
+    seeds_to_detect,
 )
 from tests.claims_records import endpoint, write_plan, write_run
 
@@ -58,24 +59,20 @@ def write_records(root: Path, rising: set[tuple[str, str]] = frozenset()) -> Pat
 
 
 FOUR_VERDICTS = [
-    {"id": "A", "words": "GAP beats flatten", "primary": [endpoint("acc", cells={"dataset": "fashion_mnist"})]},
+    {"id": "A", "words": "GAP beats flatten", "primary": [endpoint("acc", cell="fashion")]},
     {
         "id": "B",
         "words": "GMP beats flatten",
-        "primary": [endpoint("acc", cells={"dataset": "fashion_mnist"}, head="gmp")],
+        "primary": [endpoint("acc", cell="fashion", head="gmp")],
     },
-    {"id": "C", "words": "GAP beats flatten", "primary": [endpoint("acc", cells={"dataset": "probe_density"})]},
-    {"id": "D", "words": "GAP beats flatten", "primary": [endpoint("acc", cells={"dataset": "probe_presence"})]},
+    {"id": "C", "words": "GAP beats flatten", "primary": [endpoint("acc", cell="density")]},
+    {"id": "D", "words": "GAP beats flatten", "primary": [endpoint("acc", cell="presence")]},
     {
         "id": "E",
         "words": "fewer parameters and multiply-adds",
         "primary": [
-            endpoint(
-                "params", cells={"dataset": "fashion_mnist"}, metric="params_total", effect="reduction", sesoi="cost"
-            ),
-            endpoint(
-                "macs", cells={"dataset": "fashion_mnist"}, metric="macs_per_image", effect="reduction", sesoi="cost"
-            ),
+            endpoint("params", cell="fashion", metric="params_total", effect="reduction", sesoi="cost"),
+            endpoint("macs", cell="fashion", metric="macs_per_image", effect="reduction", sesoi="cost"),
         ],
     },
 ]
@@ -132,12 +129,18 @@ def test_holm_runs_across_every_primary_endpoint_of_every_claim(four) -> None:
     assert all(math.isnan(row.decision.p_zero) for row in four["E"].primary)
 
 
-def test_an_inconclusive_endpoint_says_how_many_seeds_would_decide_it(four) -> None:
+def test_every_measured_endpoint_gets_the_seeds_to_detect_its_sesoi_a_planning_number(four) -> None:
+    """The planning number: the n at which the test against 0 (alpha / 4: 4 tests) has 80 % power against a true
+    effect of one SESOI at the observed spread; never the observed effect (it would jump near a boundary)."""
     [row] = four["D"].primary
     assert row.decision.verdict == INCONCLUSIVE
-    # the estimate (+1.8 pp) reaches the 1 pp SESOI: the test against 0 decides it, at alpha / 4 (4 tests)
-    assert row.decision.seeds_needed == seeds_needed(row.estimate, Endpoint("greater", 0.01), 0.05 / 4)
-    assert 5 < row.decision.seeds_needed < 200
+    assert row.decision.seeds_needed == seeds_to_detect(row.estimate, Endpoint("greater", 0.01), 0.05 / 4)
+    normal = ((stats.norm.ppf(1 - 0.05 / 8) + stats.norm.ppf(0.8)) * row.estimate.sd / 0.01) ** 2
+    assert normal < row.decision.seeds_needed < normal + 10  # the normal approximation, plus the t's few seeds
+    shifted = dataclasses.replace(row.estimate, effect=0.0099)  # the effect does not move it
+    assert seeds_to_detect(shifted, Endpoint("greater", 0.01), 0.05 / 4) == row.decision.seeds_needed
+    [supported] = four["A"].primary
+    assert supported.decision.seeds_needed is not None  # a design number for every measured endpoint
 
 
 def test_exact_endpoints_are_judged_against_the_sesoi_alone(four) -> None:
@@ -154,12 +157,12 @@ def test_a_counter_case_cell_never_enters_a_claim_it_is_not_about(tmp_path: Path
         {
             "id": "2",
             "words": "overfits less",
-            "primary": [endpoint("acc", cells={"dataset": "fashion_mnist"})],
+            "primary": [endpoint("acc", cell="fashion")],
             "secondary": [endpoint("acc everywhere", head=["gap", "gmp"])],  # every cell, position included
         },
-        {"id": "4", "words": "arrangement", "primary": [endpoint("acc", cells={"dataset": "probe_position"})]},
+        {"id": "4", "words": "arrangement", "primary": [endpoint("acc", cell="position")]},
     ]
-    counter = [{"cells": {"dataset": "probe_position"}, "about": ["4"], "why": "position is the label"}]
+    counter = [{"cells": ["position"], "about": ["4"], "why": "position is the label"}]
     verdicts = judge(write_records(tmp_path / "runs"), write_plan(tmp_path / "plan.yaml", claims, counter))
     settings_2 = {row.setting_full for row in verdicts["2"].rows}
     assert len(verdicts["2"].secondary) == 2 * 3  # 3 cells (not 4) x 2 heads
@@ -169,8 +172,8 @@ def test_a_counter_case_cell_never_enters_a_claim_it_is_not_about(tmp_path: Path
 
 
 def test_models_that_did_not_converge_are_shown_and_never_counted(tmp_path: Path) -> None:
-    fashion = endpoint("acc", cells={"dataset": "fashion_mnist"}, converged=True)
-    presence = endpoint("acc", cells={"dataset": "probe_presence"}, head="gmp", converged=True)
+    fashion = endpoint("acc", cell="fashion", converged=True)
+    presence = endpoint("acc", cell="presence", head="gmp", converged=True)
     claims = [
         {"id": "2", "words": "overfits less", "primary": [fashion]},
         {"id": "3", "words": "converged", "primary": [presence]},
@@ -187,8 +190,8 @@ def test_models_that_did_not_converge_are_shown_and_never_counted(tmp_path: Path
 def test_the_interaction_compares_two_cells_of_one_backbone_with_welch(tmp_path: Path) -> None:
     interaction = endpoint(
         "task dependence",
-        cells={"dataset": "probe_presence"},
-        versus={"dataset": "probe_density"},
+        cell="presence",
+        versus="density",
         head="gmp",
         against="gap",
         effect="interaction",
@@ -212,7 +215,7 @@ def test_rows_true_by_construction_are_shown_never_counted(tmp_path: Path) -> No
         {
             "id": "4",
             "words": "x",
-            "primary": [endpoint("acc", cells={"dataset": "fashion_mnist"})],
+            "primary": [endpoint("acc", cell="fashion")],
             "secondary": [secondary],
         }
     ]
@@ -222,11 +225,12 @@ def test_rows_true_by_construction_are_shown_never_counted(tmp_path: Path) -> No
     assert all(row.decision is None for row in marked)  # secondary rows are never decided
 
 
-def test_the_claim_rule_over_several_primary_endpoints() -> None:
+def test_the_claim_rule_over_several_primary_endpoints(tmp_path: Path) -> None:
     def rows(*verdicts: str) -> list[Row]:
         made = []
-        for verdict in verdicts:
-            row = Row("x", True, None, "gap", "s", None)  # type: ignore[arg-type]
+        for i, verdict in enumerate(verdicts):
+            spec = load_plan(write_plan(tmp_path / "p.yaml", FOUR_VERDICTS)).claims[0].primary[0]
+            row = Row("x", True, dataclasses.replace(spec, name=f"part {i}"), "gap", "s", None)  # type: ignore[arg-type]
             row.decision = Decision(verdict)
             made.append(row)
         return made
@@ -237,7 +241,13 @@ def test_the_claim_rule_over_several_primary_endpoints() -> None:
     assert claim_verdict(rows(NEGLIGIBLE, NOT_MEASURED))[0] == INCONCLUSIVE  # a missing part decides nothing
     assert claim_verdict(rows(SUPPORTED, NEGLIGIBLE))[0] == NEGLIGIBLE  # a required part is negligible
     assert claim_verdict(rows(NOT_MEASURED))[0] == NOT_MEASURED
-    assert claim_verdict(rows(SUPPORTED, SUPPORTED))[1] == "2 supported (of 2 primary)"
+    assert claim_verdict(rows(SUPPORTED, CONTRADICTED))[1] == "part 0 supported, part 1 contradicted (all parts)"
+    # "can": one supported part shows it; a contradicted one no longer sinks it
+    assert claim_verdict(rows(SUPPORTED, CONTRADICTED), "any")[0] == SUPPORTED
+    assert claim_verdict(rows(INCONCLUSIVE, CONTRADICTED), "any")[0] == INCONCLUSIVE
+    assert claim_verdict(rows(NEGLIGIBLE, CONTRADICTED), "any")[0] == CONTRADICTED
+    assert claim_verdict(rows(NEGLIGIBLE, NEGLIGIBLE), "any")[0] == NEGLIGIBLE
+    assert claim_verdict(rows(NOT_MEASURED, NOT_MEASURED), "any")[0] == NOT_MEASURED
 
 
 def test_a_ci_reads_the_same_in_claims_md_as_in_paired_md(tmp_path: Path) -> None:
@@ -247,7 +257,7 @@ def test_a_ci_reads_the_same_in_claims_md_as_in_paired_md(tmp_path: Path) -> Non
     from poolbench.report.decide import paired_estimate
     from poolbench.report.formatting import ci_text
 
-    interaction = endpoint("i", effect="interaction", versus={"dataset": "probe_density"}, sesoi="interaction")
+    interaction = endpoint("i", effect="interaction", versus="density", sesoi="interaction")
     plan = load_plan(
         write_plan(
             tmp_path / "plan.yaml",

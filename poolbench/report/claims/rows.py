@@ -1,28 +1,34 @@
-"""Measure every endpoint of an analysis plan (``poolbench.report.claim_plan``) on the cells of a runs frame: one
-``Row`` per endpoint, head and matching cell (or pair of cells, for an interaction), with its ``Estimate``.
+"""Measure every endpoint of an analysis plan (``poolbench.report.claims.plan``) on the cells of a runs frame: one
+``Row`` per endpoint, head and declared cell (or pair of cells, for an interaction), with its ``Estimate``.
 
-A cell that is a counter-case never enters a claim its ``about`` does not name; a cell that has not converged
-(where the endpoint asks for converged models) is shown with its estimate but never decides anything; a
-primary endpoint without its runs still gets a row ("not measured"), so a pre-registered endpoint cannot
-silently disappear. Secondary rows skip cells that lack one of their heads.
+Only the cells the plan declares are read, each the one setting of the records that matches its pins
+(``resolve_cells``); a cell that is a counter-case never enters a claim its ``about`` does not name; a cell
+that has not converged (where the endpoint asks for converged models) is shown with its estimate but never
+decides anything; a primary endpoint without its runs still gets a row ("not measured"), so a pre-registered
+endpoint cannot silently disappear. Secondary rows skip cells that lack one of their heads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
 from poolbench.report.claims.cells import STRUCTURAL_PREFIXES, Cell, number
 from poolbench.report.claims.plan import (
+    DIFFERENCE,
     INTERACTION,
+    REAL,
     REDUCTION,
     RELATIVE,
+    VALUE,
+    CellSpec,
     ClaimSpec,
     EndpointSpec,
+    FailedRun,
     Plan,
-    Selector,
 )
 from poolbench.report.decide import (
     Decision,
@@ -51,6 +57,8 @@ class Row:
     setting_full: str = ""
     cells: tuple[Cell, ...] = field(default=(), repr=False, compare=False)
     decision: Decision | None = field(default=None, compare=False)
+    cell_names: tuple[str, ...] = ()  # the plan's declared cells this row reads
+    failure: bool = False  # a failure-rate row (``failure_rows``): shown beside its endpoint, never voted
 
     @property
     def comparison(self) -> str:
@@ -74,17 +82,55 @@ def cell_value(cell: Cell, key: str) -> str:
     return ABSENT
 
 
-def matches(cell: Cell, selector: Selector) -> bool:
-    return all(cell_value(cell, key) in allowed for key, allowed in selector.items())
+def is_real(cell: Cell) -> bool:
+    """A cell of a real dataset (the plan's ``$real`` role): not a probe task, not synthetic data."""
+    return not cell.task and str(cell.values[0]) != "synthetic"
 
 
-def allowed_cells(plan: Plan, claim: str, cells: Sequence[Cell]) -> list[Cell]:
-    """The cells a claim may use: every cell but the counter-cases of other claims."""
-    return [
-        cell
-        for cell in cells
-        if not any(claim not in case.about and matches(cell, case.cells) for case in plan.counter_cases)
-    ]
+@dataclass(frozen=True)
+class Resolved:
+    """A declared cell of the plan and the one setting of the records it names (None: why not, in ``note``)."""
+
+    spec: CellSpec
+    cell: Cell | None
+    note: str = ""
+
+
+def resolve_cells(plan: Plan, cells: Sequence[Cell]) -> dict[str, Resolved]:
+    """Each declared cell's setting: the one cell of the records whose values match every pin (``$real``: the
+    records' one real dataset), its runs cut to the declared heads and seeds (0 .. n-1); none where no cell or
+    several cells match (the note names the keys to pin) or the records hold several real datasets."""
+    real = sorted({str(cell.values[0]) for cell in cells if is_real(cell)})
+    resolved = {}
+    for spec in plan.cells:
+        pins = dict(spec.pins)
+        if pins.get("dataset") == REAL:
+            if len(real) != 1:
+                why = "no real-dataset runs" if not real else "several real datasets (" + ", ".join(real) + ")"
+                resolved[spec.name] = Resolved(spec, None, f"{spec.name}: dataset {REAL} names none: {why}")
+                continue
+            pins["dataset"] = real[0]
+        hits = [cell for cell in cells if all(cell_value(cell, key) == value for key, value in pins.items())]
+        if len(hits) != 1:
+            resolved[spec.name] = Resolved(spec, None, unresolved_note(spec.name, hits))
+            continue
+        runs = hits[0].runs
+        keep = [head in spec.heads and int(seed) < spec.heads[head] for head, seed in zip(runs["head"], runs["seed"])]
+        resolved[spec.name] = Resolved(spec, replace(hits[0], runs=runs[keep]))
+    return resolved
+
+
+def unresolved_note(name: str, hits: Sequence[Cell]) -> str:
+    if not hits:
+        return f"{name}: no runs with its pins"
+    keys = [k for k in hits[0].keys if len({cell_value(c, k) for c in hits}) > 1]
+    return f"{name}: {len(hits)} settings of the records match (they differ in {', '.join(keys)}): pin it in the plan"
+
+
+def allowed_cells(plan: Plan, claim: str) -> list[str]:
+    """The declared cells a claim may use: every one but the counter-cases of other claims."""
+    barred = {name for case in plan.counter_cases if claim not in case.about for name in case.cells}
+    return [cell.name for cell in plan.cells if cell.name not in barred]
 
 
 def per_run(spec: EndpointSpec) -> Callable[[pd.Series], float]:
@@ -142,10 +188,14 @@ def convergence_note(cells: Sequence[Cell], heads: Sequence[str], converged: Con
 
 
 def make_row(
-    claim: str, primary: bool, spec: EndpointSpec, head: str, cells: Sequence[Cell], estimate: Estimate
+    claim: str, primary: bool, spec: EndpointSpec, head: str, cells: Sequence[Resolved], estimate: Estimate
 ) -> Row:
-    setting = cells[0].label if len(cells) == 1 else pair_label(cells[0], cells[1])
-    full = " vs ".join(c.full_label for c in cells)
+    found = [r.cell for r in cells if r.cell is not None]
+    names = tuple(r.spec.name for r in cells)
+    if len(found) != len(cells):  # a declared cell without its setting in the records
+        return Row(claim, primary, spec, head, " vs ".join(names), estimate, cell_names=names)
+    setting = found[0].label if len(found) == 1 else pair_label(found[0], found[1])
+    full = " vs ".join(f"{name}: {c.full_label}" for name, c in zip(names, found))
     return Row(
         claim,
         primary,
@@ -153,9 +203,10 @@ def make_row(
         head,
         setting,
         estimate,
-        real_data=cells[0].real_data,
+        real_data=is_real(found[0]),
         setting_full=full,
-        cells=tuple(cells),
+        cells=tuple(found),
+        cell_names=names,
     )
 
 
@@ -167,79 +218,112 @@ def pair_label(first: Cell, second: Cell) -> str:
 
 
 def rows_for(
-    claim: ClaimSpec, spec: EndpointSpec, primary: bool, cells: Sequence[Cell], converged: Converged
+    claim: ClaimSpec,
+    spec: EndpointSpec,
+    primary: bool,
+    resolved: Mapping[str, Resolved],
+    allowed: Sequence[str],
+    converged: Converged,
 ) -> Iterator[Row]:
-    """Every row of one endpoint: per head, per matching cell (interaction: per matched pair of cells)."""
+    """Every row of one endpoint: per head, per declared cell it names (interaction: with its versus cell)."""
     for head in spec.heads:
         heads = [head] if spec.against is None else [head, spec.against]
-        groups = cell_groups(spec, cells)
-        if not groups and primary:
-            yield Row(claim.id, primary, spec, head, selector_text(spec), exact_estimate(None), "no cell matches")
-        for group in groups:
-            if not all(set(heads) <= set(c.heads()) for c in group):
+        for name in [n for n in spec.cells if n in allowed or primary]:
+            group = [resolved[name], *([resolved[spec.versus]] if spec.versus else [])]
+            missing = [r.note for r in group if r.cell is None]
+            found = [r.cell for r in group if r.cell is not None]
+            if missing or not all(set(heads) <= set(c.heads()) for c in found):
                 if primary:  # a pre-registered endpoint stays visible without its runs
                     row = make_row(claim.id, primary, spec, head, group, exact_estimate(None))
-                    row.note = "; ".join(missing_note(c, spec, heads) for c in group)
+                    row.note = "; ".join(missing or [missing_note(c, spec, heads) for c in found])
                     yield row
                 continue
             if spec.effect == INTERACTION:
-                first, second = (paired_values(c, spec, head).tolist() for c in group)
+                first, second = (paired_values(c, spec, head).tolist() for c in found)
                 estimate = independent_estimate(first, second)
             else:
-                estimate = estimate_in(group[0], spec, head)
+                estimate = estimate_in(found[0], spec, head)
             row = make_row(claim.id, primary, spec, head, group, estimate)
             if not estimate.measured:
-                row.note = "; ".join(missing_note(c, spec, heads) for c in group)
-            elif spec.converged and (late := convergence_note(group, heads, converged)):
+                row.note = "; ".join(missing_note(c, spec, heads) for c in found)
+            elif spec.converged and (late := convergence_note(found, heads, converged)):
                 row.note, row.counts = late, False
             elif spec.by_construction:
                 row.note, row.counts = f"by construction: {spec.by_construction}", False
             yield row
 
 
-def cell_groups(spec: EndpointSpec, cells: Sequence[Cell]) -> list[list[Cell]]:
-    """The matching cells, each alone; for an interaction, each matching cell with its ``versus`` cell of the
-    same backbone and training (every grouping key under a ``match`` prefix equal)."""
-    chosen = [c for c in cells if matches(c, spec.cells)]
-    if spec.versus is None:
-        return [[c] for c in chosen]
-    versus = spec.versus
-    pairs = []
-    for cell in chosen:
-        same = [
-            other
-            for other in cells
-            if other is not cell
-            and matches(other, versus)
-            and all(cell_value(cell, k) == cell_value(other, k) for k in matched_keys(cell, other, spec.match))
-        ]
-        pairs += [[cell, other] for other in same]
-    return pairs
+def failure_rows(failed: FailedRun | None, row: Row) -> list[Row]:
+    """Where a run of the row's heads failed (``failed.metric`` below ``failed.below``), the failure rate as a row
+    of its own beside the endpoint (head minus against, paired on seed, in pp; never voted): a bimodal endpoint
+    (seeds that fit and seeds that did not) is then read as a rate and a mean, not as one mean."""
+    if failed is None or not row.cells or row.estimate.exact:
+        return []
+    heads = [row.head, *([row.spec.against] if row.spec.against else [])]
+    rows = []
+    for cell, name in zip(row.cells, row.cell_names):
 
+        def failed_flag(run: pd.Series) -> float:
+            value = number(run.get(failed.metric))
+            return float(value < failed.below) if value == value else math.nan
 
-def matched_keys(first: Cell, second: Cell, prefixes: Sequence[str]) -> list[str]:
-    keys = dict.fromkeys([*first.keys, *second.keys])
-    return [k for k in keys if any(k == p or k.startswith(f"{p}.") for p in prefixes)]
-
-
-def selector_text(spec: EndpointSpec) -> str:
-    parts = [f"{k} = {'/'.join(v)}" for k, v in spec.cells.items()] or ["every cell"]
-    if spec.versus is not None:
-        parts.append("vs " + ", ".join(f"{k} = {'/'.join(v)}" for k, v in spec.versus.items()))
-    return ", ".join(parts)
+        flags = {h: cell.by_seed(h, failed_flag).dropna() for h in heads}
+        if not any(flags[h].sum() for h in heads):
+            continue
+        metric = f"failed run ({failed.metric} < {failed.below:g}; acc share)"
+        spec = replace(
+            row.spec,
+            name=f"failure rate · {row.spec.name}",
+            metric=metric,
+            minus=None,
+            versus=None,
+            effect=DIFFERENCE if row.spec.against else VALUE,
+            cells=(name,),
+            converged=False,
+            by_construction="",
+        )
+        if row.spec.against:
+            pairs = pd.concat({"a": flags[row.head], "b": flags[row.spec.against]}, axis=1, join="inner").dropna()
+            estimate = paired_estimate((pairs["a"] - pairs["b"]).tolist())
+        else:
+            estimate = paired_estimate(flags[row.head].tolist())
+        counts = ", ".join(f"{head_name(h)} {int(flags[h].sum())} of {len(flags[h])} seeds" for h in heads)
+        failure = Row(
+            row.claim,
+            False,
+            spec,
+            row.head,
+            cell.label,
+            estimate,
+            note=f"failed: {counts} ({failed.reason})",
+            counts=False,
+            real_data=row.real_data,
+            setting_full=f"{name}: {cell.full_label}",
+            cells=(cell,),
+            cell_names=(name,),
+            failure=True,
+        )
+        rows.append(failure)
+    return rows
 
 
 def measure(plan: Plan, cells: Sequence[Cell], converged: Converged) -> list[Row]:
-    """Every row of every claim of the plan: primary rows first, then secondary rows (exact secondary rows once
-    per model: cells that differ only in training give the same parameter count)."""
+    """Every row of every claim of the plan: primary rows first (each followed, where a run failed, by its
+    failure rate), then secondary rows (exact secondary rows once per model: cells that differ only in training
+    give the same parameter count). Only the plan's declared cells are read (``resolve_cells``)."""
+    resolved = resolve_cells(plan, cells)
     rows: list[Row] = []
     for claim in plan.claims:
-        usable = allowed_cells(plan, claim.id, cells)
+        allowed = allowed_cells(plan, claim.id)
+        failures: list[Row] = []
         for spec in claim.primary:
-            rows += rows_for(claim, spec, True, usable, converged)
+            for row in rows_for(claim, spec, True, resolved, allowed, converged):
+                rows.append(row)
+                failures += failure_rows(plan.failed_run, row)
+        rows += failures
         seen: set[tuple[object, ...]] = set()
         for spec in claim.secondary:
-            for row in rows_for(claim, spec, False, usable, converged):
+            for row in rows_for(claim, spec, False, resolved, allowed, converged):
                 if spec.effect == REDUCTION:
                     key = (spec.name, row.head, spec.metric, model_of(row.cells[0]))
                     if key in seen:

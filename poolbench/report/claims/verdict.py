@@ -2,11 +2,13 @@
 analysis plan (``poolbench/conf/analysis/claims.yaml``, ``poolbench.report.claims.plan``).
 
 A cell is one dataset, backbone and value of every config key that varies between the runs (always with the
-keys the plan's selectors name); heads are only compared inside one cell (an interaction compares two cells
-of one backbone and training). Every primary endpoint of every claim is decided by one rule
-(``poolbench.report.decide``) with Holm's adjustment across all of them; a claim's verdict follows from its
-primary endpoints (``poolbench.report.claims.rules``). ``poolbench.report.claims.output`` writes the tables,
-``poolbench.report.claims.figures`` the figures.
+keys the plan's cells are pinned on); the plan reads only the cells it declares, each the one setting whose
+values match its pins; heads are only compared inside one cell (an interaction compares two declared cells).
+Every primary endpoint of every claim is decided by one rule (``poolbench.report.decide``) with Holm's
+adjustment across all of them; a claim's verdict follows from its primary endpoints by its declared combine
+rule (``poolbench.report.claims.rules``). To re-decide every primary endpoint in another specification (the
+robustness map): ``judge_claims(respecify(plan, {"cell": {"key": value}}), runs, extra_keys, converged)``.
+``poolbench.report.claims.output`` writes the tables, ``poolbench.report.claims.figures`` the figures.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def judge_claims(
     for claim in plan.claims:
         primary = [r for r in rows if r.claim == claim.id and r.primary]
         secondary = [r for r in rows if r.claim == claim.id and not r.primary]
-        verdict, basis = claim_verdict(primary)
+        verdict, basis = claim_verdict(primary, claim.combine)
         verdicts.append(ClaimVerdict(claim, verdict, basis, headline_of(primary, verdict), primary, secondary))
     return verdicts
 
@@ -82,7 +84,7 @@ def decide(plan: Plan, primary: Sequence[Row]) -> None:
     do not count (not converged, no runs) are "not measured"."""
     counted = [row for row in primary if row.counts and row.estimate.measured]
     endpoints = [(row.estimate, Endpoint(row.spec.direction, row.spec.sesoi.value)) for row in counted]
-    for row, decision in zip(counted, decide_all(endpoints, plan.alpha, plan.power)):
+    for row, decision in zip(counted, decide_all(endpoints, plan.alpha, plan.power, planning=True)):
         row.decision = decision
     for row in primary:
         if row.decision is None:
