@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from scipy import stats
 
 from poolbench.report.aggregate import row_keys
@@ -79,7 +80,10 @@ FOUR_VERDICTS = [
 
 
 def judge(root: Path, plan_path: Path):
-    plan = load_plan(plan_path)
+    return judge_plan(root, load_plan(plan_path))
+
+
+def judge_plan(root: Path, plan):
     collection = collect_runs([root])
     runs, extra = claims_runs(collection, plan)
     keys = row_keys(extra)
@@ -275,3 +279,67 @@ def test_a_ci_reads_the_same_in_claims_md_as_in_paired_md(tmp_path: Path) -> Non
     assert low < -1 and high > 1
     assert interval_text(row, 0.95) == "[\u2212100.0, 100.0]"
     assert ci_text(low, high, 1, (-1.0, 1.0)) == interval_text(row, 0.95)  # paired.md's CI, at claims' 1 decimal
+
+
+def test_a_bimodal_endpoint_reports_its_failure_rate_as_a_row_of_its_own(tmp_path: Path) -> None:
+    """Two of GMP's five seeds on presence did not fit their training set (train accuracy 30 %): the endpoint's
+    mean is shown as it is, and beside it, never voted, GMP's failure rate against GAP's (+40 pp, 2 of 5 vs 0)."""
+    root = write_records(tmp_path / "runs")
+    for seed in (1, 3):
+        write_run(
+            root,
+            "probe_presence",
+            "gmp",
+            seed,
+            {"dataset": {"name": "probe_presence", "task": "presence"}},
+            test_acc=0.3,
+            train_acc=0.3,
+        )
+    interaction = endpoint(
+        "task", cell="presence", versus="density", head="gmp", against="gap", effect="interaction", sesoi="interaction"
+    )
+    claims = [{"id": "3", "words": "depends on the task", "primary": [interaction]}]
+    plan = yaml.safe_load(write_plan(tmp_path / "plan.yaml", claims).read_text())
+    plan["failed_run"] = {"metric": "train_acc", "below": 0.5, "reason": "did not fit"}
+    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(plan))
+    verdicts = judge(root, tmp_path / "plan.yaml")
+    [failure] = [row for row in verdicts["3"].secondary if row.failure]
+    assert failure.estimate.effect == pytest.approx(0.4) and list(failure.estimate.points) == [0, 1, 0, 1, 0]
+    assert "GMP 2 of 5 seeds, GAP 0 of 5 seeds" in failure.note and not failure.counts
+    assert failure.decision is None and len(verdicts["3"].primary) == 1  # shown, never voted
+
+
+def test_the_real_dataset_is_a_role_and_a_cell_must_name_one_setting(tmp_path: Path) -> None:
+    """``dataset: $real`` is whatever real dataset the records hold (here a user's image folder); two real
+    datasets, or two settings that match one cell's pins, leave its primaries unmeasured with the reason."""
+    claims = [{"id": "A", "words": "GAP beats flatten", "primary": [endpoint("acc", cell="real")]}]
+    plan = yaml.safe_load(write_plan(tmp_path / "plan.yaml", claims).read_text())
+    plan["cells"]["real"] = {
+        "pins": {"dataset": "$real", "dataset.train_samples": 1000},
+        "heads": ["gap", "flatten"],
+        "seeds": 5,
+    }
+    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(plan))
+    own = tmp_path / "own"
+    for seed in SEEDS:
+        for head, acc in (("flatten", FLATTEN[seed]), ("gap", FLATTEN[seed] + 0.05)):
+            write_run(
+                own,
+                "image_folder",
+                head,
+                seed,
+                {"dataset": {"name": "image_folder", "train_samples": 1000}},
+                test_acc=acc,
+            )
+    [row] = judge(own, tmp_path / "plan.yaml")["A"].primary
+    assert row.decision.verdict == SUPPORTED and "real: " in row.setting_full
+    both = write_records(own)  # FashionMNIST too: two real datasets
+    [row] = judge(both, tmp_path / "plan.yaml")["A"].primary
+    assert row.decision.verdict == NOT_MEASURED and "several real datasets (fashion_mnist, image_folder)" in row.note
+    plan["cells"]["real"]["pins"] = {"dataset": "probe_presence"}  # the probe cell no longer pins its task
+    for seed in SEEDS:
+        write_run(own, "probe_presence", "gap", seed, {"dataset": {"name": "probe_presence", "task": "other"}})
+    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(plan))
+    [row] = judge(own, tmp_path / "plan.yaml")["A"].primary
+    assert row.decision.verdict == NOT_MEASURED and "2 settings of the records match" in row.note
+    assert "dataset.task" in row.note and "pin it" in row.note
