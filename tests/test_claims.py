@@ -343,3 +343,30 @@ def test_the_real_dataset_is_a_role_and_a_cell_must_name_one_setting(tmp_path: P
     [row] = judge(own, tmp_path / "plan.yaml")["A"].primary
     assert row.decision.verdict == NOT_MEASURED and "2 settings of the records match" in row.note
     assert "dataset.task" in row.note and "pin it" in row.note
+
+
+def test_a_test_two_claims_share_is_one_test_in_the_holm_family(tmp_path: Path) -> None:
+    """Claim B reads exactly claim A's endpoint (as claims 4 and 5 share native accuracy): one hypothesis, one
+    test, so adding B changes neither A's Holm p nor its word."""
+    acc = endpoint("acc", cell="presence")
+    other = endpoint("other", cell="density")
+    alone = judge(
+        write_records(tmp_path / "runs"),
+        write_plan(
+            tmp_path / "a.yaml",
+            [{"id": "A", "words": "x", "primary": [acc]}, {"id": "C", "words": "z", "primary": [other]}],
+        ),
+    )
+    shared = judge(
+        tmp_path / "runs",
+        write_plan(
+            tmp_path / "b.yaml",
+            [
+                {"id": "A", "words": "x", "primary": [acc]},
+                {"id": "B", "words": "y", "primary": [acc]},
+                {"id": "C", "words": "z", "primary": [other]},
+            ],
+        ),
+    )
+    assert shared["A"].primary[0].decision == shared["B"].primary[0].decision == alone["A"].primary[0].decision
+    assert alone["A"].primary[0].decision.p_zero_holm == pytest.approx(2 * alone["A"].primary[0].decision.p_zero)

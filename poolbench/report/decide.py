@@ -55,7 +55,7 @@ RULE = (
     "when the test against −SESOI rejects with the estimate above (below) it. Deterministic quantities "
     "(parameters, multiply-adds, bytes) are exact: at least one SESOI on the claimed side supports, on the other "
     "side contradicts, in between is negligible. Holm: the tests against 0 of all primary endpoints are one "
-    "family, their margin tests (TOST, non-inferiority) another. Seeds to detect the SESOI (a planning number, "
+    "family (a test two claims share counts once), their margin tests (TOST, non-inferiority) another. Seeds to detect the SESOI (a planning number, "
     "never a verdict): the smallest n at which the endpoint's test (paired t, or Welch for an interaction; for "
     "non-inferiority the test against −SESOI) has power "
     f"{POWER:.0%} at level alpha/m (m tests in its family) against a true effect of one SESOI (non-inferiority: "

@@ -80,15 +80,36 @@ def judge_claims(
 
 
 def decide(plan: Plan, primary: Sequence[Row]) -> None:
-    """Decide every primary row that counts, Holm-adjusted across all of them (all claims together); rows that
-    do not count (not converged, no runs) are "not measured"."""
+    """Decide every primary row that counts, Holm-adjusted across all of them (all claims together; a test two
+    claims share counts once); rows that do not count (not converged, no runs) are "not measured"."""
     counted = [row for row in primary if row.counts and row.estimate.measured]
-    endpoints = [(row.estimate, Endpoint(row.spec.direction, row.spec.sesoi.value)) for row in counted]
-    for row, decision in zip(counted, decide_all(endpoints, plan.alpha, plan.power, planning=True)):
-        row.decision = decision
+    tests: dict[tuple[object, ...], list[Row]] = {}
+    for row in counted:  # one hypothesis read by two claims (claims 4 and 5: native accuracy) is one test
+        tests.setdefault(hypothesis(row), []).append(row)
+    endpoints = [
+        (rows[0].estimate, Endpoint(rows[0].spec.direction, rows[0].spec.sesoi.value)) for rows in tests.values()
+    ]
+    for rows, decision in zip(tests.values(), decide_all(endpoints, plan.alpha, plan.power, planning=True)):
+        for row in rows:
+            row.decision = decision
     for row in primary:
         if row.decision is None:
             row.decision = Decision(NOT_MEASURED)
+
+
+def hypothesis(row: Row) -> tuple[object, ...]:
+    """What a primary row tests: the same cells, heads, metric, effect, direction and SESOI are the same test."""
+    spec = row.spec
+    return (
+        row.cell_names,
+        row.head,
+        spec.against,
+        spec.metric,
+        spec.minus,
+        spec.effect,
+        spec.direction,
+        spec.sesoi.value,
+    )
 
 
 def every_verdict_not_measured(verdicts: Sequence[ClaimVerdict]) -> bool:
