@@ -16,7 +16,7 @@ from scipy import stats
 
 from poolbench.report.aggregate import row_keys
 from poolbench.report.claims.output import claims_runs
-from poolbench.report.claims.plan import load_plan
+from poolbench.report.claims.plan_load import load_plan
 from poolbench.report.claims.rows import Row
 from poolbench.report.claims.rules import claim_verdict
 from poolbench.report.claims.verdict import convergence_lookup, judge_claims

@@ -1,8 +1,8 @@
 """Your data, your verdict: ``poolbench experiment=claims dataset=image_folder dataset.root=DIR`` trains the real-data
 cell of the claims grid on a user's image folder, and the shipped plan (its real-data cells are the role
-``$real``, not the name fashion_mnist) decides claims 1, 2, 4 and 5 on it. Kept cheap: a tiny three-class folder,
-16 px, 2 seeds, 3 epochs, its own test split, the real-data cell only (``claims_cell=fmnist_small``); the plan's pins on the training
-length and seeds follow (``respecify``, the robustness map's entry point), nothing else of the plan changes."""
+``$real``, not the name fashion_mnist) decides claims 1, 2, 4 and 5 on it. Kept cheap: a tiny three-class
+folder, 16 px, 2 seeds, 3 epochs, its own test split, the real-data cell only (``claims_cell=fmnist_small``);
+the plan's real-data cell follows the training length and seeds, nothing else of the plan changes."""
 
 from __future__ import annotations
 

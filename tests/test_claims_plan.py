@@ -17,7 +17,8 @@ import yaml
 from poolbench.errors import ConfigError
 from poolbench.report.claims.figures import claim_figure
 from poolbench.report.claims.output import write_claims
-from poolbench.report.claims.plan import default_plan_path, load_plan
+from poolbench.report.claims.plan import default_plan_path
+from poolbench.report.claims.plan_load import load_plan
 from poolbench.report.collect import collect_runs
 from poolbench.report.command import main as report_main
 from tests.claims_records import endpoint, write_plan
@@ -169,6 +170,11 @@ def shipped_with(tmp_path: Path, edit) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def four_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_records(tmp_path_factory.mktemp("records") / "runs")
+
+
 @pytest.mark.parametrize(
     ("edit", "field", "says"),
     [
@@ -210,11 +216,6 @@ def shipped_with(tmp_path: Path, edit) -> Path:
         (lambda d: d["cells"]["presence_zeros"].update(heads=["gap"]), r"primary\[3\]\.head='flatten'", "heads cell"),
     ],
 )
-@pytest.fixture(scope="module")
-def four_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_records(tmp_path_factory.mktemp("records") / "runs")
-
-
 def test_an_edited_plan_with_a_wrong_field_is_refused_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], four_runs: Path, edit, field: str, says: str
 ) -> None:
@@ -242,7 +243,7 @@ def test_a_plan_that_does_not_exist_says_so(
 def test_respecify_re_decides_every_primary_in_another_cell(tmp_path: Path) -> None:
     """The robustness map's entry point: the same plan with a cell pinned elsewhere decides its primaries there
     (the fashion cell moved to 3k images: the records have none, so every primary on it is not measured)."""
-    from poolbench.report.claims.plan import respecify
+    from poolbench.report.claims.plan_load import respecify
     from tests.test_claims import judge_plan
 
     plan = load_plan(write_plan(tmp_path / "plan.yaml", FOUR_VERDICTS))

@@ -18,7 +18,7 @@ from poolbench.report.aggregate import (
 )
 from poolbench.report.canvas import FigureFile
 from poolbench.report.claims.output import write_claims
-from poolbench.report.claims.plan import load_plan
+from poolbench.report.claims.plan_load import load_plan
 from poolbench.report.collect import ReportInputError, check_paths, collect_runs, default_out_dir
 from poolbench.report.convergence import write_convergence
 from poolbench.report.curves import learning_curves

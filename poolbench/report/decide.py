@@ -30,36 +30,38 @@ non-inferiority tests) another; each family is Holm-adjusted over all of its tes
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+
+from poolbench.report import power as power_of_tests
+from poolbench.report.power import INDEPENDENT, PAIRED, power_against, power_tost, smallest_n
 
 SUPPORTED, CONTRADICTED, NEGLIGIBLE, INCONCLUSIVE = "supported", "contradicted", "negligible", "inconclusive"
 NOT_MEASURED = "not measured"
 VERDICTS = (SUPPORTED, CONTRADICTED, NEGLIGIBLE, INCONCLUSIVE, NOT_MEASURED)
 GREATER, LESS, NONINFERIOR = "greater", "less", "noninferior"
 DIRECTIONS = (GREATER, LESS, NONINFERIOR)
-PAIRED, INDEPENDENT, EXACT = "paired", "independent", "exact"
+EXACT = "exact"
 ALPHA = 0.05
 POWER = 0.8
-MAX_SEEDS = 1000  # seeds_needed gives up above this: the effect sits (almost) on a decision boundary
+MAX_SEEDS = power_of_tests.MAX_SEEDS  # the seeds numbers give up above this
 
 RULE = (
     "**supported**: the test against 0 rejects after Holm's adjustment and the effect estimate lies at least one "
     "SESOI from 0 on the claimed side (the point estimate reaches the SESOI; unadjusted, the 95% CI excludes 0); "
     "**contradicted**: the same on the other side; **negligible**: two one-sided tests against ±SESOI reject "
-    "after Holm's adjustment (unadjusted: the 90% CI lies inside ±SESOI); **inconclusive**: none of these. "
-    "A non-inferiority endpoint is supported (contradicted) "
-    "when the test against −SESOI rejects with the estimate above (below) it. Deterministic quantities "
-    "(parameters, multiply-adds, bytes) are exact: at least one SESOI on the claimed side supports, on the other "
-    "side contradicts, in between is negligible. Holm: the tests against 0 of all primary endpoints are one "
-    "family (a test two claims share counts once), their margin tests (TOST, non-inferiority) another. Seeds to detect the SESOI (a planning number, "
-    "never a verdict): the smallest n at which the endpoint's test (paired t, or Welch for an interaction; for "
-    "non-inferiority the test against −SESOI) has power "
-    f"{POWER:.0%} at level alpha/m (m tests in its family) against a true effect of one SESOI (non-inferiority: "
-    "a true effect of 0), at the observed spread, the differences taken as normal."
+    "after Holm's adjustment (unadjusted: the 90% CI lies inside ±SESOI); **inconclusive**: none of these. A "
+    "non-inferiority endpoint is supported (contradicted) when the test against −SESOI rejects with the estimate "
+    "above (below) it. Deterministic quantities (parameters, multiply-adds, bytes) are exact: at least one SESOI "
+    "on the claimed side supports, on the other side contradicts, in between is negligible. Holm: the tests "
+    "against 0 of all primary endpoints are one family (a test two claims share counts once), their margin tests "
+    "(TOST, non-inferiority) another. Seeds to detect the SESOI (a planning number, never a verdict): the "
+    "smallest n at which the endpoint's test (paired t, or Welch for an interaction; for non-inferiority the "
+    f"test against −SESOI) has power {POWER:.0%} at level alpha/m (m tests in its family) against a true effect "
+    "of one SESOI (non-inferiority: a true effect of 0), at the observed spread, the differences taken as normal."
 )
 
 
@@ -251,34 +253,6 @@ def decide_all(
     return decisions
 
 
-def _tail(probability: float) -> float:
-    """scipy's noncentral t returns NaN for some far tails (values below 1e-12): they are 0 here."""
-    return 0.0 if math.isnan(probability) else float(probability)
-
-
-def _degrees(n: int, design: str) -> float:
-    return 2.0 * (n - 1) if design == INDEPENDENT else n - 1.0
-
-
-def power_against(difference: float, sd: float, n: int, alpha: float, design: str = PAIRED) -> float:
-    """Power of the two-sided t test of effect == 0 when the true effect is ``difference`` (noncentral t)."""
-    df = _degrees(n, design)
-    critical = float(stats.t.ppf(1 - alpha / 2, df))
-    shift = difference * math.sqrt(n) / sd
-    return _tail(stats.nct.sf(critical, df, shift)) + _tail(stats.nct.cdf(-critical, df, shift))
-
-
-def power_tost(difference: float, sd: float, n: int, margin: float, alpha: float, design: str = PAIRED) -> float:
-    """A lower bound on the power of TOST (each one-sided test at ``alpha``): P(A) + P(B) - 1 (Bonferroni's
-    inequality for the joint rejection; exact would need the two tests' shared variance estimate)."""
-    df = _degrees(n, design)
-    critical = float(stats.t.ppf(1 - alpha, df))
-    root = math.sqrt(n) / sd
-    above = _tail(stats.nct.sf(critical, df, (difference + margin) * root))
-    below = _tail(stats.nct.cdf(-critical, df, (difference - margin) * root))
-    return max(0.0, above + below - 1.0)
-
-
 def seeds_to_detect(estimate: Estimate, endpoint: Endpoint, alpha: float, power: float = POWER) -> int | None:
     """A planning number, not a verdict: the seeds (per head and cell) at which the endpoint's test has ``power``
     to detect a true effect of exactly one SESOI (for non-inferiority: a true effect of 0 against the -SESOI
@@ -291,17 +265,7 @@ def seeds_to_detect(estimate: Estimate, endpoint: Endpoint, alpha: float, power:
     def reached(n: int) -> bool:
         return power_against(endpoint.sesoi, sd, n, alpha, estimate.design) >= power
 
-    return _smallest_n(reached)
-
-
-def _smallest_n(reached: Callable[[int], bool]) -> int:
-    if not reached(MAX_SEEDS):
-        return MAX_SEEDS + 1
-    low, high = 2, MAX_SEEDS  # power rises with n: bisect for the smallest n that reaches it
-    while low < high:
-        middle = (low + high) // 2
-        low, high = (low, middle) if reached(middle) else (middle + 1, high)
-    return low
+    return smallest_n(reached)
 
 
 def seeds_needed(estimate: Estimate, endpoint: Endpoint, alpha: float, power: float = POWER) -> int | None:
@@ -321,4 +285,4 @@ def seeds_needed(estimate: Estimate, endpoint: Endpoint, alpha: float, power: fl
             return power_against(effect, sd, n, alpha, design) >= power
         return power_tost(effect, sd, n, margin, alpha, design) >= power
 
-    return _smallest_n(reached)
+    return smallest_n(reached)

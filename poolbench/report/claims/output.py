@@ -17,7 +17,8 @@ import pandas as pd
 from poolbench.atomic import atomic_write_text
 from poolbench.report.aggregate import auto_group_keys, deduplicate, row_keys, run_config, runs_frame
 from poolbench.report.canvas import FigureFile
-from poolbench.report.claims.plan import Plan, load_plan
+from poolbench.report.claims.plan import Plan
+from poolbench.report.claims.plan_load import load_plan
 from poolbench.report.claims.plan_text import render_plan
 from poolbench.report.claims.tables import (
     architectures_table,

@@ -1,0 +1,69 @@
+"""The names an analysis plan may use, read from what exists: config keys (poolbench/conf/), heads
+(conf/head/) and the runs-frame columns a run record can fill (RunRecord's numeric fields, keyed fields as
+FIELD_N, poolbench-deploy's cell timings). ``poolbench.report.claims.plan_reader`` checks a plan against them."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from functools import cache
+
+from poolbench.config import CONF_DIR
+from poolbench.report.variants import flatten
+
+IDENTITY_KEYS = ("dataset", "backbone")  # run-record fields a cell may be pinned on besides config keys
+CONFIG_KEY_HELP = "a config key (dataset, backbone, or a dotted key such as dataset.train_samples, backbone.depth)"
+METRIC_HELP = (
+    "a runs-frame column a run record fills: a numeric result.json field (test_acc, gap_acc, params_head, "
+    "model_bytes, ...), FIELD_N of a keyed field (shift_acc_4, size_acc_32, ...) or a cell timing (cell_latency_ms)"
+)
+
+
+@cache
+def config_keys() -> frozenset[str]:
+    """Every dotted key a run's config can hold: each config group's files (conf/<group>/*.yaml) under the
+    group's name, the top-level config.yaml, and the record's identity fields (dataset, backbone)."""
+    import yaml
+
+    keys: set[str] = set(IDENTITY_KEYS)
+    for group in ("dataset", "backbone", "head", "trainer"):
+        for path in (CONF_DIR / group).glob("*.yaml"):
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            keys |= {f"{group}.{key}" for key in flatten({k: v for k, v in data.items() if k != "defaults"})}
+    top = yaml.safe_load((CONF_DIR / "config.yaml").read_text(encoding="utf-8")) or {}
+    keys |= set(flatten({k: v for k, v in top.items() if k not in ("defaults", "hydra", "paths")}))
+    return frozenset(keys)
+
+
+@cache
+def head_names() -> frozenset[str]:
+    return frozenset(path.stem for path in (CONF_DIR / "head").glob("*.yaml"))
+
+
+@cache
+def metric_names() -> frozenset[str]:
+    """The runs-frame columns a metric may name that are not keyed: every numeric RunRecord field and the cell
+    timings of poolbench-deploy (keyed fields, e.g. shift_acc_4, are matched by ``is_metric``)."""
+    from poolbench.record import CELL_TIMING_COLUMNS, RunRecord
+
+    numeric = {
+        f.name
+        for f in dataclasses.fields(RunRecord)
+        if ("float" in str(f.type) or "int" in str(f.type)) and "dict" not in str(f.type)
+    }
+    return frozenset(numeric | set(CELL_TIMING_COLUMNS.values()))
+
+
+def keyed_metric_prefixes() -> tuple[str, ...]:
+    from poolbench.report.aggregate import KEYED_FIELDS, SHIFT_PREFIX
+
+    return (SHIFT_PREFIX, *(f"{name}_" for name in KEYED_FIELDS))
+
+
+def is_metric(name: str) -> bool:
+    """A runs-frame column a record can fill: a numeric field, a cell timing, or FIELD_N of a keyed field."""
+    if name in metric_names():
+        return True
+    return any(
+        name.startswith(prefix) and re.fullmatch(r"\d+", name[len(prefix) :]) for prefix in keyed_metric_prefixes()
+    )
