@@ -6,8 +6,9 @@ each word means.
 
 ``poolbench.report.claims.plan_load.load_plan`` reads it, checking every field like the run config is checked
 (``plan_reader``): an unknown key, a metric no run record has, a cell key no config has, a cell no ``cells:``
-entry declares, each is refused with one message naming the field and the fix (exit 2). ``Plan.sha256`` is the hash claims.md prints (sha256 of the parsed plan as canonical JSON,
-so comments and key order do not change it; the grid and the ``robustness`` section are part of it).
+entry declares, each is refused with one message naming the field and the fix (exit 2). ``Plan.sha256`` is the
+hash claims.md prints (sha256 of the parsed plan as canonical JSON, so comments and key order do not change it;
+the grid and the ``robustness`` section are part of it).
 ``plan_load.respecify`` gives the same plan with some cells pinned elsewhere (the robustness map re-decides every
 primary endpoint that way, ``poolbench.report.claims.verdict.judge_claims``)."""
 
