@@ -281,9 +281,16 @@ def test_a_ci_reads_the_same_in_claims_md_as_in_paired_md(tmp_path: Path) -> Non
     assert ci_text(low, high, 1, (-1.0, 1.0)) == interval_text(row, 0.95)  # paired.md's CI, at claims' 1 decimal
 
 
-def test_a_bimodal_endpoint_reports_its_failure_rate_as_a_row_of_its_own(tmp_path: Path) -> None:
-    """Two of GMP's five seeds on presence did not fit their training set (train accuracy 30 %): the endpoint's
-    mean is shown as it is, and beside it, never voted, GMP's failure rate against GAP's (+40 pp, 2 of 5 vs 0)."""
+@pytest.mark.parametrize(
+    "failed",
+    [
+        {"metric": "train_acc", "below": 0.5},  # did not fit its training set
+        {"metric": "test_acc", "below_median_by": 0.05},  # another mode: far below its head's median in the cell
+    ],
+)
+def test_a_bimodal_endpoint_reports_its_failure_rate_as_a_row_of_its_own(tmp_path: Path, failed: dict) -> None:
+    """Two of GMP's five seeds on presence failed (train and test accuracy 30 %): the endpoint's mean is shown as
+    it is, and beside it, never voted, GMP's failure rate against GAP's (+40 pp, 2 of 5 vs 0)."""
     root = write_records(tmp_path / "runs")
     for seed in (1, 3):
         write_run(
@@ -300,7 +307,7 @@ def test_a_bimodal_endpoint_reports_its_failure_rate_as_a_row_of_its_own(tmp_pat
     )
     claims = [{"id": "3", "words": "depends on the task", "primary": [interaction]}]
     plan = yaml.safe_load(write_plan(tmp_path / "plan.yaml", claims).read_text())
-    plan["failed_run"] = {"metric": "train_acc", "below": 0.5, "reason": "did not fit"}
+    plan["failed_run"] = {**failed, "reason": "did not fit"}
     (tmp_path / "plan.yaml").write_text(yaml.safe_dump(plan))
     verdicts = judge(root, tmp_path / "plan.yaml")
     [failure] = [row for row in verdicts["3"].secondary if row.failure]

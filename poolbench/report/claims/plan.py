@@ -39,7 +39,7 @@ TOP_KEYS = ("alpha", "power", "history", "sesoi", "failed_run", "cells", "counte
 SESOI_KEYS = ("value", "unit", "reason")
 CELL_KEYS = ("pins", "heads", "seeds", "why")
 COUNTER_KEYS = ("cells", "about", "why")
-FAILED_KEYS = ("metric", "below", "reason")
+FAILED_KEYS = ("metric", "below", "below_median_by", "reason")
 CLAIM_KEYS = ("id", "words", "combine", "combine_reason", "primary", "secondary")
 ENDPOINT_KEYS = (
     "name",
@@ -123,11 +123,19 @@ class CounterCase:
 
 @dataclass(frozen=True)
 class FailedRun:
-    """When a run counts as failed (its ``metric`` below ``below``): a bimodal endpoint shows its failure rate."""
+    """When a run counts as failed: its ``metric`` below ``below``, or more than ``below_median_by`` below the
+    median of its head's seeds in the cell (one of the two); a bimodal endpoint then shows its failure rate."""
 
     metric: str
-    below: float
+    below: float | None
+    below_median_by: float | None
     reason: str
+
+    @property
+    def describe(self) -> str:
+        if self.below is not None:
+            return f"{self.metric} < {self.below:g}"
+        return f"{self.metric} more than {self.below_median_by:g} below the head's median in the cell"
 
 
 @dataclass(frozen=True)

@@ -67,12 +67,6 @@ class Reader:
             raise self.fail(f"{where}.{key}" if where else key, value, f"a {names}")
         return value
 
-    def flag(self, node: Mapping[str, Any], key: str, where: str) -> bool:
-        value = node.get(key, False)
-        if not isinstance(value, bool):
-            raise self.fail(f"{where}.{key}", value, "true or false")
-        return value
-
     def metric(self, value: Any, where: str) -> str:
         if not isinstance(value, str) or not is_metric(value):
             raise self.fail(where, value, METRIC_HELP, f"correct the name in {self.path} (poolbench/record.py: fields)")
@@ -104,10 +98,12 @@ class Reader:
             if key not in config_keys():
                 fix = f"correct the key in {self.path} (poolbench/conf/ holds every config key)"
                 raise self.fail(f"{where}.pins.{key}", value, CONFIG_KEY_HELP, fix)
-            if isinstance(value, Mapping) or (isinstance(value, str) and value.startswith("$") and value != REAL):
-                raise self.fail(f"{where}.pins.{key}", value, f"one value (a list is one value: widths), or {REAL}")
-        if REAL in pins.values() and pins.get("dataset") != REAL:
-            raise self.fail(f"{where}.pins", dict(pins), f"{REAL} only as the dataset: dataset: {REAL}")
+            if isinstance(value, Mapping) or (isinstance(value, str) and value.startswith("$") and key != "dataset"):
+                raise self.fail(
+                    f"{where}.pins.{key}", value, f"one value (a list is one value: widths); {REAL}: dataset"
+                )
+            if key == "dataset" and str(value).startswith("$") and value != REAL:
+                raise self.fail(f"{where}.pins.{key}", value, f"a dataset name, or {REAL} (the sweep's real dataset)")
         if "dataset" not in pins:
             raise self.fail(f"{where}.pins.dataset", None, f"the cell's dataset (a name, or {REAL})")
         heads = node.get("heads")
@@ -191,7 +187,7 @@ class Reader:
             direction=str(direction),
             sesoi=sesoi,
             versus=versus,
-            converged=self.flag(node, "converged", where),
+            converged=bool(self.field(node, "converged", where, bool)) if "converged" in node else False,
             by_construction=str(node.get("by_construction", "") or ""),
             phrase=" ".join(str(node.get("phrase", "") or "").split()),
         )
@@ -236,11 +232,17 @@ class Reader:
     def failed_run(self, node: Any) -> FailedRun | None:
         if node is None:
             return None
-        node = self.mapping(node, "failed_run", "a mapping with metric, below and reason")
+        node = self.mapping(node, "failed_run", "a mapping with metric, below or below_median_by, and reason")
         self.known(node, FAILED_KEYS, "failed_run")
-        below = float(self.field(node, "below", "failed_run", (int, float)))
+        if ("below" in node) == ("below_median_by" in node):
+            raise self.fail("failed_run", dict(node), "one of below (a value) or below_median_by (a margin)")
+        limit = "below" if "below" in node else "below_median_by"
+        value = float(self.field(node, limit, "failed_run", (int, float)))
         reason = str(self.field(node, "reason", "failed_run", str))
-        return FailedRun(self.metric(node.get("metric"), "failed_run.metric"), below, reason)
+        metric = self.metric(node.get("metric"), "failed_run.metric")
+        if limit == "below":
+            return FailedRun(metric, value, None, reason)
+        return FailedRun(metric, None, value, reason)
 
     def plan(self, data: Any) -> Plan:
         data = self.mapping(data, "(top level)", "a mapping with sesoi, cells, counter_cases and claims")
@@ -270,19 +272,12 @@ class Reader:
             raise self.fail("claims[].id", known, "ids that differ")
         for i, case in enumerate(counter):
             if not set(case.about) <= set(known):
-                raise self.fail(
-                    f"counter_cases[{i}].about", list(case.about), "ids of claims in this plan: " + ", ".join(known)
-                )
-        for i, case in enumerate(counter):
+                raise self.fail(f"counter_cases[{i}].about", list(case.about), "claim ids: " + ", ".join(known))
             for claim in claims:
                 used = [n for spec in claim.primary for n in (*spec.cells, spec.versus) if n in case.cells]
                 if used and claim.id not in case.about:
-                    raise self.fail(
-                        f"counter_cases[{i}].cells",
-                        list(case.cells),
-                        f"cells no primary of another claim reads "
-                        f"(claim {claim.id} reads {used[0]}): a counter-case counts only for the claim it is about",
-                    )
+                    why = f"cells no primary of another claim reads (claim {claim.id} reads {used[0]})"
+                    raise self.fail(f"counter_cases[{i}].cells", list(case.cells), why)
         history = " ".join(str(data.get("history", "") or "").split())
         return Plan(
             self.path,

@@ -111,8 +111,8 @@ def render_plan(plan: Plan) -> list[str]:
         failed = plan.failed_run
         lines += [
             "",
-            f"**A failed run**: {failed.metric} < {failed.below:g} ({failed.reason}); where a primary "
-            "endpoint's runs include one, its failure rate is a row of its own (never voted).",
+            f"**A failed run**: {failed.describe} ({failed.reason}); where an endpoint's runs include one, "
+            "its failure rate is a row of its own (never voted).",
         ]
     lines += [
         "",

@@ -10,23 +10,19 @@ endpoint cannot silently disappear. Secondary rows skip cells that lack one of t
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from poolbench.report.claims.cells import STRUCTURAL_PREFIXES, Cell, number
 from poolbench.report.claims.declared import Resolved, allowed_cells, is_real, resolve_cells
 from poolbench.report.claims.plan import (
-    DIFFERENCE,
     INTERACTION,
     REDUCTION,
     RELATIVE,
-    VALUE,
     ClaimSpec,
     EndpointSpec,
-    FailedRun,
     Plan,
 )
 from poolbench.report.decide import (
@@ -190,74 +186,16 @@ def rows_for(
             yield row
 
 
-def failure_rows(failed: FailedRun | None, row: Row) -> list[Row]:
-    """Where a run of the row's heads failed (``failed.metric`` below ``failed.below``), the failure rate as a row
-    of its own beside the endpoint (head minus against, paired on seed, in pp; never voted): a bimodal endpoint
-    (seeds that fit and seeds that did not) is then read as a rate and a mean, not as one mean."""
-    if failed is None or not row.cells or row.estimate.exact:
-        return []
-    heads = [row.head, *([row.spec.against] if row.spec.against else [])]
-    rows = []
-    for cell, name in zip(row.cells, row.cell_names):
-
-        def failed_flag(run: pd.Series) -> float:
-            value = number(run.get(failed.metric))
-            return float(value < failed.below) if value == value else math.nan
-
-        flags = {h: cell.by_seed(h, failed_flag).dropna() for h in heads}
-        if not any(flags[h].sum() for h in heads):
-            continue
-        metric = f"failed run ({failed.metric} < {failed.below:g}; acc share)"
-        spec = replace(
-            row.spec,
-            name=f"failure rate · {row.spec.name}",
-            metric=metric,
-            minus=None,
-            versus=None,
-            effect=DIFFERENCE if row.spec.against else VALUE,
-            cells=(name,),
-            converged=False,
-            by_construction="",
-        )
-        if row.spec.against:
-            pairs = pd.concat({"a": flags[row.head], "b": flags[row.spec.against]}, axis=1, join="inner").dropna()
-            estimate = paired_estimate((pairs["a"] - pairs["b"]).tolist())
-        else:
-            estimate = paired_estimate(flags[row.head].tolist())
-        counts = ", ".join(f"{head_name(h)} {int(flags[h].sum())} of {len(flags[h])} seeds" for h in heads)
-        failure = Row(
-            row.claim,
-            False,
-            spec,
-            row.head,
-            cell.label,
-            estimate,
-            note=f"failed: {counts} ({failed.reason})",
-            counts=False,
-            real_data=row.real_data,
-            setting_full=f"{name}: {cell.full_label}",
-            cells=(cell,),
-            cell_names=(name,),
-            failure=True,
-        )
-        rows.append(failure)
-    return rows
-
-
 def measure(plan: Plan, cells: Sequence[Cell], converged: Converged) -> list[Row]:
-    """Every row of every claim of the plan: primary rows first (each followed, where a run failed, by its
-    failure rate), then secondary rows (exact secondary rows once per model: cells that differ only in training
-    give the same parameter count). Only the plan's declared cells are read (``resolve_cells``)."""
+    """Every row of every claim of the plan: primary rows first, then secondary rows (exact secondary rows once
+    per model: cells that differ only in training give the same parameter count). Only the plan's declared cells
+    are read (``resolve_cells``)."""
     resolved = resolve_cells(plan, cells)
     rows: list[Row] = []
     for claim in plan.claims:
         allowed = allowed_cells(plan, claim.id)
-        failures: list[Row] = []
         for spec in claim.primary:
-            for row in rows_for(claim, spec, True, resolved, allowed, converged):
-                rows.append(row)
-                failures += failure_rows(plan.failed_run, row)
-        rows += failures
+            rows += rows_for(claim, spec, True, resolved, allowed, converged)
         seen: set[tuple[object, ...]] = set()
         for spec in claim.secondary:
             for row in rows_for(claim, spec, False, resolved, allowed, converged):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from poolbench.report.claims.cells import Cell, cells_of
+from poolbench.report.claims.failures import failure_rows
 from poolbench.report.claims.plan import ClaimSpec, Plan
 from poolbench.report.claims.rows import Converged, Row, measure
 from poolbench.report.claims.rules import claim_verdict, headline_of
@@ -74,6 +75,7 @@ def judge_claims(
     for claim in plan.claims:
         primary = [r for r in rows if r.claim == claim.id and r.primary]
         secondary = [r for r in rows if r.claim == claim.id and not r.primary]
+        secondary += failure_rows(plan.failed_run, [*primary, *secondary])
         verdict, basis = claim_verdict(primary, claim.combine)
         verdicts.append(ClaimVerdict(claim, verdict, basis, headline_of(primary, verdict), primary, secondary))
     return verdicts
