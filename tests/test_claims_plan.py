@@ -225,6 +225,8 @@ def test_an_edited_plan_with_a_wrong_field_is_refused_with_one_line(
     with pytest.raises(ConfigError, match=field) as caught:
         load_plan(plan)
     assert says in str(caught.value) and "Fix:" in str(caught.value)
+    if "params_heads" in field or "train_sample" in field or "directon" in field:
+        assert re.search(r"did you mean (params_head|dataset\.train_samples|direction)\?", str(caught.value))
     assert report_main([str(four_runs), "--out", str(tmp_path / "out"), "--plan", str(plan), "--no-figures"]) == 2
     message = capsys.readouterr().err.strip()
     assert len(message.splitlines()) == 1 and "Invalid analysis plan" in message and "Traceback" not in message

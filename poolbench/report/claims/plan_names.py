@@ -5,7 +5,9 @@ FIELD_N, poolbench-deploy's cell timings). ``poolbench.report.claims.plan_reader
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
+from collections.abc import Iterable
 from functools import cache
 
 from poolbench.config import CONF_DIR
@@ -67,3 +69,9 @@ def is_metric(name: str) -> bool:
     return any(
         name.startswith(prefix) and re.fullmatch(r"\d+", name[len(prefix) :]) for prefix in keyed_metric_prefixes()
     )
+
+
+def closest(name: object, options: Iterable[str]) -> str:
+    """ " (did you mean X?)" for the option nearest a misspelt name, or "" when none is near."""
+    near = difflib.get_close_matches(str(name), sorted(options), n=1, cutoff=0.6)
+    return f" (did you mean {near[0]}?)" if near else ""

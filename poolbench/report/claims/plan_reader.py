@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from poolbench.errors import ConfigError
+from poolbench.report.claims import plan_names as names
 from poolbench.report.claims.plan import (
     CELL_KEYS,
     CLAIM_KEYS,
@@ -35,7 +36,6 @@ from poolbench.report.claims.plan import (
     canonical_hash,
     plan_error,
 )
-from poolbench.report.claims.plan_names import CONFIG_KEY_HELP, METRIC_HELP, config_keys, head_names, is_metric
 from poolbench.report.decide import DIRECTIONS, NONINFERIOR
 from poolbench.report.variants import value_text
 
@@ -52,7 +52,8 @@ class Reader:
     def known(self, node: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
         for key in node:
             if key not in allowed:
-                fix = f"remove or rename it in {self.path} (a misspelt field would be ignored otherwise)"
+                near = names.closest(key, allowed)
+                fix = f"remove or rename it in {self.path}{near}; a misspelt field is never ignored"
                 raise self.fail(f"{where}.{key}" if where else str(key), node[key], "keys " + ", ".join(allowed), fix)
 
     def mapping(self, node: Any, where: str, what: str) -> Mapping[str, Any]:
@@ -68,13 +69,15 @@ class Reader:
         return value
 
     def metric(self, value: Any, where: str) -> str:
-        if not isinstance(value, str) or not is_metric(value):
-            raise self.fail(where, value, METRIC_HELP, f"correct the name in {self.path} (poolbench/record.py: fields)")
+        if not isinstance(value, str) or not names.is_metric(value):
+            near = names.closest(value, names.metric_names())
+            fix = f"correct the name in {self.path}{near} (poolbench/record.py: the fields)"
+            raise self.fail(where, value, names.METRIC_HELP, fix)
         return value
 
     def head(self, value: Any, where: str) -> str:
-        if not isinstance(value, str) or value not in head_names():
-            raise self.fail(where, value, "a head of conf/head/: " + ", ".join(sorted(head_names())))
+        if not isinstance(value, str) or value not in names.head_names():
+            raise self.fail(where, value, "a head of conf/head/: " + ", ".join(sorted(names.head_names())))
         return value
 
     def sesoi(self, name: str, node: Any) -> Sesoi:
@@ -95,9 +98,10 @@ class Reader:
         self.known(node, CELL_KEYS, where)
         pins = self.mapping(node.get("pins"), f"{where}.pins", "a mapping of config key to one value")
         for key, value in pins.items():
-            if key not in config_keys():
-                fix = f"correct the key in {self.path} (poolbench/conf/ holds every config key)"
-                raise self.fail(f"{where}.pins.{key}", value, CONFIG_KEY_HELP, fix)
+            if key not in names.config_keys():
+                near = names.closest(key, names.config_keys())
+                fix = f"correct the key in {self.path}{near} (poolbench/conf/: every config key)"
+                raise self.fail(f"{where}.pins.{key}", value, names.CONFIG_KEY_HELP, fix)
             if isinstance(value, Mapping) or (isinstance(value, str) and value.startswith("$") and key != "dataset"):
                 raise self.fail(
                     f"{where}.pins.{key}", value, f"one value (a list is one value: widths); {REAL}: dataset"
