@@ -104,6 +104,7 @@ def display_rows(rows: Sequence[Row], primary: bool) -> pd.DataFrame:
         line = {
             "#": row.claim,
             "endpoint": row.quantity + (f" (tests “{row.spec.phrase}”)" if primary and row.spec.phrase else ""),
+            "cell": " vs ".join(row.cell_names),
             "setting": row.setting,
             "comparison": row.comparison,
             "effect": effect_text(row),
