@@ -193,6 +193,17 @@ def four_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
             r"cells\.fmnist_1k\.pins\.dataset\.train_sample=1000",
             "a config key",
         ),
+        (
+            lambda d: d["cells"]["fmnist_1k"]["pins"].update({"backbone.depth": "two"}),
+            r"cells\.fmnist_1k\.pins\.backbone\.depth='two'",
+            "kind its config has",
+        ),
+        (
+            lambda d: d["cells"]["presence"]["pins"].update(dataset="probe_presense"),
+            r"dataset='probe_presense'",
+            "conf/dataset",
+        ),
+        (lambda d: d["cells"]["fmnist_1k"]["pins"].update(dataset="$mine"), r"dataset='\$mine'", "or $real"),
         (lambda d: d["claims"][1]["primary"][0].update(directon="less"), r"primary\[0\]\.directon='less'", "keys name"),
         (lambda d: d.update(alpah=0.05), r"alpah=0\.05", "keys alpha"),
         (lambda d: d["cells"]["presence"].update(head=["gap"]), r"cells\.presence\.head=", "keys pins"),

@@ -22,19 +22,42 @@ METRIC_HELP = (
 
 
 @cache
-def config_keys() -> frozenset[str]:
-    """Every dotted key a run's config can hold: each config group's files (conf/<group>/*.yaml) under the
-    group's name, the top-level config.yaml, and the record's identity fields (dataset, backbone)."""
+def config_values() -> dict[str, frozenset[str]]:
+    """Every dotted key a run's config can hold (each config group's files, conf/<group>/*.yaml, under the
+    group's name, and the top-level config.yaml) with the kinds of value the shipped files give it (int, float,
+    bool, str, list; null says nothing); the record's identity fields take a config file's name."""
     import yaml
 
-    keys: set[str] = set(IDENTITY_KEYS)
+    kinds: dict[str, set[str]] = {key: {"name"} for key in IDENTITY_KEYS}
+
+    def add(flat: dict[str, object], prefix: str = "") -> None:
+        for key, value in flat.items():
+            kinds.setdefault(f"{prefix}{key}", set()).update([] if value is None else [type(value).__name__])
+
     for group in ("dataset", "backbone", "head", "trainer"):
         for path in (CONF_DIR / group).glob("*.yaml"):
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            keys |= {f"{group}.{key}" for key in flatten({k: v for k, v in data.items() if k != "defaults"})}
+            add(flatten({k: v for k, v in data.items() if k != "defaults"}), f"{group}.")
     top = yaml.safe_load((CONF_DIR / "config.yaml").read_text(encoding="utf-8")) or {}
-    keys |= set(flatten({k: v for k, v in top.items() if k not in ("defaults", "hydra", "paths")}))
-    return frozenset(keys)
+    add(flatten({k: v for k, v in top.items() if k not in ("defaults", "hydra", "paths")}))
+    return {key: frozenset(value) for key, value in kinds.items()}
+
+
+def config_keys() -> frozenset[str]:
+    return frozenset(config_values())
+
+
+def pin_problem(key: str, value: object) -> str:
+    """What a pin's value may be, where this one may not ("" when it may): a dataset or backbone by its config
+    file's name (a dataset also as $real), any other key a value of the kind the shipped configs give it."""
+    if key in IDENTITY_KEYS:
+        known = {path.stem for path in (CONF_DIR / key).glob("*.yaml")} | ({"$real"} if key == "dataset" else set())
+        return "" if value in known else f"a {key} of conf/{key}/" + (" or $real" if key == "dataset" else "")
+    kinds = config_values()[key]
+    kind = type(value).__name__
+    if value is None or not kinds or kind in kinds or (kind == "int" and "float" in kinds):
+        return ""
+    return "one value of the kind its config has (" + " or ".join(sorted(kinds)) + "; a list is one value: widths)"
 
 
 @cache

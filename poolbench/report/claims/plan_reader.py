@@ -102,12 +102,8 @@ class Reader:
                 near = names.closest(key, names.config_keys())
                 fix = f"correct the key in {self.path}{near} (poolbench/conf/: every config key)"
                 raise self.fail(f"{where}.pins.{key}", value, names.CONFIG_KEY_HELP, fix)
-            if isinstance(value, Mapping) or (isinstance(value, str) and value.startswith("$") and key != "dataset"):
-                raise self.fail(
-                    f"{where}.pins.{key}", value, f"one value (a list is one value: widths); {REAL}: dataset"
-                )
-            if key == "dataset" and str(value).startswith("$") and value != REAL:
-                raise self.fail(f"{where}.pins.{key}", value, f"a dataset name, or {REAL} (the sweep's real dataset)")
+            if problem := names.pin_problem(key, value):
+                raise self.fail(f"{where}.pins.{key}", value, problem)
         if "dataset" not in pins:
             raise self.fail(f"{where}.pins.dataset", None, f"the cell's dataset (a name, or {REAL})")
         heads = node.get("heads")
