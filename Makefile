@@ -47,8 +47,9 @@ tuned: $(PB) dataset
 # The main job (`make claims`): the claims grid (docs/results.md, docs/claims-grid.md), all into results/claims/:
 # the presets of poolbench/conf/experiment/claims_presets.txt in order: claims.yaml (6 settings x 4 heads x
 # 5 seeds), claims_deep.yaml (depth 2 on the 1k FashionMNIST cell), claims_deep_probes.yaml (depth 2: GMP and
-# GAP on presence and density) and claims_seeds.yaml (5 more seeds for claim 3), the CPU latency of each cell's
-# heads timed together (poolbench-deploy), then the report with the verdict in results/claims/report/claims.md. 180 runs, about 1,900
+# GAP on presence and density) and claims_seeds.yaml (5 more seeds for claim 3), claims_zeros.yaml (presence with zero padding: GAP and flatten,
+# claim 4), the CPU latency of each cell's heads timed together (poolbench-deploy), then the report with the
+# verdict in results/claims/report/claims.md. 190 runs, about 1,950
 # CPU-seconds of training in fp32 (scripts/claims_budget.py; evaluation and timing come on top). Re-running
 # skips finished runs and resumes interrupted ones.
 CLAIMS_PRESETS := $(shell sed -e 's/\#.*//' poolbench/conf/experiment/claims_presets.txt)

@@ -66,11 +66,20 @@ def _leaves(node: Any) -> list[Any]:
     return [node]
 
 
+# The grid of the test plans: the cells tests/test_claims.py writes (four heads, five seeds each).
+TEST_CELLS = {
+    "fashion": {"dataset": "fashion_mnist", "dataset.train_samples": 1000},
+    "density": {"dataset": "probe_density", "dataset.task": "density"},
+    "presence": {"dataset": "probe_presence", "dataset.task": "presence"},
+    "position": {"dataset": "probe_position", "dataset.task": "position"},
+}
+
+
 def endpoint(name: str, **fields: Any) -> dict[str, Any]:
-    """One endpoint of a test plan: GAP minus flatten in test accuracy on every cell unless told otherwise."""
+    """One endpoint of a test plan: GAP minus flatten in test accuracy (a primary: on the fashion cell; a secondary
+    row: on every declared cell) unless told otherwise."""
     base = {
         "name": name,
-        "cells": {},
         "head": "gap",
         "against": "flatten",
         "metric": "test_acc",
@@ -82,6 +91,19 @@ def endpoint(name: str, **fields: Any) -> dict[str, Any]:
 
 
 def write_plan(path: Path, claims: list[dict[str, Any]], counter_cases: list[dict[str, Any]] | None = None) -> Path:
+    """A test plan over ``TEST_CELLS``: each claim combines its parts by ``all`` and each primary tests the
+    claim's words, and reads the fashion cell, unless the test says otherwise."""
+    claims = [
+        {
+            "combine": "all",
+            **claim,
+            "primary": [
+                {"phrase": claim["words"], **({} if "cell" in spec else {"cell": "fashion"}), **spec}
+                for spec in claim.get("primary") or []
+            ],
+        }
+        for claim in claims
+    ]
     plan = {
         "alpha": 0.05,
         "power": 0.8,
@@ -89,6 +111,10 @@ def write_plan(path: Path, claims: list[dict[str, Any]], counter_cases: list[dic
             "accuracy": {"value": 0.01, "unit": "pp", "reason": "one point"},
             "interaction": {"value": 0.02, "unit": "pp", "reason": "two points"},
             "cost": {"value": 0.1, "unit": "%", "reason": "a tenth"},
+        },
+        "cells": {
+            name: {"pins": pins, "heads": ["gap", "gmp", "flatten", "flatten_dropout"], "seeds": 5}
+            for name, pins in TEST_CELLS.items()
         },
         "counter_cases": counter_cases or [],
         "claims": claims,

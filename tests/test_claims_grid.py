@@ -76,6 +76,17 @@ def test_position_cells_differ_only_in_padding() -> None:
     assert circular.dataset == zeros.dataset and circular.trainer == zeros.trainer
 
 
+def test_presence_and_position_pair_under_zero_padding_too() -> None:
+    """Claim 4's arrangement interaction is measured under both paddings: presence_zeros is presence with zero
+    padding (nothing else), and claims_zeros runs the two heads the endpoint compares."""
+    for circular_cell, zeros_cell in (("presence", "presence_zeros"), ("position", "position_zeros")):
+        circular = compose_settings(["experiment=claims", f"claims_cell={circular_cell}"])
+        zeros = compose_settings(["experiment=claims_zeros", f"claims_cell={zeros_cell}"])
+        assert circular.backbone["padding_mode"] == "circular" and zeros.backbone["padding_mode"] == "zeros"
+        assert circular.dataset == zeros.dataset and circular.trainer == zeros.trainer
+    assert {"gap", "flatten"} <= set(swept("claims_zeros", "head")) and len(swept("claims_zeros", "seed")) >= 5
+
+
 def test_presets_write_to_run_dirs_of_their_own() -> None:
     """The presets of `make claims` share results/claims/: no two of their runs may get one run dir (the depth is
     an override, so it names the dir; claims_seeds' seeds are new), or a run would be refused or run twice."""

@@ -12,7 +12,7 @@ from poolbench.atomic import atomic_write_text
 from poolbench.report.aggregate import auto_group_keys, deduplicate, runs_frame
 from poolbench.report.canvas import FigureFile
 from poolbench.report.claims.output import claims_line, write_claims
-from poolbench.report.claims.plan import load_plan
+from poolbench.report.claims.plan_load import load_plan
 from poolbench.report.collect import ReportInputError, check_paths, collect_runs, default_out_dir
 from poolbench.report.convergence import write_convergence
 from poolbench.report.curves import curves_frame

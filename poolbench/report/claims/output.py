@@ -19,7 +19,8 @@ from poolbench.atomic import atomic_write_text
 from poolbench.config.run_folder import flatten
 from poolbench.report.aggregate import auto_group_keys, deduplicate, row_keys, run_config, runs_frame
 from poolbench.report.canvas import FigureFile
-from poolbench.report.claims.plan import Plan, load_plan
+from poolbench.report.claims.plan import Plan
+from poolbench.report.claims.plan_load import load_plan
 from poolbench.report.claims.plan_text import render_plan
 from poolbench.report.claims.tables import (
     architectures_table,
@@ -67,10 +68,11 @@ class ClaimsResult:
     figures: list[FigureFile] = field(default_factory=list)
 
 
-def claims_runs(collection: Collection, plan: Plan) -> tuple[pd.DataFrame, list[str]]:
-    """The deduplicated runs frame the claims read, and its grouping keys: ``CLAIM_KEYS`` and every key a
-    selector of the plan names (where any run's config holds it), then the report's automatic keys."""
-    wanted = [*CLAIM_KEYS, *(k for k in plan.selector_keys() if k not in CLAIM_KEYS)]
+def claims_runs(collection: Collection, plan: Plan, keys: Sequence[str] = ()) -> tuple[pd.DataFrame, list[str]]:
+    """The deduplicated runs frame the claims read, and its grouping keys: ``CLAIM_KEYS``, every key a cell of the
+    plan is pinned on and ``keys`` (e.g. the robustness section's factors), where any run's config holds it, then
+    the report's automatic keys."""
+    wanted = list(dict.fromkeys([*CLAIM_KEYS, *plan.selector_keys(), *keys]))
     forced = [key for key in wanted if any(flatten(run_config(run)).get(key) is not None for run in collection.runs)]
     extra = auto_group_keys(collection, forced)
     runs, _ = deduplicate(runs_frame(collection, extra), extra)
@@ -133,8 +135,9 @@ def render_claims(plan: Plan, verdicts: Sequence[ClaimVerdict], figures: Sequenc
     lines = [
         "# What the records say about the seed's claims on global pooling",
         "",
-        "A setting is one dataset, backbone and value of every config key that varies between the runs; effects "
-        "are the head named first minus the head named second. The plan below was fixed before these results.",
+        "A setting is one dataset, backbone and value of every config key that varies between the runs; the plan "
+        "reads only the settings its grid declares. Effects are the head named first minus the head named second. "
+        "When the plan was written, and what had been seen by then: its history, below.",
         "",
         *render_plan(plan),
         "## Verdict, one row per claim",

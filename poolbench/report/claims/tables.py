@@ -102,8 +102,15 @@ def seeds_text(row: Row) -> str:
     return seeds_needed_text(row.decision.seeds_needed if row.decision is not None else None)
 
 
+SEEDS_COLUMN = "seeds to detect the SESOI (planning)"
+
+
 def verdict_text(row: Row) -> str:
-    return verdict_of(row) if row.primary else ("by construction" if row.spec.by_construction else "secondary")
+    if row.primary:
+        return verdict_of(row)
+    if row.failure:
+        return "failure rate"
+    return "by construction" if row.spec.by_construction else "secondary"
 
 
 def display_verdicts(verdicts: Sequence[ClaimVerdict]) -> pd.DataFrame:
@@ -114,8 +121,7 @@ def display_verdicts(verdicts: Sequence[ClaimVerdict]) -> pd.DataFrame:
             {
                 "#": item.claim.id,
                 "claim (seed's words)": item.claim.words,
-                "verdict": f"**{item.verdict}**",
-                "basis": item.basis,
+                "verdict (its parts)": f"**{item.verdict}**: {item.basis}",
                 "headline (deciding primary endpoint)": f"{head.quantity} · {head.setting}" if head else EMPTY,
                 "effect": effect_text(head) if head else EMPTY,
                 "95% CI": interval_text(head, 0.95) if head else EMPTY,
@@ -132,7 +138,8 @@ def display_rows(rows: Sequence[Row], primary: bool) -> pd.DataFrame:
     for row in rows:
         line = {
             "#": row.claim,
-            "endpoint": row.quantity,
+            "endpoint": row.quantity + (f" (tests “{row.spec.phrase}”)" if primary and row.spec.phrase else ""),
+            "cell": " vs ".join(row.cell_names),
             "setting": row.setting,
             "comparison": row.comparison,
             "effect": effect_text(row),
@@ -149,7 +156,7 @@ def display_rows(rows: Sequence[Row], primary: bool) -> pd.DataFrame:
                     "p vs 0 (Holm)": format_p(decision.p_zero_holm),
                     "p margin (Holm)": format_p(decision.p_margin_holm),
                     "verdict": f"**{decision.verdict}**",
-                    "seeds needed": seeds_text(row),
+                    SEEDS_COLUMN: seeds_text(row),
                 }
             )
         else:
@@ -199,6 +206,8 @@ def detail_frame(verdicts: Sequence[ClaimVerdict]) -> pd.DataFrame:
                     "claim": row.claim,
                     "role": "primary" if row.primary else "secondary",
                     "endpoint": row.quantity,
+                    "phrase": row.spec.phrase,
+                    "cells": " vs ".join(row.cell_names),
                     "setting": row.setting,
                     "setting_full": row.setting_full,
                     "head": row.head,
@@ -223,7 +232,7 @@ def detail_frame(verdicts: Sequence[ClaimVerdict]) -> pd.DataFrame:
                     "p_margin": decision.p_margin if decision else math.nan,
                     "p_margin_holm": decision.p_margin_holm if decision else math.nan,
                     "verdict": verdict_text(row),
-                    "seeds_needed": decision.seeds_needed if decision else None,
+                    "seeds_to_detect_sesoi_planning": decision.seeds_needed if decision else None,
                     "counts": row.counts,
                     "note": row.note,
                 }
