@@ -261,14 +261,15 @@ def test_an_interaction_of_two_training_sizes_subtracts_on_the_shared_test_image
                 write_scored_run(root, head, seed, correct[head], config=config)
             rows.append(correct["gap"].astype(float) - correct["flatten"])
         per_image[size] = np.mean(rows, axis=0)
-    interaction = endpoint(
-        "size dependence",
-        cells={"dataset.train_samples": "1000"},
-        versus={"dataset.train_samples": "2000"},
-        effect="interaction",
-        sesoi="interaction",
-    )
+    interaction = endpoint("size dependence", cell="small", versus="large", effect="interaction", sesoi="interaction")
     plan = write_plan(tmp_path / "p.yaml", [{"id": "3", "words": "depends on size", "primary": [interaction]}])
+    declared = yaml.safe_load(plan.read_text(encoding="utf-8"))
+    declared["cells"] = {  # the two training sizes: cells of their own, sharing the test images
+        name: {"pins": {"dataset": "fashion_mnist", "dataset.train_samples": size}, "heads": ["gap", "flatten"]}
+        | {"seeds": len(SEEDS)}
+        for name, size in (("small", 1000), ("large", 2000))
+    }
+    plan.write_text(yaml.safe_dump(declared, sort_keys=False), encoding="utf-8")
     write_claims(collect_runs([root]), tmp_path / "report", figures=False, plan=plan)
     row = pd.read_csv(tmp_path / "report" / "claims_detail.csv").iloc[0]
     shared = per_image[1000] - per_image[2000]

@@ -77,7 +77,7 @@ def test_each_claim_quotes_the_seed_whole_and_each_primary_names_its_phrase() ->
         assert all(spec.phrase and spec.phrase in claim.words for spec in claim.primary)
     claims = {claim.id: claim for claim in plan.claims}
     metrics = {key: [spec.metric for spec in claim.primary] for key, claim in claims.items()}
-    assert metrics["2"] == ["gap_acc", "gap_loss", "epochs_to_train_acc_90"] and claims["2"].combine == "all"
+    assert metrics["2"] == ["overfit_acc", "overfit_loss", "epochs_to_train_acc_90"] and claims["2"].combine == "all"
     assert {"model_bytes", "macs_per_image", "test_acc"} <= set(metrics["5"])
     assert not any(m.startswith("size_acc") for m in metrics["5"])
     [native] = [s for s in claims["5"].primary if s.metric == "test_acc"]

@@ -16,7 +16,7 @@ from poolbench.report.variants import flatten
 IDENTITY_KEYS = ("dataset", "backbone")  # run-record fields a cell may be pinned on besides config keys
 CONFIG_KEY_HELP = "a config key (dataset, backbone, or a dotted key such as dataset.train_samples, backbone.depth)"
 METRIC_HELP = (
-    "a runs-frame column a run record fills: a numeric result.json field (test_acc, gap_acc, params_head, "
+    "a runs-frame column a run record fills: a numeric result.json field (test_acc, overfit_acc, params_head, "
     "model_bytes, ...), FIELD_N of a keyed field (shift_acc_4, size_acc_32, ...) or a cell timing (cell_latency_ms)"
 )
 
