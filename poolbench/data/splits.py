@@ -39,6 +39,9 @@ class DataBundle:
     channels: int
     image_size: int
     source: str
+    # Where each test image sits in the dataset's own test split (CPU int64; None: all of it, in order): the
+    # per-image predictions of every run of a cell line up on it (poolbench/record.py PREDICTIONS_FILE).
+    test_index: torch.Tensor | None = None
 
 
 def split_indices(
@@ -130,4 +133,5 @@ def prepare_data(
         channels=dataset.channels,
         image_size=dataset.image_size,
         source=raw.source if not dataset.redraw_per_seed else f"{raw.source}; split seed {draw.split_seed}",
+        test_index=test_idx,
     )
