@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from poolbench.config.settings import DatasetSettings
 from poolbench.data.draws import draw_for
 from poolbench.data.load import load_raw
+from poolbench.data.memo import memoized
 
 
 @dataclass
@@ -74,11 +75,17 @@ def spread_sample(labels: torch.Tensor, count: int, seed: int) -> torch.Tensor:
 
 def resize_images(images: torch.Tensor, size: int | None) -> torch.Tensor:
     """uint8 images resized (bilinear, antialiased) to ``size`` x ``size``: ``dataset.eval_image_size`` tests a
-    model at an input size it was not trained at. None or the same size: unchanged."""
+    model at an input size it was not trained at. None or the same size: unchanged. Made once per process for
+    the same images (``poolbench.data.memo``): every run of a cell resizes the same test images."""
     if size is None or tuple(images.shape[2:]) == (int(size), int(size)):
         return images
-    resized = F.interpolate(images.float(), size=(int(size), int(size)), mode="bilinear", antialias=True)
-    return resized.round().clamp(0, 255).to(torch.uint8)
+    side = int(size)
+
+    def resize() -> torch.Tensor:
+        resized = F.interpolate(images.float(), size=(side, side), mode="bilinear", antialias=True)
+        return resized.round().clamp(0, 255).to(torch.uint8)
+
+    return memoized("resize", side, images, resize)
 
 
 def place(x: torch.Tensor, idx: torch.Tensor, device: torch.device) -> torch.Tensor:

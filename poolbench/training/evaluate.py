@@ -4,7 +4,9 @@ noisy training batches, so the generalization gap is honest.
 
 Every evaluation runs in the step's precision (``StepContext.autocast``): a run that trains in bf16 also
 evaluates in bf16 (logits are cast to fp32 for the loss). After each epoch only the splits of
-``trainer.curves`` are evaluated (validation always); the final metrics cover train, val and test regardless."""
+``trainer.curves`` are evaluated (the claims grid: the train curve alone); the final metrics cover the whole
+train, val and test splits regardless, with one pass over the test images that also gives the per-image
+predictions (predictions.npz) and the translation test's reference."""
 
 from __future__ import annotations
 
