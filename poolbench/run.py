@@ -25,10 +25,12 @@ from poolbench.models import Classifier, build_classifier
 from poolbench.record import (
     CHECKPOINT_FILE,
     EPOCHS_FILE,
+    PREDICTIONS_FILE,
     RunRecord,
     read_epochs,
     write_config,
     write_epochs,
+    write_predictions,
     write_result,
 )
 from poolbench.runtime import prepare_runtime
@@ -37,6 +39,7 @@ from poolbench.trackers.base import TrackerSet
 from poolbench.trackers.registry import start_trackers
 from poolbench.training.evaluate import SPLIT_METRICS, epochs_to_train_acc
 from poolbench.training.loop import TrainOutcome, TrainPlan, train
+from poolbench.training.predictions import prediction_arrays
 
 log = logging.getLogger("poolbench.run")
 
@@ -54,6 +57,7 @@ def run(settings: Settings, model: Classifier | None = None) -> RunRecord:
     model.to(memory_format=ctx.memory_format)
     base = describe_run(settings, run_key, model, data, ctx, started_at)
     write_config(run_dir, OmegaConf.to_yaml(OmegaConf.create(dict(settings.resolved))))
+    (run_dir / PREDICTIONS_FILE).unlink(missing_ok=True)  # an earlier attempt's: this one writes its own when ok
     trackers = start_trackers(settings, run_dir)
 
     def after_epoch(history: list[dict[str, Any]]) -> None:
@@ -69,8 +73,9 @@ def run(settings: Settings, model: Classifier | None = None) -> RunRecord:
         raise
     write_epochs(run_dir, outcome.history)
     record = record_of_outcome(base, outcome, model)
-    if record.status == "ok":
+    if record.status == "ok" and outcome.test is not None:
         record = after_training(record, model, data, settings, ctx)
+        write_predictions(run_dir, prediction_arrays(data, outcome.test, outcome.shift.zero_pred))
     record = dataclasses.replace(
         record,
         startup_seconds=startup,
