@@ -16,6 +16,10 @@ Checks, cheapest first (a config typo never waits for torch or the dataset):
 5. the dataset loads (``data.load`` keeps it, so a run in this process reuses it) and the split sizes fit;
 6. the model builds (kept for the run: ``PreparedRun.model``), and runs at ``dataset.eval_image_size`` if set.
 A failure prints one paragraph and exits (2: usage, 1: environment); no file has been written.
+
+Between stages 2 and 3 the preflight takes the lock of every run folder it will write (``lock_runs``; for a
+single run, and for every job of a basic-sweeper sweep): a run folder another process writes stops the command
+here, with one line naming that process (exit 2), before its checkpoint is loaded or anything is written.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import sys
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -41,8 +46,8 @@ from poolbench.config.settings import Settings
 from poolbench.config.validate import check_split_sizes
 from poolbench.errors import ConfigError, OutputPathError, PoolbenchError, abort
 from poolbench.record import CHECKPOINT_FILE
-from poolbench.sweep import hydra_adapter
-from poolbench.sweep.prepare import PreparedRun, prepare
+from poolbench.sweep import hydra_adapter, runlock
+from poolbench.sweep.prepare import PreparedRun, lock_runs, prepare, unlock_runs
 from poolbench.trackers.registry import check_trackers_installed
 
 
@@ -51,13 +56,16 @@ class PreflightCallback(Callback):
     """Hydra callback: check the run (or every job of a sweep) before Hydra writes anything."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        _guard(config, lambda: [job_for_run(config)])
+        keep_threads_without_sweep(config)
+        _guard(config, lambda: [job_for_run(config)], lock=True)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        _guard(config, lambda: jobs_for_sweep(config))
+        runlock.hand_to_workers()
+        # Other sweepers choose their jobs as they go: each job's process takes its own folder's lock.
+        _guard(config, lambda: jobs_for_sweep(config), lock=hydra_adapter.uses_basic_sweeper(config))
 
 
-def _guard(config: DictConfig, make_jobs: Callable[[], list[PreparedRun]]) -> None:
+def _guard(config: DictConfig, make_jobs: Callable[[], list[PreparedRun]], lock: bool) -> None:
     """Run the checks; a failure leaves the program here (Hydra turns an exception in a callback into a warning)."""
     verbose = bool(OmegaConf.select(config, "hydra.verbose", default=False))
     try:
@@ -65,9 +73,35 @@ def _guard(config: DictConfig, make_jobs: Callable[[], list[PreparedRun]]) -> No
             jobs = make_jobs()
         except OmegaConfBaseException as error:  # e.g. trainer.lr=${nowhere}, met while resolving the run dir
             raise unresolvable_override(config, error) from error
-        check_jobs(jobs)
+        check_outputs(jobs)
+        if lock:
+            lock_runs(jobs)
+        try:
+            check_runs(jobs)
+        except PoolbenchError:
+            unlock_runs(jobs)
+            raise
     except PoolbenchError as error:
         abort(error, verbose)
+
+
+def keep_threads_without_sweep(config: DictConfig) -> None:
+    """``launcher=joblib`` (or submitit_*) without ``-m``: no launcher runs, but the preset's ``jobs`` would split
+    the cores of this single run. Say so once, and keep the run's threads (``jobs=1``) unless ``jobs`` was set
+    on the command line. Hydra runs the job with this very config object, so the change reaches the run."""
+    launcher = OmegaConf.select(config, "hydra.runtime.choices.launcher", default=None)
+    if launcher in (None, "null") or OmegaConf.select(config, "jobs", default=1) == 1:
+        return
+    overrides = [str(o) for o in OmegaConf.to_container(config.hydra.overrides.task, resolve=False) or []]
+    if any(o.lstrip("+~").split("=", 1)[0] == "jobs" for o in overrides):
+        return
+    print(
+        f"poolbench: launcher={launcher} only launches -m sweeps; this single run ignores it and keeps all its "
+        f"threads (jobs=1, not the preset's jobs={config.jobs}). Add -m to sweep.",
+        file=sys.stderr,
+    )
+    with read_write(config), open_dict(config):
+        config.jobs = 1
 
 
 def unresolvable_override(config: DictConfig, error: OmegaConfBaseException) -> ConfigError:
@@ -128,12 +162,22 @@ def job_for_run_in_sweep(config: DictConfig, output_dir: Path | None) -> Prepare
 # ----------------------------------------------------------------------------------------------- checks
 def check_jobs(jobs: list[PreparedRun]) -> None:
     """All checks for all prepared jobs, cheapest stage first across the whole sweep."""
+    check_outputs(jobs)
+    check_runs(jobs)
+
+
+def check_outputs(jobs: list[PreparedRun]) -> None:
+    """Stages 1-2: the trackers' packages, and the folders the runs write and read."""
     for job in jobs:
         check_trackers_installed(job.settings.logger)
     for job in jobs:
         check_output_dir(job.run_dir, job.results_key)
         if job.settings.dataset.kind not in GENERATED_KINDS:
             check_data_dir(Path(job.settings.data_dir).expanduser())
+
+
+def check_runs(jobs: list[PreparedRun]) -> None:
+    """Stages 3-6: components, device, checkpoint, data, model (a finished run that is skipped: none)."""
     built: set[str] = set()
     for job in jobs:
         if job.will_skip:
@@ -186,6 +230,8 @@ def check_checkpoint(job: PreparedRun) -> None:
     """A checkpoint in the run directory must belong to this run (its result.json was read when preparing); one
     of this config's run on images that changed since is stale: the run clears it."""
     checkpoint = job.run_dir / CHECKPOINT_FILE
+    if job.settings.force:
+        return  # the run clears it unread
     if job.settings.trainer.checkpoint and checkpoint.exists() and job.folder.kind != "stale":
         from poolbench.training.checkpoint import load_checkpoint
 
