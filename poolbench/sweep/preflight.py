@@ -31,7 +31,6 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -244,10 +243,8 @@ def check_data(settings: Settings) -> None:
     from poolbench.data.load import load_raw
 
     raw = load_raw(settings.dataset, settings.data_dir, draw_for(settings.dataset, settings.seed).probe_stream)
-    dataset = settings.dataset
-    if raw.val_y is not None:  # the source ships its own validation split (an image folder's val/): no carve-out
-        dataset = replace(dataset, val_fraction=0.0)
-    check_split_sizes(dataset, (len(raw.train_y), len(raw.test_y)))
+    own_val = None if raw.val_y is None else len(raw.val_y)  # an image folder's val/: no carve-out
+    check_split_sizes(settings.dataset, (len(raw.train_y), len(raw.test_y)), own_val)
 
 
 def check_model(job: PreparedRun, built: set[str]) -> None:
