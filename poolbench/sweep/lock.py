@@ -51,7 +51,7 @@ class Holder:
             os.getpid(),
             sweep_id,
             time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-            " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:])[:500],
+            " ".join([program_name(), *sys.argv[1:]])[:500],
             scheduler_job(),
         )
 
@@ -65,6 +65,12 @@ class Holder:
 
     def is_this_process(self) -> bool:
         return self.host == socket.gethostname() and self.pid == os.getpid()
+
+
+def program_name() -> str:
+    """'poolbench' for the console script, 'python -m poolbench' for the module (argv[0] is its __main__.py)."""
+    path = Path(sys.argv[0])
+    return f"python -m {path.parent.name}" if path.name == "__main__.py" else path.name
 
 
 def scheduler_job() -> str:
