@@ -242,9 +242,13 @@ def load_plan(path: Path | str | None = None) -> Plan:
     reader = _Reader(plan_path)
     try:
         data = yaml.safe_load(plan_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise reader.fail(
-            "--plan", str(plan_path), "an existing YAML file (default: conf/analysis/claims.yaml)"
+    except FileNotFoundError:  # nothing to edit: say where a plan of one's own starts from
+        raise ConfigError(
+            "--plan",
+            str(plan_path),
+            "an existing YAML file (default: conf/analysis/claims.yaml)",
+            f"check the path, or copy {default_plan_path()} to {plan_path} and edit the copy",
+            problem="No analysis plan",
         ) from None
     except yaml.YAMLError as error:
         raise reader.fail("(file)", str(error).splitlines()[0], "valid YAML") from None
