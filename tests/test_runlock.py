@@ -66,11 +66,20 @@ def test_a_dead_holder_is_taken_over(tmp_path: Path, caplog: pytest.LogCaptureFi
     run_dir = tmp_path / "seed0"
     gone = dead_pid()
     write_lock(run_dir, holder(gone))
+    (run_dir / "epochs.csv").write_text("epoch\n1\n")  # it had started: the takeover is worth a warning
     runlock.acquire(run_dir)
     assert json.loads(runlock.lock_path(run_dir).read_text())["pid"] == os.getpid()
     assert f"pid {gone}" in caplog.text and "process is gone" in caplog.text
     runlock.release(run_dir)
     assert not runlock.lock_path(run_dir).exists() and run_dir.is_dir()  # the folder existed before: kept
+
+
+def test_the_lock_of_a_run_a_stopped_sweep_never_started_is_taken_over_quietly(tmp_path, caplog) -> None:
+    run_dir = tmp_path / "seed1"
+    write_lock(run_dir, holder(dead_pid()))
+    runlock.acquire(run_dir)
+    assert "process is gone" not in caplog.text
+    runlock.release(run_dir)
 
 
 def test_a_sweeps_worker_takes_over_the_lock_of_its_launching_process(tmp_path, monkeypatch) -> None:

@@ -131,9 +131,11 @@ def take(
     me: Holder,
     refusal: Callable[[Holder | None], PoolbenchError],
     hand_over: Callable[[Holder], bool] = lambda holder: False,
+    quiet: bool = False,
 ) -> None:
-    """Create the lock file ``path`` for ``me``; take it over when its holder is stale (with a warning) or
-    ``hand_over(holder)`` says this process may have it; else raise ``refusal(holder)`` (None: unreadable)."""
+    """Create the lock file ``path`` for ``me``; take it over when its holder is stale (with a warning, an info
+    line when ``quiet``) or ``hand_over(holder)`` says this process may have it; else raise ``refusal(holder)``
+    (None: unreadable)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(2):  # a second try after removing a stale lock
         if _create(path, me):
@@ -143,7 +145,8 @@ def take(
             atomic_write_json(path, asdict(me))
             return
         if holder is not None and is_stale(holder):
-            log.warning("taking over the lock of %s, whose process is gone: %s", holder.process(), path)
+            level = logging.INFO if quiet else logging.WARNING
+            log.log(level, "taking over the lock of %s, whose process is gone: %s", holder.process(), path)
             path.unlink(missing_ok=True)
             continue
         raise refusal(holder)

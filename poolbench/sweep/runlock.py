@@ -74,7 +74,10 @@ def acquire(run_dir: str | os.PathLike[str]) -> None:
         )
 
     created = _first_missing(run_dir)
-    sweeplock.take(path, sweeplock.Holder.this_process(os.environ.get(SWEEP_ID_ENV, "")), refusal, _mine_to_take)
+    me = sweeplock.Holder.this_process(os.environ.get(SWEEP_ID_ENV, ""))
+    # A stopped sweep leaves the locks of runs it never started: taking those over is not worth a warning each.
+    untouched = run_dir.is_dir() and all(entry.name == RUN_LOCK_FILE for entry in run_dir.iterdir())
+    sweeplock.take(path, me, refusal, _mine_to_take, quiet=untouched)
     if not _HELD:
         atexit.register(release_all)
     _HELD[run_dir] = created
