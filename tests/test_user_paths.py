@@ -11,7 +11,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from poolbench.errors import ConfigError
-from poolbench.sweep.preflight import keep_threads_without_sweep
+from poolbench.sweep.plugins import keep_threads_without_sweep
 from tests.conftest import CONF_DIR, REPO_ROOT
 
 

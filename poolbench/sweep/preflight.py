@@ -27,7 +27,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import sys
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -42,10 +41,11 @@ from omegaconf.errors import OmegaConfBaseException
 from poolbench.config.catalog import GENERATED_KINDS
 from poolbench.config.components import validate_components
 from poolbench.config.settings import Settings
-from poolbench.config.validate import check_split_sizes
+from poolbench.config.split_sizes import check_split_sizes
 from poolbench.errors import ConfigError, OutputPathError, PoolbenchError, abort
 from poolbench.record import CHECKPOINT_FILE
 from poolbench.sweep import hydra_adapter, runlock
+from poolbench.sweep.plugins import keep_threads_without_sweep
 from poolbench.sweep.prepare import PreparedRun, lock_runs, prepare, unlock_runs
 from poolbench.trackers.registry import check_trackers_installed
 
@@ -82,25 +82,6 @@ def _guard(config: DictConfig, make_jobs: Callable[[], list[PreparedRun]], lock:
             raise
     except PoolbenchError as error:
         abort(error, verbose)
-
-
-def keep_threads_without_sweep(config: DictConfig) -> None:
-    """``launcher=joblib`` (or submitit_*) without ``-m``: no launcher runs, but the preset's ``jobs`` would split
-    the cores of this single run. Say so once, and keep the run's threads (``jobs=1``) unless ``jobs`` was set
-    on the command line. Hydra runs the job with this very config object, so the change reaches the run."""
-    launcher = OmegaConf.select(config, "hydra.runtime.choices.launcher", default=None)
-    if launcher in (None, "null") or OmegaConf.select(config, "jobs", default=1) == 1:
-        return
-    overrides = [str(o) for o in OmegaConf.to_container(config.hydra.overrides.task, resolve=False) or []]
-    if any(o.lstrip("+~").split("=", 1)[0] == "jobs" for o in overrides):
-        return
-    print(
-        f"poolbench: launcher={launcher} only launches -m sweeps; this single run ignores it and keeps all its "
-        f"threads (jobs=1, not the preset's jobs={config.jobs}). Add -m to sweep.",
-        file=sys.stderr,
-    )
-    with read_write(config), open_dict(config):
-        config.jobs = 1
 
 
 def unresolvable_override(config: DictConfig, error: OmegaConfBaseException) -> ConfigError:
