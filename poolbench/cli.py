@@ -19,7 +19,7 @@ from poolbench.sweep import hydra_adapter
 from poolbench.sweep.job import JobOutcome, RunInterrupted, sweep_job
 from poolbench.sweep.optuna_sweeper import for_the_sweeper, guard_hydras_optuna_sweeper
 from poolbench.sweep.plugins import check_plugins
-from poolbench.sweep.prepare import forget, prepare
+from poolbench.sweep.prepare import forget, prepare_to_run
 from poolbench.sweep.rundir import register_resolvers
 
 log = logging.getLogger("poolbench")
@@ -48,7 +48,7 @@ def app(cfg: DictConfig) -> Any:
 def _run_or_skip(cfg: DictConfig, job: JobOutcome) -> float:
     """The job's objective: from its record if it is already done, else from a new run."""
     try:
-        prepared = prepare(cfg, job.run_dir)  # the preflight's, in this process; else prepared now, once
+        prepared = prepare_to_run(cfg, job.run_dir)  # the folder's lock; the preflight's run, else prepared now
         settings = prepared.settings
         done = prepared.done_record()
         if done is not None:

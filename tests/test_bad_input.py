@@ -139,6 +139,8 @@ CASES = [
     Case("batch_size_zero", ["trainer.batch_size=0"], 2, ["trainer.batch_size=0", "integer >= 1"]),
     Case("batch_size_float", ["trainer.batch_size=12.5"], 2, ["trainer.batch_size=12.5"]),
     Case("epochs_negative", ["trainer.epochs=-1"], 2, ["trainer.epochs=-1"]),
+    Case("epochs_zero", ["trainer.epochs=0"], 2, ["trainer.epochs=0", "integer >= 1"]),
+    Case("val_fraction_zero", ["dataset.val_fraction=0"], 2, ["dataset.val_fraction=0", "at least 4 validation"]),
     Case("gem_p_zero", ["head=gem", "head.p=0"], 2, ["head.p=0"]),
     Case("lse_r_negative", ["head=lse", "head.r=-1"], 2, ["head.r=-1"]),
     Case("val_fraction_one", ["dataset.val_fraction=1.0"], 2, ["dataset.val_fraction=1.0", "[0, 1)"]),
@@ -256,14 +258,14 @@ CASES = [
         "corrupt_checkpoint",
         [],
         1,
-        ["checkpoint.pt", "corrupt", "Delete"],
+        ["checkpoint.pt", "unreadable", "it was not loaded", "delete it", "force=true"],
         setup=in_run_dir("checkpoint.pt", b"\x80garbage"),
     ),
     Case(
         "pickle_exploit_checkpoint",
         [],
         1,
-        ["checkpoint.pt", "Delete"],
+        ["checkpoint.pt", "it was not loaded", "delete it", "force=true"],
         setup=in_run_dir("checkpoint.pt", pickle.dumps(Exploit())),
     ),
     Case(
@@ -361,6 +363,21 @@ def test_bad_input_is_reported_cleanly(case: Case, outcomes: dict[str, Outcome])
 def test_checkpoint_is_never_unpickled(outcomes: dict[str, Outcome]) -> None:
     assert outcomes["pickle_exploit_checkpoint"].code == 1
     assert not MARKER.exists(), "a checkpoint was loaded with full pickle"
+
+
+@needs_fork
+@pytest.mark.parametrize("case_id", ["corrupt_checkpoint", "pickle_exploit_checkpoint"])
+def test_a_checkpoint_message_never_advises_unsafe_loading(case_id: str, outcomes: dict[str, Outcome]) -> None:
+    """torch's own message suggests weights_only=False (running the file's code): never passed on."""
+    message = outcomes[case_id].stderr
+    assert "weights_only" not in message and "can still be loaded" not in message, message
+    assert len(message.strip().splitlines()) == 1, message
+
+
+@needs_fork
+@pytest.mark.parametrize("case_id", ["epochs_zero", "val_fraction_zero"])
+def test_a_degenerate_setting_is_one_line(case_id: str, outcomes: dict[str, Outcome]) -> None:
+    assert outcomes[case_id].code == 2 and len(outcomes[case_id].stderr.strip().splitlines()) == 1
 
 
 REAL_SUBPROCESS_CASES = ["lr_not_a_number", "unknown_group_option", "results_dir_is_a_file"]

@@ -95,9 +95,20 @@ def test_poolbench_provided_arguments_cannot_be_set() -> None:
         validate_components(validate(compose_cfg(["+head.num_classes=3"])).resolved)
 
 
-def test_val_fraction_zero_is_allowed() -> None:
-    """[0, 1): 0 trains on the whole train split, with no validation images (best_val_acc is then null)."""
-    validate(compose_cfg(["dataset.val_fraction=0"]))
+def test_a_validation_split_too_small_to_select_on_is_refused() -> None:
+    """Every run selects on validation: no validation images (val_acc NaN recorded as ok) or fewer than one per
+    class is refused, stating the minimum; the smallest fraction it names passes."""
+    with pytest.raises(ConfigError, match=r"dataset.val_fraction=0.0.*at least 10 validation images.*>= 0.001;"):
+        validate(compose_cfg(["dataset.val_fraction=0"]))
+    with pytest.raises(ConfigError, match=r"at least 4 validation images .* of the 30 train images, i.e. >= 0.134"):
+        validate(compose_cfg(["dataset=synthetic", "dataset.train_size=30"]))
+    validate(compose_cfg(["dataset=synthetic", "dataset.train_size=30", "dataset.val_fraction=0.134"]))
+
+
+def test_zero_epochs_are_refused() -> None:
+    """An untrained model would be recorded as an ok run."""
+    with pytest.raises(ConfigError, match=r"trainer.epochs=0. Allowed: an integer >= 1"):
+        validate(compose_cfg(["trainer.epochs=0"]))
 
 
 @pytest.mark.parametrize(

@@ -132,3 +132,86 @@ def test_readme_makefile_and_configs_name_one_main_job() -> None:
     assert len(targets) == 1, clauses
     (target,) = targets
     assert re.search(rf"^{re.escape(target)}:", (REPO_ROOT / "Makefile").read_text(), re.MULTILINE)
+
+
+# ----------------------------------------------------------------------------------------------- command blocks
+SHELL_BLOCK = re.compile(r"^```(?:bash|sh|shell)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+PLACEHOLDERS = re.compile(r"\b(?:PATH|NAME|DIR|FILE|ROOT|OTHER_NAME|NEW_NAME|N)\b|\.\.\.|…|<|\$\(")
+
+
+def shell_blocks(path: Path) -> list[str]:
+    return SHELL_BLOCK.findall(path.read_text(encoding="utf-8"))
+
+
+def poolbench_commands(block: str) -> list[list[str]]:
+    """The arguments of every ``poolbench ...`` command in a block (continuation lines joined, comments and a
+    ``$ `` prompt dropped); lines with placeholders (PATH, NAME, ...) or shell substitutions are left out."""
+    import shlex
+
+    commands = []
+    for line in block.replace("\\\n", " ").splitlines():
+        line = line.strip().removeprefix("$ ")
+        if not line.startswith("poolbench ") or PLACEHOLDERS.search(line.split("#", 1)[0]):
+            continue
+        commands.append(shlex.split(line, comments=True)[1:])
+    return commands
+
+
+@pytest.mark.parametrize("page", [README, *DOCS], ids=lambda path: str(path.relative_to(REPO_ROOT)))
+def test_every_shell_block_parses_and_quotes_its_brackets(page: Path) -> None:
+    """``bash -n`` on every bash block; and a ``poolbench`` argument holding ``[...]`` is quoted, since zsh (the
+    macOS shell) would glob it ("no matches found")."""
+    import shlex
+    import subprocess
+
+    for block in shell_blocks(page):
+        parsed = subprocess.run(["bash", "-n"], input=block, capture_output=True, text=True)
+        assert parsed.returncode == 0, f"{page.name}: {parsed.stderr}\n{block}"
+        for line in block.replace("\\\n", " ").splitlines():
+            if not line.strip().removeprefix("$ ").startswith("poolbench"):
+                continue
+            code = line.split(" #", 1)[0]
+            for argument in shlex.split(code, comments=True):
+                if "[" in argument:
+                    quoted = f"'{argument}'" in code or f'"{argument}"' in code
+                    assert quoted, f"{page.name}: quote {argument!r} (zsh globs [...]): {line.strip()}"
+
+
+def first_job(arguments: list[str]) -> list[str]:
+    """The overrides of a command's first job: flags dropped, each swept key at its first value (an interval,
+    which an Optuna sweeper samples, left out)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    overrides = [a for a in arguments if not a.startswith("-") and a != "job" and not a.startswith("hydra.")]
+    first = []
+    for override in OverridesParser.create().parse_overrides(overrides):
+        if override.is_interval_sweep():
+            continue  # an Optuna range: the sweeper picks the value
+        if override.is_sweep_override():
+            first.append(f"{override.get_key_element()}={next(override.sweep_string_iterator())}")
+        else:
+            first.append(override.input_line)
+    return first
+
+
+def test_every_documented_poolbench_command_composes() -> None:
+    """Each ``poolbench ...`` line of README.md and docs/ composes with Hydra's compose API (its first job, for a
+    sweep): no group option, key or override syntax that the shipped configs do not have."""
+    from hydra import compose, initialize_config_dir
+
+    commands = [
+        (page.name, arguments)
+        for page in [README, *DOCS]
+        for block in shell_blocks(page)
+        for arguments in poolbench_commands(block)
+        if not any(a.startswith("hydra.searchpath") for a in arguments)  # a user's own configs
+    ]
+    assert len(commands) >= 20, commands  # the extraction finds the commands at all
+    failures = []
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "poolbench" / "conf"), version_base="1.3"):
+        for where, arguments in commands:
+            try:
+                compose(config_name="config", overrides=first_job(arguments))
+            except Exception as error:
+                failures.append(f"{where}: poolbench {' '.join(arguments)}: {str(error).splitlines()[0]}")
+    assert failures == []

@@ -233,6 +233,7 @@ def test_changed_images_train_again_and_the_same_images_skip(tmp_path):
         "dataset=image_folder",
         f"dataset.root={tmp_path / 'images'}",
         "dataset.image_size=8",
+        "dataset.val_fraction=0.25",  # 3 of the 12 train images: one per class, the minimum
         f"data_dir={tmp_path / 'data'}",
         f"paths.results_dir={tmp_path / 'results'}",
         "backbone.widths=[8,16]",

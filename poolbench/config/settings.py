@@ -92,7 +92,7 @@ class TrainerSettings:
     grad_clip: float | None = setting(POSITIVE, "trainer.grad_clip=null", optional=True)
     batch_size: int = setting(COUNT, "trainer.batch_size=128")
     eval_batch_size: int = setting(COUNT, "trainer.eval_batch_size=256")
-    epochs: int = setting(SIZE, "trainer.epochs=10")
+    epochs: int = setting(COUNT, "trainer.epochs=10")  # 0 would record an untrained model as ok
     train_eval_samples: int | None = setting(COUNT, "trainer.train_eval_samples=null", optional=True)
     curves: tuple[str, ...] = setting(ChoiceList(CURVE_SPLITS), "trainer.curves=[train,val,test]")
     device: str = setting(DEVICE, "trainer.device=auto")

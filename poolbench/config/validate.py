@@ -22,11 +22,12 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from poolbench.config import CONF_DIR
-from poolbench.config.catalog import KIND_KEYS, class_count, split_sizes
+from poolbench.config.catalog import KIND_KEYS, class_count
 from poolbench.config.folder_layout import counted_classes, scan_folder
 from poolbench.config.probe_layout import check_probe
 from poolbench.config.replaced import REPLACED_KEYS, check_replaced_keys
 from poolbench.config.settings import DatasetSettings, Settings
+from poolbench.config.split_sizes import check_split_sizes
 from poolbench.config.typed import RULES, RULES_BY_KEY, settings_from
 from poolbench.errors import ConfigError
 
@@ -234,38 +235,6 @@ def from_the_data(dataset: Mapping[str, Any]) -> dict[str, Any]:
     completed["num_classes"] = counted_classes(scan.classes, root, completed["num_classes"])
     completed["content_key"] = scan.content_key
     return completed
-
-
-def check_split_sizes(dataset: DatasetSettings, sizes: tuple[int, int] | None = None) -> None:
-    """The validation carve-out and the train/test subsets fit the splits: ``sizes`` (train, test) as loaded,
-    or as the catalog knows them before loading."""
-    sizes = sizes or split_sizes(dataset.kind, dataset.train_size, dataset.test_size, dataset.split)
-    if sizes is None:
-        return
-    num_train, num_test = sizes
-    num_val = round(num_train * dataset.val_fraction)
-    available = num_train - num_val
-    if available < 1:
-        raise ConfigError(
-            "dataset.val_fraction",
-            dataset.val_fraction,
-            f"a fraction that leaves train images (the train split has {num_train})",
-            "lower dataset.val_fraction",
-        )
-    if dataset.train_samples is not None and dataset.train_samples > available:
-        raise ConfigError(
-            "dataset.train_samples",
-            dataset.train_samples,
-            f"at most {available} (the {num_train} train images minus {num_val} carved out for validation), or null",
-            f"set dataset.train_samples={available} or null for all, or lower dataset.val_fraction",
-        )
-    if dataset.test_samples is not None and dataset.test_samples > num_test:
-        raise ConfigError(
-            "dataset.test_samples",
-            dataset.test_samples,
-            f"at most {num_test} (the test split), or null",
-            "set dataset.test_samples=null for the whole test split",
-        )
 
 
 def validate(cfg: DictConfig | Mapping[str, Any], known_keys: set[str] | None = None) -> Settings:

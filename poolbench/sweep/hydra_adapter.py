@@ -46,20 +46,39 @@ def sweep_job_configs(config: DictConfig) -> list[DictConfig]:
     """Every job's composed config of a basic-sweeper sweep, numbered as the launcher will number them.
 
     Raises Hydra's or OmegaConf's own exception when an override does not compose."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.override_parser.overrides_parser import OverridesParser
 
     loader = GlobalHydra.instance().config_loader()
-    overrides = OverridesParser.create(config_loader=loader).parse_overrides(sweep_arguments(config))
     jobs = []
-    for index, job_overrides in enumerate(BasicSweeper.split_arguments(overrides, None)[0]):
+    for index, job_overrides in enumerate(_job_overrides(config)):
         job_config = loader.load_sweep_config(config, list(job_overrides))
         with open_dict(job_config):
             job_config.hydra.job.id = index
             job_config.hydra.job.num = index
         jobs.append(job_config)
     return jobs
+
+
+def _job_overrides(config: DictConfig) -> list[list[str]]:
+    """Each job's overrides of a basic-sweeper sweep, in the launcher's order (nothing composed)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create(config_loader=GlobalHydra.instance().config_loader())
+    return [list(job) for job in BasicSweeper.split_arguments(parser.parse_overrides(sweep_arguments(config)), None)[0]]
+
+
+def sweep_size(config: DictConfig) -> int | None:
+    """How many jobs the sweep will launch: the basic sweeper's grid, an Optuna sweeper's ``n_trials``; None
+    when that is not known in advance (or the overrides do not parse: the preflight says why)."""
+    if uses_basic_sweeper(config):
+        try:
+            return len(_job_overrides(config))
+        except Exception:
+            return None
+    trials = OmegaConf.select(config, "hydra.sweeper.n_trials", default=None)
+    return trials if isinstance(trials, int) else None
 
 
 def runtime() -> Any | None:

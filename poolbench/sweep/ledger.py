@@ -1,7 +1,9 @@
 """The sweep ledger: every job of a ``-m`` sweep notes its outcome in a file; ``SweepSummary`` (a Hydra
 callback, run by the launching process with every launcher) reads them when the sweep ends, prints
 "N ok, M failed, K skipped", and leaves with exit code 1 if any run failed or diverged. It also holds the sweep
-folder's lock (``poolbench.sweep.lock``) from the start of the sweep to its end.
+folder's lock (``poolbench.sweep.lock``) from the start of the sweep to its end, and meanwhile prints a line per
+finished run from the ledger ("[37/180] ok gap seed 3 · 2 failed · elapsed 12:04 · ETA 18 min";
+``poolbench.sweep.watch``).
 
 One file per job (named by its job number): no locking, any launcher, any machine that shares the sweep folder.
 The jobs find their sweep's ledger through an environment variable they inherit from the launching process.
@@ -27,6 +29,7 @@ from poolbench.atomic import atomic_write_json
 from poolbench.errors import Abort, PoolbenchError, RunFailed, abort
 from poolbench.sweep import hydra_adapter
 from poolbench.sweep import lock as sweeplock
+from poolbench.sweep.watch import SweepWatch
 
 log = logging.getLogger("poolbench.sweep")
 
@@ -61,12 +64,19 @@ def write_entry(
 
 
 def read_ledger(sweep_dir: str | os.PathLike[str], sweep_id: str) -> list[dict[str, Any]]:
+    return [entry for _, entry in ledger_entries(sweep_dir, sweep_id)]
+
+
+def ledger_entries(sweep_dir: str | os.PathLike[str], sweep_id: str) -> list[tuple[Path, dict[str, Any]]]:
+    """(file, entry) of every job that noted its outcome so far, by file name."""
     entries = []
     for path in sorted(ledger_dir(sweep_dir, sweep_id).glob("job*.json")):
         try:
-            entries.append(json.loads(path.read_text(encoding="utf-8")))
+            entries.append((path, json.loads(path.read_text(encoding="utf-8"))))
+        except FileNotFoundError:
+            continue  # the sweep's end removed it meanwhile
         except (OSError, json.JSONDecodeError):
-            entries.append({"status": "failed", "run_dir": str(path), "error": "unreadable ledger entry"})
+            entries.append((path, {"status": "failed", "run_dir": str(path), "error": "unreadable ledger entry"}))
     return entries
 
 
@@ -77,6 +87,10 @@ def summary_line(entries: Sequence[dict[str, Any]]) -> str:
     diverged = count("diverged")
     failed = f"{count(*FAILED)} failed" + (f" ({diverged} diverged)" if diverged else "")
     return f"{count('ok')} ok, {failed}, {count('skipped')} skipped"
+
+
+# The running sweep's watch, outside the callback: launchers pickle the callbacks to send them to their workers.
+_WATCH: dict[str, SweepWatch] = {}
 
 
 class SweepSummary(Callback):
@@ -92,11 +106,16 @@ class SweepSummary(Callback):
         except PoolbenchError as error:
             abort(error)
         os.environ[SWEEP_ID_ENV] = sweep_id
+        sweep_dir = str(config.hydra.sweep.dir)
+        _WATCH[sweep_id] = SweepWatch(lambda: ledger_entries(sweep_dir, sweep_id), hydra_adapter.sweep_size(config))
+        _WATCH[sweep_id].start()
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_id = os.environ.pop(SWEEP_ID_ENV, None)
         if not sweep_id:
             return
+        if sweep_id in _WATCH:
+            _WATCH.pop(sweep_id).stop()  # the last runs' lines, before the ledger goes
         entries = read_ledger(config.hydra.sweep.dir, sweep_id)
         shutil.rmtree(ledger_dir(config.hydra.sweep.dir, sweep_id), ignore_errors=True)
         sweeplock.release(config.hydra.sweep.dir, sweep_id)

@@ -6,17 +6,22 @@ checks the command line before Hydra starts: each ``group=option`` it selects (`
 ``hydra/sweeper=tune``, ``launcher=joblib``, ``experiment=tuned``; poolbench's own configs are followed through
 their ``defaults`` lists to the Hydra options they select) must have its plugin importable, or the run stops
 with one line that names the extra: ``pip install 'poolbench[launchers]'`` or ``'poolbench[tune]'``.
+
+A launcher preset given to a single run (no ``-m``) launches nothing: ``keep_threads_without_sweep`` says so
+once and keeps the run's threads.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 
 import yaml
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from poolbench.errors import PoolbenchError, abort
 
@@ -108,3 +113,22 @@ def check_plugins(arguments: Iterable[str], conf_dir: Path) -> None:
                     f"Fix: pip install 'poolbench[{plugin.extra}]' (or pip install {plugin.name})."
                 )
             )
+
+
+def keep_threads_without_sweep(config: DictConfig) -> None:
+    """``launcher=joblib`` (or submitit_*) without ``-m``: no launcher runs, but the preset's ``jobs`` would split
+    the cores of this single run. Say so once, and keep the run's threads (``jobs=1``) unless ``jobs`` was set
+    on the command line. Hydra runs the job with this very config object, so the change reaches the run."""
+    launcher = OmegaConf.select(config, "hydra.runtime.choices.launcher", default=None)
+    if launcher in (None, "null") or OmegaConf.select(config, "jobs", default=1) == 1:
+        return
+    overrides = [str(o) for o in OmegaConf.to_container(config.hydra.overrides.task, resolve=False) or []]
+    if any(o.lstrip("+~").split("=", 1)[0] == "jobs" for o in overrides):
+        return
+    print(
+        f"poolbench: launcher={launcher} only launches -m sweeps; this single run ignores it and keeps all its "
+        f"threads (jobs=1, not the preset's jobs={config.jobs}). Add -m to sweep.",
+        file=sys.stderr,
+    )
+    with read_write(config), open_dict(config):
+        config.jobs = 1

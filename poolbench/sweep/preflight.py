@@ -16,6 +16,10 @@ Checks, cheapest first (a config typo never waits for torch or the dataset):
 5. the dataset loads (``data.load`` keeps it, so a run in this process reuses it) and the split sizes fit;
 6. the model builds (kept for the run: ``PreparedRun.model``), and runs at ``dataset.eval_image_size`` if set.
 A failure prints one paragraph and exits (2: usage, 1: environment); no file has been written.
+
+Between stages 2 and 3 the preflight takes the lock of every run folder it will write (``lock_runs``; for a
+single run, and for every job of a basic-sweeper sweep): a run folder another process writes stops the command
+here, with one line naming that process (exit 2), before its checkpoint is loaded or anything is written.
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ import os
 import tempfile
 import warnings
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +41,12 @@ from omegaconf.errors import OmegaConfBaseException
 from poolbench.config.catalog import GENERATED_KINDS
 from poolbench.config.components import validate_components
 from poolbench.config.settings import Settings
-from poolbench.config.validate import check_split_sizes
+from poolbench.config.split_sizes import check_split_sizes
 from poolbench.errors import ConfigError, OutputPathError, PoolbenchError, abort
 from poolbench.record import CHECKPOINT_FILE
-from poolbench.sweep import hydra_adapter
-from poolbench.sweep.prepare import PreparedRun, prepare
+from poolbench.sweep import hydra_adapter, runlock
+from poolbench.sweep.plugins import keep_threads_without_sweep
+from poolbench.sweep.prepare import PreparedRun, lock_runs, prepare, unlock_runs
 from poolbench.trackers.registry import check_trackers_installed
 
 
@@ -51,13 +55,16 @@ class PreflightCallback(Callback):
     """Hydra callback: check the run (or every job of a sweep) before Hydra writes anything."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        _guard(config, lambda: [job_for_run(config)])
+        keep_threads_without_sweep(config)
+        _guard(config, lambda: [job_for_run(config)], lock=True)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        _guard(config, lambda: jobs_for_sweep(config))
+        runlock.hand_to_workers()
+        # Other sweepers choose their jobs as they go: each job's process takes its own folder's lock.
+        _guard(config, lambda: jobs_for_sweep(config), lock=hydra_adapter.uses_basic_sweeper(config))
 
 
-def _guard(config: DictConfig, make_jobs: Callable[[], list[PreparedRun]]) -> None:
+def _guard(config: DictConfig, make_jobs: Callable[[], list[PreparedRun]], lock: bool) -> None:
     """Run the checks; a failure leaves the program here (Hydra turns an exception in a callback into a warning)."""
     verbose = bool(OmegaConf.select(config, "hydra.verbose", default=False))
     try:
@@ -65,7 +72,14 @@ def _guard(config: DictConfig, make_jobs: Callable[[], list[PreparedRun]]) -> No
             jobs = make_jobs()
         except OmegaConfBaseException as error:  # e.g. trainer.lr=${nowhere}, met while resolving the run dir
             raise unresolvable_override(config, error) from error
-        check_jobs(jobs)
+        check_outputs(jobs)
+        if lock:
+            lock_runs(jobs)
+        try:
+            check_runs(jobs)
+        except PoolbenchError:
+            unlock_runs(jobs)
+            raise
     except PoolbenchError as error:
         abort(error, verbose)
 
@@ -128,12 +142,22 @@ def job_for_run_in_sweep(config: DictConfig, output_dir: Path | None) -> Prepare
 # ----------------------------------------------------------------------------------------------- checks
 def check_jobs(jobs: list[PreparedRun]) -> None:
     """All checks for all prepared jobs, cheapest stage first across the whole sweep."""
+    check_outputs(jobs)
+    check_runs(jobs)
+
+
+def check_outputs(jobs: list[PreparedRun]) -> None:
+    """Stages 1-2: the trackers' packages, and the folders the runs write and read."""
     for job in jobs:
         check_trackers_installed(job.settings.logger)
     for job in jobs:
         check_output_dir(job.run_dir, job.results_key)
         if job.settings.dataset.kind not in GENERATED_KINDS:
             check_data_dir(Path(job.settings.data_dir).expanduser())
+
+
+def check_runs(jobs: list[PreparedRun]) -> None:
+    """Stages 3-6: components, device, checkpoint, data, model (a finished run that is skipped: none)."""
     built: set[str] = set()
     for job in jobs:
         if job.will_skip:
@@ -186,6 +210,8 @@ def check_checkpoint(job: PreparedRun) -> None:
     """A checkpoint in the run directory must belong to this run (its result.json was read when preparing); one
     of this config's run on images that changed since is stale: the run clears it."""
     checkpoint = job.run_dir / CHECKPOINT_FILE
+    if job.settings.force:
+        return  # the run clears it unread
     if job.settings.trainer.checkpoint and checkpoint.exists() and job.folder.kind != "stale":
         from poolbench.training.checkpoint import load_checkpoint
 
@@ -198,10 +224,8 @@ def check_data(settings: Settings) -> None:
     from poolbench.data.load import load_raw
 
     raw = load_raw(settings.dataset, settings.data_dir, draw_for(settings.dataset, settings.seed).probe_stream)
-    dataset = settings.dataset
-    if raw.val_y is not None:  # the source ships its own validation split (an image folder's val/): no carve-out
-        dataset = replace(dataset, val_fraction=0.0)
-    check_split_sizes(dataset, (len(raw.train_y), len(raw.test_y)))
+    own_val = None if raw.val_y is None else len(raw.val_y)  # an image folder's val/: no carve-out
+    check_split_sizes(settings.dataset, (len(raw.train_y), len(raw.test_y)), own_val)
 
 
 def check_model(job: PreparedRun, built: set[str]) -> None:

@@ -8,6 +8,10 @@ validating again. The preflight's model check builds the first run of each archi
 and leaves the model on the ``PreparedRun``, which ``run()`` then trains, so a single run builds one model.
 
 A launcher worker in another process (joblib, submitit) has no preflight of its own: it prepares its job once.
+
+One writer per run folder (``poolbench.sweep.runlock``): ``lock_runs`` (the preflight) takes the folders' locks
+before a run's checkpoint is loaded or anything is written, then reads each folder again under the lock;
+``prepare_to_run`` (the task function) holds the lock before preparing, and ``forget`` lets it go.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from poolbench.config.settings import Settings
 from poolbench.config.validate import validate
 from poolbench.record import RunRecord
+from poolbench.sweep import runlock
 from poolbench.sweep.rundir import FolderState, done_record, read_folder
 
 
@@ -68,9 +73,38 @@ def prepare(cfg: DictConfig, run_dir: Path, results_key: str = "paths.output_dir
     return prepared
 
 
+def prepare_to_run(cfg: DictConfig, run_dir: Path) -> PreparedRun:
+    """In the process that runs the job: hold the run folder's lock (``RunLocked`` if another process writes
+    it), then ``prepare``."""
+    runlock.acquire(run_dir)
+    return prepare(cfg, run_dir)
+
+
+def lock_runs(jobs: list[PreparedRun]) -> None:
+    """Hold the lock of every job's folder that will be written (``RunLocked`` at the first one another process
+    holds; the ones taken so far are let go), and read each folder again under its lock: what it holds now is
+    what the run acts on."""
+    try:
+        for job in jobs:
+            if job.will_skip:
+                continue  # only read: a finished run is skipped without writing
+            runlock.acquire(job.run_dir)
+            job.folder = read_folder(job.run_dir, job.settings.run_key, job.settings.resolved)
+    except Exception:
+        unlock_runs(jobs)
+        raise
+
+
+def unlock_runs(jobs: list[PreparedRun]) -> None:
+    for job in jobs:
+        runlock.release(job.run_dir)
+
+
 def forget(run_dir: Path) -> None:
-    """Drop a prepared run (its job has run: a later job in this folder reads the folder afresh)."""
+    """Drop a prepared run and its folder's lock (its job has run: a later job in this folder reads the folder
+    afresh)."""
     _PREPARED.pop(Path(run_dir).resolve(), None)
+    runlock.release(run_dir)
 
 
 def _same_config(a: DictConfig, b: DictConfig) -> bool:

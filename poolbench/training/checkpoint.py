@@ -7,6 +7,7 @@ is saved; the global RNGs (dropout) are.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,18 +44,32 @@ def load_checkpoint(path: Path, run_key: str) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol ...": the message below says it all
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
+        # torch's own message would suggest weights_only=False, i.e. running whatever code the file holds: never
+        # relayed. The file is named, left unloaded, and the fix needs no trust in it.
         raise RecordError(
-            f"{path}: corrupt or foreign checkpoint ({str(error).splitlines()[0][:200]}). "
-            "Delete it to restart this run from epoch 0."
+            f"{path} is not a checkpoint poolbench can load safely ({unloadable_reason(error)}); it was not "
+            "loaded. Fix: delete it to restart this run from epoch 0, or rerun with force=true."
         ) from None
     if not isinstance(state, dict) or state.get("run_key") != run_key:
         raise RecordError(
-            f"{path}: checkpoint of a different run (run key {state.get('run_key') if isinstance(state, dict) else '?'}"
-            f", expected {run_key}). Delete it, or use another output directory."
+            f"{path} is the checkpoint of a different run (run key "
+            f"{state.get('run_key') if isinstance(state, dict) else '?'}, expected {run_key}); it was not used. "
+            "Fix: delete it, rerun with force=true, or use another output directory."
         )
     return state
+
+
+def unloadable_reason(error: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` refused the file, in words of ours (torch's carry unsafe advice)."""
+    import pickle
+
+    if "weights only" in str(error).lower() or isinstance(error, pickle.UnpicklingError):
+        return "it holds Python objects other than tensors and plain values: foreign, or tampered with"
+    return f"unreadable: {type(error).__name__}, e.g. truncated or damaged"
 
 
 def save_checkpoint(path: Path, run_key: str, model: nn.Module, step: TrainStep, progress: Progress) -> None:
