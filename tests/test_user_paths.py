@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from poolbench.errors import ConfigError
 from poolbench.sweep.plugins import keep_threads_without_sweep
 from tests.conftest import CONF_DIR, REPO_ROOT
 
@@ -35,15 +34,6 @@ def test_jobs_set_on_purpose_stay(overrides: list[str], capsys) -> None:
     before = config.jobs
     keep_threads_without_sweep(config)
     assert config.jobs == before and capsys.readouterr().err == ""
-
-
-def test_a_missing_plan_file_is_not_to_be_edited(tmp_path: Path) -> None:
-    from poolbench.report.claims.plan import load_plan
-
-    with pytest.raises(ConfigError) as missing:
-        load_plan(tmp_path / "missing.yaml")
-    assert "No analysis plan" in str(missing.value) and f"edit {tmp_path / 'missing.yaml'}" not in str(missing.value)
-    assert "copy " in str(missing.value) and "and edit the copy" in str(missing.value)
 
 
 def test_the_citation_file_validates() -> None:
