@@ -13,7 +13,7 @@ $(PY):
 
 # Reproducible install: versions pinned by constraints.txt (pyproject.toml itself only states ranges).
 install: $(PY)
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[launchers,tune,trackers,test,dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[launchers,tune,trackers,deploy,test,dev]'
 
 $(PB):
 	$(MAKE) install
@@ -57,7 +57,7 @@ claims: $(PB) dataset
 	$(PB) experiment=claims_deep launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
 	$(PB) experiment=claims_deep_probes launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
 	$(PB) experiment=claims_seeds launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
-	$(PY) -m poolbench.bench.deploy_timing results/claims
+	$(PY) -m poolbench.deploy.command results/claims
 	$(VENV)/bin/poolbench-report results/claims
 	@date -u +"claims: finished %FT%TZ"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from poolbench.bench.deploy_timing import cell_id, find_cells
-from poolbench.bench.deploy_timing import main as deploy_main
+from poolbench.deploy.cells import cell_id, find_cells
+from poolbench.deploy.command import main as deploy_main
 from poolbench.record import DEPLOY_TIMING_FILE, TIME_SPLIT_FIELDS, RunRecord, write_config, write_result
 from poolbench.report.build import write_report
 from poolbench.report.figures import learning_curves, recorded_curves
@@ -121,12 +121,14 @@ def test_poolbench_deploy_times_the_heads_of_a_cell_together(tmp_path, capsys):
         assert run(settings).status == "ok"
     cells = find_cells([root])
     assert len(cells) == 1 and {r.head for r in next(iter(cells.values()))} == {"gap", "flatten"}
-    assert deploy_main([str(root), "--rounds", "3", "--latency-calls", "2", "--batch-size", "16"]) == 0
+    args = ["--processes", "2", "--rounds", "3", "--latency-calls", "2", "--batch-size", "16"]
+    assert deploy_main([str(root), *args]) == 0
     saved = {head: json.loads((root / head / DEPLOY_TIMING_FILE).read_text()) for head in ("gap", "flatten")}
     for head, data in saved.items():
         assert data["head"] == head and data["heads"] == ["flatten", "gap"] and data["threads"] == 1
         assert data["latency_ms"] > 0 and data["throughput_ips"] > 0 and data["latency_ms_iqr"] >= 0
         assert data["rounds"] == 3 and data["batch_size"] == 16 and data["weights"] == "trained (checkpoint)"
+        assert data["processes"] == 2 and data["parity_ok"] and data["latency_ms_ort_1"] > 0
     assert saved["gap"]["cell_id"] == saved["flatten"]["cell_id"] == next(iter(cells))
     assert deploy_main([str(root)]) == 0 and "already timed" in capsys.readouterr().out
     result = write_report([root], figures=False)

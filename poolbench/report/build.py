@@ -22,6 +22,7 @@ from poolbench.report.claims.plan import load_plan
 from poolbench.report.collect import ReportInputError, check_paths, collect_runs, default_out_dir
 from poolbench.report.convergence import write_convergence
 from poolbench.report.curves import learning_curves
+from poolbench.report.deploy_ratio import deploy_ratio_sections
 from poolbench.report.figures import write_figures
 from poolbench.report.group_keys import check_baseline, check_group_keys
 from poolbench.report.latex_tables import cost_latex, failed_latex, main_latex, paired_latex, summary_latex
@@ -113,6 +114,7 @@ def write_report(
     if not shifts.empty:  # only sweeps that ran the translation test (dataset.eval_shifts)
         write_table(shifts, display_shift(shifts, key_columns), out, "shift", [("shift", shift_latex(shifts, panel))])
     write_timing(runs, panel, out)  # the time split and poolbench-deploy's timing, raw numbers
+    ratio_lines = deploy_ratio_sections(roots, out)  # latency ratios with CIs from the stored rounds
     for name, frame in (("missing", missing), ("problems", problems), ("runs", runs), ("duplicates", duplicates)):
         atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
     written = write_figures(summary, runs, curves, out / FIGURES_DIR, extra, shifts) if figures else []
@@ -137,7 +139,7 @@ def write_report(
         extra_keys=extra,
         shifts=shifts,
     )
-    atomic_write_text(out / REPORT_FILE, text)
+    atomic_write_text(out / REPORT_FILE, "\n".join([text.rstrip("\n"), "", *ratio_lines]) if ratio_lines else text)
     n_ok = int((runs["status"] == "ok").sum()) if not runs.empty else 0
     problem_messages = [p.message for p in collection.problems]
     claims_md = claims.files[-1] if claims is not None else None
