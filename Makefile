@@ -47,7 +47,8 @@ tuned: $(PB) dataset
 # The main job (`make claims`): the claims grid (docs/results.md, docs/claims-grid.md), all into results/claims/:
 # conf/experiment/claims.yaml (6 settings x 4 heads x 5 seeds), claims_deep.yaml (depth 2 on the 1k FashionMNIST
 # cell), claims_deep_probes.yaml (depth 2: GMP and GAP on presence and density) and claims_seeds.yaml (5 more
-# seeds for claim 3), the CPU latency of each cell's heads timed together (poolbench-deploy),
+# seeds for claim 3), deployment (poolbench-deploy, docs/deploy.md: ONNX export + parity, int8, peak memory, each
+# cell's heads timed interleaved in 5 processes in eager PyTorch and ONNX Runtime),
 # then the report with the verdict in results/claims/report/claims.md. 180 runs, about 1,900
 # CPU-seconds of training in fp32 (scripts/claims_budget.py; evaluation and timing come on top). Re-running
 # skips finished runs and resumes interrupted ones.

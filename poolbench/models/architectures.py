@@ -12,8 +12,9 @@ The architecture ships one of them (``native``); the other is built as poolbench
 map. Compute and memory at batch 1: multiply-adds (``torch.utils.flop_counter`` on the meta device, 2 FLOPs per
 multiply-add, as ``poolbench.models.flops``; pooling and activations not counted) of the body and of each head
 (the heads' in closed form: ``C*H*W*K`` or VGG's ``C*H*W*4096 + 4096*4096 + 4096*K``, and ``C*K``), and the
-largest activation a forward pass holds (fp32 bytes, the input included) with each head. ``scripts/architectures.py`` writes the rows to ``poolbench/report/architectures.csv``, which claims.md
-shows (``poolbench.report.claims.tables.architectures_table``: reports never build models);
+largest activation a forward pass holds (fp32 bytes, the input included) with each head.
+``scripts/architectures.py`` writes the rows to ``poolbench/report/architectures.csv``, which claims.md shows
+(``poolbench.report.claims.tables.architectures_table``: reports never build models);
 ``tests/test_architectures.py`` recomputes them.
 """
 
