@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -56,8 +57,9 @@ def already_timed(runs: list[Any], key: str, heads: list[str]) -> bool:
     return True
 
 
-def prepare_run(run: Any, args: argparse.Namespace, onnx: bool) -> dict[str, Any]:
-    """Export, parity and int8 of one trained model: its record fields (and the ONNX path when it passed)."""
+def prepare_run(run: Any, args: argparse.Namespace, onnx: bool, int8: bool) -> dict[str, Any]:
+    """Export and parity of one trained model (and, with ``int8``, its int8 quantization): its record fields,
+    and the ONNX path when it passed parity."""
     from poolbench.deploy.cells import build_model, memory_layout, test_images
     from poolbench.deploy.onnx_export import check_parity, eager_logits, export_onnx, ort_logits, ort_session
     from poolbench.deploy.quantize import int8_fields
@@ -68,12 +70,17 @@ def prepare_run(run: Any, args: argparse.Namespace, onnx: bool) -> dict[str, Any
         return fields
     path = run.run_dir / ONNX_FILE
     fields["onnx_bytes"] = export_onnx(model, run.input_shape, path)
-    images, labels = test_images(run, args.parity_images or None)
-    parity = check_parity(eager_logits(model, images, memory_layout(run)), ort_logits(ort_session(path, 1), images))
+    images, labels = test_images(run, max(args.parity_images, args.int8_images if int8 else 0))
+    checked = images[: args.parity_images]
+    session = ort_session(path, args.eval_threads)
+    parity = check_parity(eager_logits(model, checked, memory_layout(run)), ort_logits(session, checked))
     fields.update(parity.fields())
     if parity.ok:
         fields["onnx"] = str(path)
-        fields.update(int8_fields(path, run.run_dir / INT8_FILE, images, labels))
+        if int8:
+            n = args.int8_images
+            quantized = int8_fields(path, run.run_dir / INT8_FILE, images[:n], labels[:n], args.eval_threads)
+            fields.update(quantized | {"int8_images": min(len(labels), n)})
     return fields
 
 
@@ -204,7 +211,9 @@ def deploy_results(args: argparse.Namespace) -> list[str]:
             lines.append(f"cell {key}: already timed ({', '.join(heads)}); --force times it again")
             continue
         pending[key] = (runs, heads)
-        fields.update({run.run_dir: prepare_run(run, args, why_not is None) for run in runs})
+        first = {head: next(run for run in runs if run.head == head) for head in heads}  # lowest seed: int8 too
+        for run in runs:
+            fields[run.run_dir] = prepare_run(run, args, why_not is None, run is first[run.head])
         timed = {}
         for head in heads:
             mine = [run for run in runs if run.head == head]
@@ -270,14 +279,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=12, help="timed rounds per process (default 12)")
     parser.add_argument("--latency-calls", type=int, default=10, help="batch-1 calls per head per round")
     parser.add_argument("--batch-size", type=int, default=64, help="batch of the throughput call (default 64)")
-    parser.add_argument("--parity-images", type=int, default=0, help="test images for parity (default 0: all)")
+    parser.add_argument(
+        "--parity-images", type=int, default=500, help="the run's first N test images for parity (default 500)"
+    )
+    parser.add_argument(
+        "--int8-images", type=int, default=2000, help="test images for the int8 accuracy change (default 2000)"
+    )
     parser.add_argument(
         "--runtimes", nargs="+", default=["eager", "ort_1", "ort_all"], choices=["eager", "ort_1", "ort_all"]
     )
     parser.add_argument("--force", action="store_true", help="time cells that already hold their timing again")
     args = parser.parse_args(argv)
-    if min(args.processes, args.rounds, args.latency_calls, args.batch_size) < 1:
-        parser.error("--processes, --rounds, --latency-calls and --batch-size must be >= 1")
+    if min(args.processes, args.rounds, args.latency_calls, args.batch_size, args.parity_images, args.int8_images) < 1:
+        parser.error("--processes, --rounds, --latency-calls, --batch-size and --*-images must be >= 1")
+    args.eval_threads = max(1, os.cpu_count() or 1)  # parity and int8 accuracy: as fast as the machine allows
     return args
 
 

@@ -35,9 +35,11 @@ def accuracy(logits: np.ndarray, labels: torch.Tensor) -> float:
     return float((logits.argmax(1) == labels.numpy()).mean()) if len(labels) else float("nan")
 
 
-def int8_fields(fp32_path: Path, int8_path: Path, images: torch.Tensor, labels: torch.Tensor) -> dict[str, Any]:
+def int8_fields(
+    fp32_path: Path, int8_path: Path, images: torch.Tensor, labels: torch.Tensor, threads: int = 1
+) -> dict[str, Any]:
     """``int8_bytes``, ``int8_test_acc`` and ``int8_acc_delta`` (int8 minus fp32 ONNX accuracy, same images)."""
     size = quantize_int8(fp32_path, int8_path)
-    fp32 = accuracy(ort_logits(ort_session(fp32_path, 1), images), labels)
-    int8 = accuracy(ort_logits(ort_session(int8_path, 1), images), labels)
+    fp32 = accuracy(ort_logits(ort_session(fp32_path, threads), images), labels)
+    int8 = accuracy(ort_logits(ort_session(int8_path, threads), images), labels)
     return {"int8_bytes": size, "onnx_test_acc": fp32, "int8_test_acc": int8, "int8_acc_delta": int8 - fp32}
