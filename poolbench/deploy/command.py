@@ -238,6 +238,7 @@ def deploy_results(args: argparse.Namespace) -> list[str]:
         )
     if not specs:
         return lines
+    prepared = time.perf_counter()
     rounds = run_processes(specs, args, scratch)
     merge_rounds(Path(args.paths[0]) / ROUNDS_FILE, rounds, set(pending))
     shared = machine() | {
@@ -262,7 +263,8 @@ def deploy_results(args: argparse.Namespace) -> list[str]:
             for h in heads
         )
         lines.append(f"cell {key} ({len(runs)} runs): batch-1 latency {text}")
-    lines.append(f"{len(pending)} cell(s) in {time.perf_counter() - began:.0f} s")
+    stages = f"export, parity, int8, memory {prepared - began:.0f} s; timing {time.perf_counter() - prepared:.0f} s"
+    lines.append(f"{len(pending)} cell(s) in {time.perf_counter() - began:.0f} s ({stages})")
     return lines
 
 
@@ -276,8 +278,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="RESULTS_DIR")
     parser.add_argument("--processes", type=int, default=5, help="independent timing processes (default 5)")
-    parser.add_argument("--rounds", type=int, default=12, help="timed rounds per process (default 12)")
-    parser.add_argument("--latency-calls", type=int, default=10, help="batch-1 calls per head per round")
+    parser.add_argument("--rounds", type=int, default=20, help="timed rounds per process (default 20)")
+    parser.add_argument("--latency-calls", type=int, default=20, help="batch-1 calls per head per round (20)")
     parser.add_argument("--batch-size", type=int, default=64, help="batch of the throughput call (default 64)")
     parser.add_argument(
         "--parity-images", type=int, default=500, help="the run's first N test images for parity (default 500)"

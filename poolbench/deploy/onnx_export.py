@@ -64,16 +64,17 @@ def export_onnx(model: nn.Module, input_shape: tuple[int, int, int], path: Path)
     return len(buffer.getvalue())
 
 
-def ort_session(path: Path, threads: int) -> Any:
+def ort_session(path: Path, threads: int, spinning: bool = False) -> Any:
     """An ONNX Runtime session on the CPU execution provider with ``threads`` intra-op threads (one inter-op
-    thread; no spinning between calls, so an idle session takes no core from the next measurement)."""
+    thread). ``spinning`` false: idle worker threads sleep at once, so a session takes no core from the next
+    measurement (ONNX Runtime's default spins them a while after each call)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     options.log_severity_level = 3
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 

@@ -52,7 +52,8 @@ def callers(head: dict[str, Any], shape: tuple[int, ...], batch_size: int, runti
         out["eager"] = (lambda: model(one), lambda: model(many))
     for runtime in (r for r in runtimes if r != "eager"):
         if head.get("onnx"):
-            session = ort_session(Path(head["onnx"]), ort_threads(runtime))
+            spinning = runtime == "ort_all" and os.environ.get("POOLBENCH_ORT_SPIN") == "1"
+            session = ort_session(Path(head["onnx"]), ort_threads(runtime), spinning)
             one_np, many_np = batch[:1].numpy(), batch.numpy()
             out[runtime] = (ort_call(session, one_np), ort_call(session, many_np))
     return out
