@@ -5,7 +5,8 @@ that no two share the cores). Per round, for each runtime (the order rotates eve
 cell (the order rotates too), ``latency_calls`` timed batch-1 calls (their median is the round's latency) and one
 timed batch-``batch_size`` call (the round's throughput). Two untimed rounds first. Runtimes: ``eager`` (PyTorch,
 fp32, inference mode, 1 thread), ``ort_1`` (ONNX Runtime CPU execution provider, 1 intra-op thread: the
-resource-constrained case) and ``ort_all`` (one intra-op thread per core). Only models that passed parity get an
+resource-constrained case) and ``ort_all`` (one intra-op thread per core, spinning as ONNX Runtime does by
+default). Only models that passed parity get an
 ONNX path in the spec; eager timing runs for every head.
 """
 
@@ -52,8 +53,9 @@ def callers(head: dict[str, Any], shape: tuple[int, ...], batch_size: int, runti
         out["eager"] = (lambda: model(one), lambda: model(many))
     for runtime in (r for r in runtimes if r != "eager"):
         if head.get("onnx"):
-            spinning = runtime == "ort_all" and os.environ.get("POOLBENCH_ORT_SPIN") == "1"
-            session = ort_session(Path(head["onnx"]), ort_threads(runtime), spinning)
+            # all cores: ONNX Runtime's default spinning (idle workers poll a while after each call); without it,
+            # waking the workers dominated a 0.03 ms call on a loaded machine (control CI ±15-24 % vs ±3 %)
+            session = ort_session(Path(head["onnx"]), ort_threads(runtime), spinning=runtime == "ort_all")
             one_np, many_np = batch[:1].numpy(), batch.numpy()
             out[runtime] = (ort_call(session, one_np), ort_call(session, many_np))
     return out
