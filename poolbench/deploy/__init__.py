@@ -6,7 +6,8 @@ sizes; ``run.py`` calls it). The rest is ``poolbench-deploy RESULTS_DIR`` (``com
 exported to ONNX and checked for parity (``onnx_export``) before anything is timed; int8 dynamic quantization
 and its accuracy change (``quantize``); peak inference memory at batch 1 in a fresh process (``memory``); the
 cell's heads timed interleaved in k independent processes, in eager PyTorch and ONNX Runtime (``rounds``), every
-round kept (``deploy_timing.csv``); ``cells`` finds the cells and rebuilds their trained models.
+round kept (``deploy_timing.csv``); ``cells`` finds the cells and rebuilds their trained models; ``steps`` is
+one model's export, parity, int8 and memory, and the per-head summaries of the stored rounds.
 
 May import: training, runtime, models, data, step, config, record, atomic, errors (and poolbench.resample).
 ``onnx``/``onnxruntime`` are optional: where they are missing one line says so and the eager timing still runs.
