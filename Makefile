@@ -13,7 +13,7 @@ $(PY):
 
 # Reproducible install: versions pinned by constraints.txt (pyproject.toml itself only states ranges).
 install: $(PY)
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[launchers,tune,trackers,test,dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[launchers,tune,trackers,deploy,test,dev]'
 
 $(PB):
 	$(MAKE) install
@@ -47,9 +47,10 @@ tuned: $(PB) dataset
 # The main job (`make claims`): the claims grid (docs/results.md, docs/claims-grid.md), all into results/claims/:
 # the presets of poolbench/conf/experiment/claims_presets.txt in order: claims.yaml (6 settings x 4 heads x
 # 5 seeds), claims_deep.yaml (depth 2 on the 1k FashionMNIST cell), claims_deep_probes.yaml (depth 2: GMP and
-# GAP on presence and density) and claims_seeds.yaml (5 more seeds for claim 3), claims_zeros.yaml (presence with zero padding: GAP and flatten,
-# claim 4), the CPU latency of each cell's heads timed together (poolbench-deploy), then the report with the
-# verdict in results/claims/report/claims.md. 190 runs, about 1,950
+# GAP on presence and density), claims_seeds.yaml (5 more seeds for claim 3), claims_zeros.yaml (presence with
+# zero padding: GAP and flatten, claim 4), then deployment (poolbench-deploy, docs/deploy.md: ONNX export +
+# parity, int8, peak memory, each cell's heads timed interleaved in 5 processes in eager PyTorch and ONNX
+# Runtime), then the report with the verdict in results/claims/report/claims.md. 190 runs, about 1,950
 # CPU-seconds of training in fp32 (scripts/claims_budget.py; evaluation and timing come on top). Re-running
 # skips finished runs and resumes interrupted ones.
 CLAIMS_PRESETS := $(shell sed -e 's/\#.*//' poolbench/conf/experiment/claims_presets.txt)
@@ -59,7 +60,7 @@ claims: $(PB) dataset
 	  echo "$(PB) experiment=$$preset launcher=joblib jobs=$(JOBS) report_on_sweep_end=false"; \
 	  $(PB) experiment=$$preset launcher=joblib jobs=$(JOBS) report_on_sweep_end=false || exit $$?; \
 	done
-	$(PY) -m poolbench.bench.deploy_timing results/claims
+	$(PY) -m poolbench.deploy.command results/claims
 	$(VENV)/bin/poolbench-report results/claims
 	@date -u +"claims: finished %FT%TZ"
 

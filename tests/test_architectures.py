@@ -43,3 +43,17 @@ def test_known_totals_and_the_reductions_claims_md_shows() -> None:
         assert frame.loc[name, native] == total
     assert frame.loc["VGG-16", ["channels", "height", "width"]].tolist() == [512, 7, 7]
     assert frame.loc["VGG-16", "total parameters removed"].startswith("89")
+
+
+def test_compute_and_activation_memory_columns() -> None:
+    """Published multiply-adds at 224 px (ResNet-18 1.82 G, ResNet-50 4.09 G, VGG-16 15.5 G, MobileNetV2 0.30 G);
+    the heads' follow the closed forms; a global-pool head holds no larger activation than the classic one."""
+    frame = pd.DataFrame([row.as_dict() for row in architecture_rows()]).set_index("architecture")
+    published = {"ResNet-18": 1.82e9, "ResNet-50": 4.09e9, "VGG-16": 15.47e9, "MobileNetV2": 0.30e9}
+    for name, macs in published.items():
+        native = "classic_total_macs" if frame.loc[name, "native_head"] == "classic" else "global_total_macs"
+        assert frame.loc[name, native] == pytest.approx(macs, rel=0.02)
+    assert frame.loc["VGG-16", "classic_head_macs"] == 512 * 7 * 7 * 4096 + 4096 * 4096 + 4096 * 1000
+    assert (frame["global_head_macs"] == frame["channels"] * frame["classes"]).all()
+    assert (frame["global_max_activation_bytes"] <= frame["classic_max_activation_bytes"]).all()
+    assert (frame["body_macs"] > 10 * frame["global_head_macs"]).all()  # the convolutions hold the compute

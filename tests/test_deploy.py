@@ -10,7 +10,7 @@ import json
 import pytest
 import torch
 
-from poolbench.deploy import cost_fields, median_seconds, serialized_bytes
+from poolbench.deploy.measure import cost_fields, median_seconds, serialized_bytes
 from poolbench.errors import ConfigError
 from poolbench.models.classifier import build_classifier
 from poolbench.record import RESULT_FILE, RunRecord, read_result

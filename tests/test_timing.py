@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from poolbench.bench.deploy_timing import cell_id, find_cells
-from poolbench.bench.deploy_timing import main as deploy_main
+from poolbench.deploy.cells import cell_id, find_cells
+from poolbench.deploy.command import main as deploy_main
 from poolbench.record import DEPLOY_TIMING_FILE, TIME_SPLIT_FIELDS, RunRecord, write_config, write_result
 from poolbench.report.build import write_report
 from poolbench.report.figures import learning_curves, recorded_curves
@@ -112,21 +112,29 @@ def test_a_learning_curve_figure_names_the_curves_not_recorded():
     assert [label for _, _, label in recorded_curves(full)] == ["train", "test"]
 
 
-def test_poolbench_deploy_times_the_heads_of_a_cell_together(tmp_path, capsys):
-    """Two tiny runs that differ only in head form one cell: timed in one process, a file in each run dir, merged
-    into the report; a second call leaves them alone."""
-    root = tmp_path / "results"
+def two_tiny_runs(root: Path) -> None:
     for head in ("gap", "flatten"):
         settings = compose_settings([*TINY, f"head={head}", "deploy.timing=false"], output_dir=root / head)
         assert run(settings).status == "ok"
+
+
+def test_poolbench_deploy_times_the_heads_of_a_cell_together(tmp_path, capsys):
+    """Two tiny runs that differ only in head form one cell: exported, checked, timed together in k processes
+    in both runtimes, a file in each run dir and the rounds at the top, merged into the report; a second call
+    leaves them alone."""
+    pytest.importorskip("onnxruntime")
+    root = tmp_path / "results"
+    two_tiny_runs(root)
     cells = find_cells([root])
     assert len(cells) == 1 and {r.head for r in next(iter(cells.values()))} == {"gap", "flatten"}
-    assert deploy_main([str(root), "--rounds", "3", "--latency-calls", "2", "--batch-size", "16"]) == 0
+    args = ["--processes", "2", "--rounds", "3", "--latency-calls", "2", "--batch-size", "16"]
+    assert deploy_main([str(root), *args]) == 0
     saved = {head: json.loads((root / head / DEPLOY_TIMING_FILE).read_text()) for head in ("gap", "flatten")}
     for head, data in saved.items():
         assert data["head"] == head and data["heads"] == ["flatten", "gap"] and data["threads"] == 1
         assert data["latency_ms"] > 0 and data["throughput_ips"] > 0 and data["latency_ms_iqr"] >= 0
         assert data["rounds"] == 3 and data["batch_size"] == 16 and data["weights"] == "trained (checkpoint)"
+        assert data["processes"] == 2 and data["parity_ok"] and data["latency_ms_ort_1"] > 0
     assert saved["gap"]["cell_id"] == saved["flatten"]["cell_id"] == next(iter(cells))
     assert deploy_main([str(root)]) == 0 and "already timed" in capsys.readouterr().out
     result = write_report([root], figures=False)
@@ -134,6 +142,26 @@ def test_poolbench_deploy_times_the_heads_of_a_cell_together(tmp_path, capsys):
     assert sorted(merged["head"]) == ["flatten", "gap"]
     assert list(merged.set_index("head").loc[["gap"], "cell_latency_ms"]) == [saved["gap"]["latency_ms"]]
     assert "## Deployment timing (poolbench-deploy)" in result.report_md.read_text()
+    rounds = pd.read_csv(root / "deploy_timing.csv")
+    assert set(rounds["runtime"]) == {"eager", "ort_1", "ort_all"} and set(rounds["process"]) == {0, 1}
+    assert len(rounds) == 2 * 3 * 2 * 3  # processes x rounds x heads x runtimes
+    ratios = pd.read_csv(result.out_dir / "deploy_ratios.csv")
+    assert set(ratios["runtime"]) == {"eager", "ort_1", "ort_all"} and set(ratios["head"]) == {"gap"}
+    assert "## Deployment latency ratio with CI" in result.report_md.read_text()
+
+
+def test_without_onnxruntime_one_line_says_so_and_eager_is_timed(tmp_path, capsys, monkeypatch):
+    from poolbench.deploy import onnx_export
+
+    monkeypatch.setattr(onnx_export, "onnx_missing", lambda: "ONNX Runtime timing skipped: onnxruntime missing")
+    root = tmp_path / "results"
+    two_tiny_runs(root)
+    assert deploy_main([str(root), "--processes", "1", "--rounds", "2", "--latency-calls", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("ONNX Runtime timing skipped") == 1
+    data = json.loads((root / "gap" / DEPLOY_TIMING_FILE).read_text())
+    assert data["latency_ms"] > 0 and "latency_ms_ort_1" not in data and data["runtimes"] == ["eager"]
+    assert data["latency_ratio_eager"] > 0 and "onnx_bytes" not in data
 
 
 def test_a_cell_is_everything_but_head_and_seed():

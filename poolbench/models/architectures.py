@@ -9,8 +9,12 @@ reads, and three parameter counts, the body's (everything but the head) and two 
 - the global-pool head, global average (or max) pooling + dense: ``C*K + K``.
 
 The architecture ships one of them (``native``); the other is built as poolbench builds it, on the same feature
-map. ``scripts/architectures.py`` writes the rows to ``poolbench/report/architectures.csv``, which claims.md
-shows (``poolbench.report.claims.tables.architectures_table``: reports never build models);
+map. Compute and memory at batch 1: multiply-adds (``torch.utils.flop_counter`` on the meta device, 2 FLOPs per
+multiply-add, as ``poolbench.models.flops``; pooling and activations not counted) of the body and of each head
+(the heads' in closed form: ``C*H*W*K`` or VGG's ``C*H*W*4096 + 4096*4096 + 4096*K``, and ``C*K``), and the
+largest activation a forward pass holds (fp32 bytes, the input included) with each head.
+``scripts/architectures.py`` writes the rows to ``poolbench/report/architectures.csv``, which claims.md shows
+(``poolbench.report.claims.tables.architectures_table``: reports never build models);
 ``tests/test_architectures.py`` recomputes them.
 """
 
@@ -58,6 +62,11 @@ class ArchitectureRow:
     body_params: int
     classic_head_params: int
     global_head_params: int
+    body_macs: int = 0
+    classic_head_macs: int = 0
+    global_head_macs: int = 0
+    classic_max_activation_bytes: int = 0
+    global_max_activation_bytes: int = 0
 
     @property
     def classic_total(self) -> int:
@@ -68,7 +77,12 @@ class ArchitectureRow:
         return self.body_params + self.global_head_params
 
     def as_dict(self) -> dict[str, object]:
-        return {**asdict(self), "classic_total_params": self.classic_total, "global_total_params": self.global_total}
+        counts = {key: value for key, value in asdict(self).items() if not key.endswith(("_macs", "_bytes"))}
+        compute = {key: value for key, value in asdict(self).items() if key.endswith(("_macs", "_bytes"))}
+        totals = {"classic_total_params": self.classic_total, "global_total_params": self.global_total}
+        macs = {"classic_total_macs": self.body_macs + self.classic_head_macs}
+        macs["global_total_macs"] = self.body_macs + self.global_head_macs
+        return {**counts, **totals, **compute, **macs}
 
 
 def count(module: nn.Module) -> int:
@@ -86,6 +100,38 @@ def classic_head_params(channels: int, height: int, width: int, classes: int, ml
 def global_head_params(channels: int, classes: int) -> int:
     """The closed form of the global-pool head: one dense layer on C pooled features."""
     return channels * classes + classes
+
+
+def classic_head_macs(channels: int, height: int, width: int, classes: int, mlp: bool) -> int:
+    """Multiply-adds of the classic head at batch 1 (its weights, one use each; biases are adds)."""
+    flat = channels * height * width
+    return flat * HIDDEN + HIDDEN * HIDDEN + HIDDEN * classes if mlp else flat * classes
+
+
+def global_head_macs(channels: int, classes: int) -> int:
+    """Multiply-adds of the global-pool head's dense layer (the pooling's adds are not counted)."""
+    return channels * classes
+
+
+def macs_and_largest_activation(model: nn.Module) -> tuple[int, int]:
+    """Multiply-adds of one batch-1 forward pass at the native size, and its largest module output (fp32 bytes,
+    the input included), on the meta device."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    sizes = [4 * 3 * INPUT_PX * INPUT_PX]
+
+    def hook(_module: nn.Module, _inputs: object, output: object) -> None:
+        if isinstance(output, torch.Tensor):
+            sizes.append(4 * output.numel())
+
+    handles = [module.register_forward_hook(hook) for module in model.modules()]
+    try:
+        with FlopCounterMode(display=False) as counter:
+            model.eval()(torch.empty(1, 3, INPUT_PX, INPUT_PX, device="meta"))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return int(counter.get_total_flops()) // 2, max(sizes)
 
 
 def feature_map(model: nn.Module, spec: Spec) -> tuple[int, int, int]:
@@ -118,6 +164,16 @@ def architecture_row(name: str) -> ArchitectureRow:
             classic, other = native, count(nn.Linear(channels, CLASSES))
         else:
             classic, other = count(nn.Linear(channels * height * width, CLASSES)), native
+        native_macs, native_largest = macs_and_largest_activation(model)
+    mlp = spec.native == "classic"
+    head_macs = {
+        "classic": classic_head_macs(channels, height, width, CLASSES, mlp),
+        "global": global_head_macs(channels, CLASSES),
+    }
+    # the other head's largest activation: the body's (the native model's, at most) or the head's own outputs
+    head_floats = {"classic": max(HIDDEN if mlp else CLASSES, CLASSES), "global": max(channels, CLASSES)}
+    body_largest = native_largest  # the body's tensors dominate; the native head's are within this maximum
+    largest = {kind: max(body_largest, 4 * head_floats[kind]) for kind in head_macs}
     return ArchitectureRow(
         architecture=name,
         input_px=INPUT_PX,
@@ -130,6 +186,11 @@ def architecture_row(name: str) -> ArchitectureRow:
         body_params=count(model) - native,
         classic_head_params=classic,
         global_head_params=other,
+        body_macs=native_macs - head_macs[spec.native],
+        classic_head_macs=head_macs["classic"],
+        global_head_macs=head_macs["global"],
+        classic_max_activation_bytes=largest["classic"],
+        global_max_activation_bytes=largest["global"],
     )
 
 

@@ -40,7 +40,7 @@ RESULT_FILE = "result.json"
 EPOCHS_FILE = "epochs.csv"
 CONFIG_FILE = "config.yaml"
 CHECKPOINT_FILE = "checkpoint.pt"
-DEPLOY_TIMING_FILE = "deploy_timing.json"  # written after the run by poolbench-deploy (bench/deploy_timing.py)
+DEPLOY_TIMING_FILE = "deploy_timing.json"  # written after the run by poolbench-deploy (poolbench/deploy/command.py)
 # Per-image predictions on the test images (numpy .npz): what a CI over test images needs (docs/claims.md).
 PREDICTIONS_FILE = "predictions.npz"
 # Its arrays, one entry per scored test image, in the same order in every run of a cell:
@@ -221,6 +221,18 @@ CELL_TIMING_COLUMNS = {
     "rounds": "cell_timing_rounds",
     "cell_id": "cell_id",
     "heads": "cell_heads",
+    # ONNX Runtime (CPU EP; 1 thread, all cores) medians, the latency ratio against flatten with its 95 % CI
+    # (hierarchical bootstrap over timing processes and rounds; ratio: ONNX Runtime 1 thread), peak inference
+    # memory at batch 1 (ONNX Runtime, fresh process) and its closed form, file sizes, parity and int8.
+    **{key: f"cell_{key}" for key in ("latency_ms_ort_1", "latency_ms_ort_all", "throughput_ips_ort_1")},
+    **{
+        f"latency_ratio{tag}{end}": f"cell_latency_ratio{tag}{end}"
+        for tag in ("", "_eager", "_ort_all")
+        for end in ("", "_ci_low", "_ci_high")
+    },
+    "processes": "cell_timing_processes",
+    **{key: key for key in ("peak_memory_bytes", "memory_estimate_bytes", "onnx_bytes", "int8_bytes")},
+    **{key: key for key in ("int8_acc_delta", "parity_ok", "parity_max_abs_diff", "parity_argmax_agreement")},
 }
 
 

@@ -16,6 +16,7 @@ from poolbench.report.claims.plan_load import load_plan
 from poolbench.report.collect import ReportInputError, check_paths, collect_runs, default_out_dir
 from poolbench.report.convergence import write_convergence
 from poolbench.report.curves import curves_frame
+from poolbench.report.deploy_ratio import deploy_ratio_sections
 from poolbench.report.failed import failed_table, write_failed
 from poolbench.report.figures import write_figures
 from poolbench.report.group_keys import check_baseline, check_group_keys
@@ -110,6 +111,7 @@ def write_report(
     if not shifts.empty:  # only sweeps that ran the translation test (dataset.eval_shifts)
         write_shift(shifts, key_columns, out, line)
     write_timing(runs, panel, out)  # the time split and poolbench-deploy's timing, raw numbers
+    ratio_lines = deploy_ratio_sections(roots, out)  # latency ratios with CIs from the stored rounds
     for name, frame in (("missing", missing), ("problems", problems), ("runs", runs), ("duplicates", duplicates)):
         atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
     written = write_figures(summary, runs, curves, out / FIGURES_DIR, extra, shifts) if figures else []
@@ -135,9 +137,9 @@ def write_report(
         shifts=shifts,
         setting=setting_section(common, line),
         claims=claims_line(analysis_plan, claims is not None),
+        deploy=ratio_lines,
     )
-    text = render_report(parts)
-    atomic_write_text(out / REPORT_FILE, text)
+    atomic_write_text(out / REPORT_FILE, render_report(parts))
     n_ok = int((runs["status"] == "ok").sum()) if not runs.empty else 0
     problem_messages = [p.message for p in collection.problems]
     claims_md = claims.files[-1] if claims is not None else None

@@ -106,6 +106,7 @@ class ReportParts:
     shifts: pd.DataFrame | None = None
     setting: list[str] = field(default_factory=list)  # the Setting section (poolbench.report.setting)
     claims: str = ""  # the one line on the seed's claims (poolbench.report.claims.output.claims_line)
+    deploy: list[str] = field(default_factory=list)  # latency ratios with CIs (poolbench.report.deploy_ratio)
 
     @property
     def keys(self) -> list[str]:
@@ -217,7 +218,13 @@ def files_section(parts: ReportParts) -> list[str]:
 
 
 Section = Callable[[ReportParts], list[str]]
+
+
 # report.md, top to bottom: a new section is a function of ReportParts added here.
+def deploy_section(parts: ReportParts) -> list[str]:
+    return [*parts.deploy, ""] if parts.deploy else []
+
+
 SECTIONS: tuple[Section, ...] = (
     header_section,
     setting_section,
@@ -227,6 +234,7 @@ SECTIONS: tuple[Section, ...] = (
     panels_section,
     params_figures_section,
     timing_section,
+    deploy_section,
     failed_section,
     references_section,
     files_section,

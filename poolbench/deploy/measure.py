@@ -6,8 +6,8 @@
 - ``measure_deployment``: the serialized size (``torch.save`` of the state_dict, in bytes) and, with
   ``deploy.timing``, the CPU latency at batch 1 and the throughput at ``deploy.batch_size`` (median of repeated
   calls after warm-up, fp32, eval mode, ``deploy.threads`` threads, on the CPU even when training ran on a GPU).
-  The claims grid turns the in-run timing off: ``poolbench-deploy`` (``poolbench.bench.deploy_timing``) times
-  every head of a cell together.
+  The claims grid turns the in-run timing off: ``poolbench-deploy`` (``poolbench.deploy.command``) times
+  every head of a cell together, in eager PyTorch and ONNX Runtime.
 - ``accuracy_at_sizes``: the test accuracy at each of ``deploy.eval_sizes`` (test images resized), in the run's
   precision. A model that cannot run at a size (flatten + dense is tied to the feature-map size it was built
   for) gets ``null`` there and the reason in ``size_errors``: never a crash.

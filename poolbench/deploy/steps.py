@@ -1,0 +1,100 @@
+"""What ``poolbench-deploy`` does to one trained model before timing (export, parity, int8, memory), and what it
+makes of the stored rounds afterwards (per-head medians and the latency ratio against flatten with its CI)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+ONNX_FILE, INT8_FILE = "model.onnx", "model.int8.onnx"
+AGAINST = "flatten"
+
+
+def prepare_run(run: Any, args: argparse.Namespace, onnx: bool, int8: bool) -> dict[str, Any]:
+    """Export and parity of one trained model (and, with ``int8``, its int8 quantization): its record fields,
+    and the ONNX path when it passed parity."""
+    from poolbench.deploy.cells import build_model, memory_layout, test_images
+    from poolbench.deploy.onnx_export import check_parity, eager_logits, export_onnx, ort_logits, ort_session
+    from poolbench.deploy.quantize import int8_fields
+
+    model, weights = build_model(run)
+    fields: dict[str, Any] = {"weights": weights}
+    if not onnx:
+        return fields
+    path = run.run_dir / ONNX_FILE
+    fields["onnx_bytes"] = export_onnx(model, run.input_shape, path)
+    images, labels = test_images(run, max(args.parity_images, args.int8_images if int8 else 0))
+    checked = images[: args.parity_images]
+    session = ort_session(path, args.eval_threads)
+    parity = check_parity(eager_logits(model, checked, memory_layout(run)), ort_logits(session, checked))
+    fields.update(parity.fields())
+    if parity.ok:
+        fields["onnx"] = str(path)
+        if int8:
+            n = args.int8_images
+            quantized = int8_fields(path, run.run_dir / INT8_FILE, images[:n], labels[:n], args.eval_threads)
+            fields.update(quantized | {"int8_images": min(len(labels), n)})
+    return fields
+
+
+def memory_fields(run: Any, onnx_path: str | None, reference_dir: Path) -> dict[str, Any]:
+    from poolbench.deploy.cells import build_model
+    from poolbench.deploy.memory import estimated_peak_bytes, measured_peak_bytes, reference_model
+
+    model, _ = build_model(run)
+    fields: dict[str, Any] = {"memory_estimate_bytes": estimated_peak_bytes(model, run.input_shape)}
+    if onnx_path:
+        reference = reference_model(
+            run.input_shape, reference_dir / f"reference_{'x'.join(map(str, run.input_shape))}.onnx"
+        )
+        fields["peak_memory_bytes"] = measured_peak_bytes(Path(onnx_path), reference, run.input_shape)
+    return fields
+
+
+def summaries(rounds: list[dict[str, Any]], cell: str, heads: list[str], runtimes: list[str]) -> dict[str, Any]:
+    """Per head: per runtime the median latency and throughput over every round of every process (with IQRs),
+    and the latency ratio against flatten with its CI (``latency_ratio``: ONNX Runtime, 1 thread)."""
+    import numpy as np
+
+    from poolbench.resample import hierarchical_ratio, paired_log_ratios
+
+    out: dict[str, dict[str, Any]] = {head: {} for head in heads}
+    for runtime in runtimes:
+        timed = [row for row in rounds if row["cell_id"] == cell and row["runtime"] == runtime]
+        for head in heads:
+            lat = np.array([row["latency_ms"] for row in timed if row["head"] == head], dtype=float)
+            ips = np.array([row["throughput_ips"] for row in timed if row["head"] == head], dtype=float)
+            if not len(lat):
+                continue
+            suffix = "" if runtime == "eager" else f"_{runtime}"
+            (l1, lm, l3), (i1, im, i3) = np.percentile(lat, [25, 50, 75]), np.percentile(ips, [25, 50, 75])
+            out[head] |= {
+                f"latency_ms{suffix}": float(lm),
+                f"latency_ms_iqr{suffix}": float(l3 - l1),
+                f"throughput_ips{suffix}": float(im),
+                f"throughput_ips_iqr{suffix}": float(i3 - i1),
+            }
+            if AGAINST in heads:
+                ci = hierarchical_ratio(paired_log_ratios(timed, head, AGAINST))
+                tag = "" if runtime == "ort_1" else f"_{runtime}"
+                out[head] |= {
+                    f"latency_ratio{tag}": ci.ratio,
+                    f"latency_ratio{tag}_ci_low": ci.ci_low,
+                    f"latency_ratio{tag}_ci_high": ci.ci_high,
+                }
+    return out
+
+
+def merge_rounds(path: Path, rows: list[dict[str, Any]], cells: set[str]) -> None:
+    """``deploy_timing.csv``: earlier rows of other cells kept, this call's cells replaced."""
+    import pandas as pd
+
+    from poolbench.atomic import atomic_write_text
+    from poolbench.deploy.rounds import COLUMNS
+
+    fresh = pd.DataFrame(rows, columns=COLUMNS)
+    if path.is_file():
+        old = pd.read_csv(path)
+        fresh = pd.concat([old[~old["cell_id"].isin(cells)], fresh], ignore_index=True)
+    atomic_write_text(path, fresh.to_csv(index=False))
