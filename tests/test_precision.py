@@ -108,7 +108,7 @@ def test_without_a_val_curve_the_final_metrics_are_complete_and_best_val_acc_is_
     rows = read_epochs(tmp_path)
     assert all(row["train_acc"] is not None and row["val_acc"] is None for row in rows)
     assert record.best_val_acc is None
-    assert None not in (record.val_acc, record.val_loss, record.test_acc, record.train_acc, record.gap_acc)
+    assert None not in (record.val_acc, record.val_loss, record.test_acc, record.train_acc, record.overfit_acc)
 
 
 def test_curves_val_evaluates_only_validation_per_epoch_and_everything_at_the_end(tmp_path: Path):
