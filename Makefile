@@ -47,7 +47,9 @@ tuned: $(PB) dataset
 # The main job (`make claims`): the claims grid (docs/results.md, docs/claims-grid.md), all into results/claims/:
 # conf/experiment/claims.yaml (6 settings x 4 heads x 5 seeds), claims_deep.yaml (depth 2 on the 1k FashionMNIST
 # cell), claims_deep_probes.yaml (depth 2: GMP and GAP on presence and density) and claims_seeds.yaml (5 more
-# seeds for claim 3), the CPU latency of each cell's heads timed together (poolbench-deploy),
+# seeds for claim 3); then the robustness map into results/claims_robust/ (claims_robust*.yaml: weight decay,
+# crop, 20 % label noise, 60 epochs, width x depth, 10k images, one factor at a time around the 1k cell; 111 runs,
+# docs/robustness.md), the CPU latency of each cell's heads timed together (poolbench-deploy),
 # then the report with the verdict in results/claims/report/claims.md. 180 runs, about 1,900
 # CPU-seconds of training in fp32 (scripts/claims_budget.py; evaluation and timing come on top). Re-running
 # skips finished runs and resumes interrupted ones.
@@ -57,7 +59,13 @@ claims: $(PB) dataset
 	$(PB) experiment=claims_deep launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
 	$(PB) experiment=claims_deep_probes launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
 	$(PB) experiment=claims_seeds launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
-	$(PY) -m poolbench.bench.deploy_timing results/claims
+	$(PB) experiment=claims_robust launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
+	$(PB) experiment=claims_robust_crop launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
+	$(PB) experiment=claims_robust_noise launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
+	$(PB) experiment=claims_robust_long launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
+	$(PB) experiment=claims_robust_width launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
+	$(PB) experiment=claims_robust_size launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
+	$(PY) -m poolbench.bench.deploy_timing results/claims results/claims_robust
 	$(VENV)/bin/poolbench-report results/claims
 	@date -u +"claims: finished %FT%TZ"
 

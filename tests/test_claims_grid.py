@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 from poolbench.record import compute_run_key
 from poolbench.sweep.rundir import variant_suffix
 from tests.conftest import CONF_DIR, compose_settings
+from tests.test_claims_robust_grid import ROBUST_PRESETS
 
 CLAIMS_PRESETS = (
     "claims",
@@ -122,4 +123,4 @@ def test_make_claims_runs_exactly_these_presets() -> None:
     makefile = (CONF_DIR.parent.parent / "Makefile").read_text(encoding="utf-8")
     target = makefile.split("\nclaims:", 1)[1].split("\n\n", 1)[0]
     ran = [line.split("experiment=", 1)[1].split()[0] for line in target.splitlines() if "experiment=" in line]
-    assert ran == list(CLAIMS_PRESETS)
+    assert ran == [*CLAIMS_PRESETS, *ROBUST_PRESETS]  # the robustness map after the grid (results/claims_robust/)
