@@ -19,6 +19,8 @@ from poolbench.report.aggregate import (
 from poolbench.report.canvas import FigureFile
 from poolbench.report.claims.output import write_claims
 from poolbench.report.claims.plan import load_plan
+from poolbench.report.claims.robust_output import append_to_claims_md, write_robustness
+from poolbench.report.claims.robustness import load_robustness
 from poolbench.report.collect import ReportInputError, check_paths, collect_runs, default_out_dir
 from poolbench.report.convergence import write_convergence
 from poolbench.report.curves import learning_curves
@@ -70,6 +72,7 @@ def write_report(
     every ``group_by`` key must split rows (``poolbench.report.group_keys``), else ReportInputError (exit 2)."""
     roots = check_paths([Path(p) for p in paths])
     analysis_plan = load_plan(plan)  # a wrong plan answers before any work
+    load_robustness(analysis_plan)  # its robustness section too
     out = Path(out_dir) if out_dir is not None else default_out_dir(roots)
     collection = collect_runs(roots)
     if not collection.runs and not collection.problems:
@@ -120,6 +123,11 @@ def write_report(
     claims = write_claims(
         collection, out, figures, analysis_plan
     )  # the seed's claims: claims.md/.csv/.tex + one figure each
+    if claims is not None:  # how far each verdict holds: robustness.md/.csv/.tex, a section of claims.md
+        words = {item.claim.id: item.verdict for item in claims.verdicts}
+        robust = write_robustness(collection, out, analysis_plan, words, figures)
+        if robust is not None:
+            append_to_claims_md(claims.files[-1], robust.section)
     text = render_report(
         roots=roots,
         out_dir=out,

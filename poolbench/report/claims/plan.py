@@ -86,6 +86,7 @@ class Plan:
     sesois: tuple[Sesoi, ...]
     counter_cases: tuple[CounterCase, ...]
     claims: tuple[ClaimSpec, ...]
+    robustness: Any = None  # the robustness section as written: poolbench.report.claims.robustness reads it
 
     def selector_keys(self) -> list[str]:
         """Every config key a selector names (the report groups by them, so every cell has their value)."""
@@ -230,7 +231,14 @@ class _Reader:
                     f"counter_cases[{i}].about", list(case.about), "ids of claims in this plan: " + ", ".join(known)
                 )
         return Plan(
-            self.path, canonical_hash(data), alpha, power, tuple(sesois.values()), tuple(counter), tuple(claims)
+            self.path,
+            canonical_hash(data),
+            alpha,
+            power,
+            tuple(sesois.values()),
+            tuple(counter),
+            tuple(claims),
+            robustness=data.get("robustness"),
         )
 
 
