@@ -20,6 +20,7 @@ from poolbench.report.build import write_report
 from poolbench.report.canvas import fit_titles, style_path
 from poolbench.report.claims.plan import load_plan
 from poolbench.report.claims.robustness import load_robustness
+from poolbench.report.claims.rules import verdict_of
 from poolbench.report.claims.spec_curve import curve_figure
 from tests.claims_records import endpoint, write_plan, write_run
 
@@ -228,3 +229,44 @@ def test_the_shipped_plan_declares_the_map() -> None:
     assert len(names["train images"]) >= 3 and {"0", "5e-4", "5e-3"} <= names["weight decay"]
     assert len(names["crop"]) == 2 and len(names["label noise"]) == 2 and len(names["epochs"]) == 2
     assert len(names["metric"]) >= 2 and ("width", "depth") in robustness.pairs
+
+
+def test_poolbench_report_refuses_a_wrong_section_in_one_line_exit_2(tmp_path: Path, capsys: Any) -> None:
+    from poolbench.report.command import main
+
+    cell(tmp_path / "claims", 0.0005, GAP_AHEAD, seeds=1)
+    robustness = section()
+    robustness["min_seed"] = robustness.pop("min_seeds")
+    plan = plan_file(tmp_path / "plan.yaml", robustness)
+    assert main([str(tmp_path / "claims"), "--plan", str(plan), "--no-figures"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "robustness.min_seed" in err and "min_seeds" in err
+    assert not (tmp_path / "claims" / "report").exists()  # refused before any work
+
+
+def test_a_level_that_waives_convergence_counts_a_head_still_learning(tmp_path: Path) -> None:
+    """GAP never fits its (noisy) training set: the reference's overfitting row is shown, not counted; the
+    label-noise level waives the requirement with its reason, and decides."""
+    from poolbench.report.claims.robust_output import decide_map
+    from poolbench.report.collect import collect_runs
+
+    for noise in (None, 0.2):
+        config = copy.deepcopy(REFERENCE)
+        config["trainer"]["weight_decay"] = 0.0005
+        if noise is not None:
+            config["dataset"]["label_noise"] = noise
+        for seed in range(5):
+            write_run(tmp_path, "fashion_mnist", "flatten", seed, config, test_acc=FLATTEN[seed], gap_acc=0.10)
+            gap = 0.10 - GAP_AHEAD[seed]
+            write_run(tmp_path, "fashion_mnist", "gap", seed, config, False, test_acc=0.8, gap_acc=gap)
+    plan = load_plan(plan_file(tmp_path / "plan.yaml", section()))
+    robustness = load_robustness(plan)
+    assert robustness is not None
+    results = {r.spec.name: r for r in decide_map(collect_runs([tmp_path]), plan, robustness)}
+    (reference,) = results["reference"].mapped_rows("B")
+    (noisy,) = results["label noise 20 %"].mapped_rows("B")
+    assert not reference.counts and reference.note.startswith("not converged")
+    assert noisy.counts and noisy.note == "convergence not required: fitting is what it measures"
+    assert verdict_of(noisy) == "supported"
+    (accuracy,) = results["label noise 20 %"].mapped_rows("A")
+    assert accuracy.note == ""  # no convergence requirement there: nothing to waive

@@ -117,7 +117,7 @@ def decide_specification(
             for row in rows_for(claim, target, True, usable, converged):
                 if moved:
                     mapped.add(id(row))
-                    mark(row, overrides, robustness.min_seeds)
+                    mark(row, overrides.waive_convergence if endpoint.converged else "", robustness.min_seeds)
                     if changes(spec, endpoint):
                         changed.add(id(row))
                 rows.append(row)
@@ -133,13 +133,13 @@ def changes(spec: Specification, endpoint: EndpointSpec) -> bool:
     return any(level.cells or {endpoint.metric, endpoint.minus} & set(level.metrics) for level in moved)
 
 
-def mark(row: Row, overrides: Overrides, min_seeds: int) -> None:
-    """Too few seeds: shown, not counted; a waived convergence requirement: said in the note."""
+def mark(row: Row, waived: str, min_seeds: int) -> None:
+    """Too few seeds: shown, not counted; a waived convergence requirement (``waived``: why): said in the note."""
     estimate = row.estimate
     if estimate.measured and not estimate.exact and estimate.n < min_seeds and row.counts:
         row.note, row.counts = f"{estimate.n} seeds (< {min_seeds}, the plan's minimum); shown, not counted", False
-    elif overrides.waive_convergence and row.spec.metric and not row.note:
-        row.note = f"convergence not required: {overrides.waive_convergence}"
+    elif waived and not row.note:
+        row.note = f"convergence not required: {waived}"
 
 
 def decide_all_specifications(
