@@ -270,3 +270,16 @@ def test_a_level_that_waives_convergence_counts_a_head_still_learning(tmp_path: 
     assert verdict_of(noisy) == "supported"
     (accuracy,) = results["label noise 20 %"].mapped_rows("A")
     assert accuracy.note == ""  # no convergence requirement there: nothing to waive
+
+
+def test_fragile_names_flips_apart_from_inconclusive_specifications() -> None:
+    from poolbench.report.claims.robust_tables import ClaimMap
+
+    claim = load_plan().claims[0]
+    item = ClaimMap(
+        claim, "contradicted", ["reference"], [("depth 2", "inconclusive"), ("metric loss", "supported")], [], True
+    )
+    assert item.holds_text == "holds in 1 of 3 specifications"
+    assert item.standing == "fragile (flips under metric loss → supported; inconclusive under depth 2)"
+    assert ClaimMap(claim, "supported", ["reference", "depth 2"], [], ["crop 2 px"], True).standing == "robust"
+    assert ClaimMap(claim, "supported", ["reference"], [], [], True).standing == "not judged"

@@ -5,7 +5,8 @@ reference word and robust / fragile (flips under ...), for claims.md, robustness
 A claim *holds* in a specification where its word there (the verdict's rule over its primary endpoints, the
 mapped ones re-decided) is its reference word; specifications that decided none of its mapped endpoints (no
 runs, not converged, too few seeds) do not count in n and are named. *Robust*: it holds in every one of at
-least two judged specifications; *fragile*: it does not, naming each specification and the word there.
+least two judged specifications; *fragile*: it does not, naming the specifications where its word flips (to
+another decided word) and those where it is inconclusive.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from poolbench.report.claims.respecify import SpecResult
 from poolbench.report.claims.robustness import RobustnessPlan
 from poolbench.report.claims.rules import verdict_of
 from poolbench.report.claims.tables import effect_text, interval_text
+from poolbench.report.decide import INCONCLUSIVE
 from poolbench.report.latex import TEXT_WIDTH, LatexColumn, LatexTable, tex
 
 ROBUST, FRAGILE = "robust", "fragile"
@@ -49,8 +51,12 @@ class ClaimMap:
             return "not judged"
         if not self.differs:
             return ROBUST
-        flips = "; ".join(f"{name} → {word}" for name, word in self.differs)
-        return f"{FRAGILE} (flips under {flips})"
+        flips = [f"{name} → {word}" for name, word in self.differs if word != INCONCLUSIVE]
+        undecided = [name for name, word in self.differs if word == INCONCLUSIVE]
+        parts = ([f"flips under {'; '.join(flips)}"] if flips else []) + (
+            [f"inconclusive under {'; '.join(undecided)}"] if undecided else []
+        )
+        return f"{FRAGILE} ({'; '.join(parts)})"
 
     @property
     def holds_text(self) -> str:
