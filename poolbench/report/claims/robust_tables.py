@@ -115,6 +115,7 @@ def robustness_frame(robustness: RobustnessPlan, results: Sequence[SpecResult]) 
                     "p_zero_holm": decision.p_zero_holm if decision else math.nan,
                     "p_margin_holm": decision.p_margin_holm if decision else math.nan,
                     "claim_word": result.words[row.claim],
+                    "changed": not result.spec.moved or id(row) in result.moved,  # False: as in the reference
                     "note": row.note,
                     **levels,
                 }
@@ -123,7 +124,7 @@ def robustness_frame(robustness: RobustnessPlan, results: Sequence[SpecResult]) 
 
 
 def display_endpoints(results: Sequence[SpecResult], claim: str) -> pd.DataFrame:
-    """The claim's mapped rows in every specification, formatted (robustness.md)."""
+    """The claim's mapped rows in every specification that changes them, formatted (robustness.md)."""
     lines = [
         {
             "specification": result.spec.name,
@@ -137,6 +138,7 @@ def display_endpoints(results: Sequence[SpecResult], claim: str) -> pd.DataFrame
         }
         for result in results
         for row in result.mapped_rows(claim)
+        if not result.spec.moved or id(row) in result.moved
     ]
     return pd.DataFrame(lines)
 

@@ -66,8 +66,13 @@ class Point:
 
 
 def points_of(results: Sequence[SpecResult], claim: str) -> list[Point]:
-    """The measured (endpoint, specification) rows of a claim, sorted by effect."""
-    points = [Point(row, r) for r in results for row in r.mapped_rows(claim) if row.estimate.measured]
+    """The measured (endpoint, specification) rows of a claim that the specification changes, sorted by effect."""
+    points = [
+        Point(row, r)
+        for r in results
+        for row in r.mapped_rows(claim)
+        if row.estimate.measured and (not r.spec.moved or id(row) in r.moved)  # what the specification changes
+    ]
     return sorted(points, key=lambda p: p.effect)
 
 
@@ -87,7 +92,9 @@ def dot_rows(points: Sequence[Point]) -> list[str]:
 
 
 def endpoint_label(point: Point) -> str:
-    return short(f"{point.row.spec.name} ({point.row.comparison})")
+    """The comparison and what it reads (two endpoints of one claim may share a name's first words)."""
+    spec = point.row.spec
+    return short(f"{point.row.comparison} · {spec.metric}" + (f" − {spec.minus}" if spec.minus else ""))
 
 
 def marks(point: Point) -> set[str]:
