@@ -283,3 +283,13 @@ def test_fragile_names_flips_apart_from_inconclusive_specifications() -> None:
     assert item.standing == "fragile (flips under metric loss → supported; inconclusive under depth 2)"
     assert ClaimMap(claim, "supported", ["reference", "depth 2"], [], ["crop 2 px"], True).standing == "robust"
     assert ClaimMap(claim, "supported", ["reference"], [], [], True).standing == "not judged"
+
+
+def test_one_of_accepts_alternatives_and_refuses_other_mappings(tmp_path: Path) -> None:
+    robustness = section()
+    robustness["factors"][1]["levels"][0]["cells"] = {"dataset.label_noise": {"one_of": [None, 0.0]}}
+    parsed = load_robustness(load_plan(plan_file(tmp_path / "a.yaml", robustness)))
+    assert parsed is not None and parsed.factors[1].levels[0].cells == {"dataset.label_noise": ("—", "0.0")}
+    robustness["factors"][1]["levels"][0]["cells"] = {"dataset.label_noise": {"any": [None, 0.0]}}
+    with pytest.raises(ConfigError, match=r"levels\[0\].cells.dataset.label_noise"):
+        load_robustness(load_plan(plan_file(tmp_path / "b.yaml", robustness)))

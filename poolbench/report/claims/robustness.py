@@ -8,9 +8,10 @@ changes the hash claims.md prints. ``poolbench.report.claims.plan`` only passes 
 included. ``poolbench.report.claims.respecify`` re-decides the primary endpoints in every specification.
 
 A *level* changes what a primary endpoint reads: ``cells`` (config key -> value: the cell selector's keys it
-sets, e.g. ``trainer.weight_decay: 0.0``), ``metrics`` (a metric read instead of another, e.g. the loss gap for
-the accuracy gap, with the ``sesoi`` of the new unit) and, with its reason, ``waive_convergence`` (where fitting
-the training set is what the level measures, not a precondition: label noise).
+sets, e.g. ``trainer.weight_decay: 0.0``; ``{one_of: [null, 0.0]}`` where either value is that level),
+``metrics`` (a metric read instead of another, e.g. the loss gap for the accuracy gap, with the ``sesoi`` of the
+new unit) and, with its reason, ``waive_convergence`` (where fitting the training set is what the level
+measures, not a precondition: label noise).
 """
 
 from __future__ import annotations
@@ -133,11 +134,20 @@ class _Reader:
         return str(value)
 
     def selector(self, node: Any, where: str) -> Selector:
+        """Config key -> one value (a list is one value: the widths), or ``{one_of: [...]}`` for alternatives."""
         if node is None:
             return {}
         if not isinstance(node, Mapping) or not all(isinstance(k, str) and k for k in node):
             raise self.fail(where, node, "a mapping of config key to value, e.g. {trainer.weight_decay: 0.0}")
-        return {key: (value_text(value),) for key, value in node.items()}  # a list is one value: widths
+        return {key: self.values(value, f"{where}.{key}") for key, value in node.items()}
+
+    def values(self, value: Any, where: str) -> tuple[str, ...]:
+        if not isinstance(value, Mapping):
+            return (value_text(value),)
+        choices = value.get("one_of")
+        if set(value) != {"one_of"} or not isinstance(choices, list) or not choices:
+            raise self.fail(where, dict(value), "a value, or {one_of: [value, ...]} for alternatives")
+        return tuple(value_text(choice) for choice in choices)
 
     def sesoi(self, node: Any, where: str) -> Sesoi | None:
         if node is None:
