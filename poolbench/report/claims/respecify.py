@@ -8,7 +8,8 @@ overridden (config key -> value), and optionally another metric and SESOI. A spe
 every factor's key (its reference level where the specification does not move it), so the reference cell is
 one cell even where the specification runs share its results. Endpoints outside the map (the plan's
 ``endpoints`` selector does not match their cells: the probe tasks) enter every specification's family
-unchanged, so the reference specification decides exactly what the verdict decides.
+unchanged, so the reference specification decides what the verdict decides (save where the map's longer-run
+controls show a reference head converged that the verdict's records alone could not).
 """
 
 from __future__ import annotations
