@@ -293,3 +293,13 @@ def test_one_of_accepts_alternatives_and_refuses_other_mappings(tmp_path: Path) 
     robustness["factors"][1]["levels"][0]["cells"] = {"dataset.label_noise": {"any": [None, 0.0]}}
     with pytest.raises(ConfigError, match=r"levels\[0\].cells.dataset.label_noise"):
         load_robustness(load_plan(plan_file(tmp_path / "b.yaml", robustness)))
+
+
+def test_robustness_tex_fits_the_text_width(report: Path, tmp_path: Path) -> None:
+    from tests.test_report_latex import MAX_OVERFULL_PT, PDFLATEX, compile_in_two_columns, overfull_points
+
+    if PDFLATEX is None:
+        pytest.skip("pdflatex not installed")
+    code, log = compile_in_two_columns(report / "robustness.tex", "text", tmp_path)
+    assert code == 0, log[-2000:]
+    assert all(points <= MAX_OVERFULL_PT for points in overfull_points(log))
