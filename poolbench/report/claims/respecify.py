@@ -79,14 +79,14 @@ def respecified(endpoint: EndpointSpec, overrides: Overrides) -> EndpointSpec:
     requirement waived where the specification says why."""
     metric = overrides.metrics.get(endpoint.metric, endpoint.metric)
     minus = overrides.metrics.get(endpoint.minus, endpoint.minus) if endpoint.minus else None
-    changed = metric != endpoint.metric and overrides.sesoi is not None
+    sesoi = overrides.sesoi if metric != endpoint.metric and overrides.sesoi is not None else None
     return replace(
         endpoint,
-        name=f"{endpoint.name} [read as {metric}]" if changed else endpoint.name,
+        name=f"{endpoint.name} [read as {metric}]" if sesoi else endpoint.name,
         cells={**endpoint.cells, **overrides.cells},
         metric=metric,
         minus=minus,
-        sesoi=overrides.sesoi if changed else endpoint.sesoi,  # type: ignore[arg-type]
+        sesoi=sesoi or endpoint.sesoi,
         converged=endpoint.converged and not overrides.waive_convergence,
     )
 
