@@ -45,26 +45,22 @@ tuned: $(PB) dataset
 	$(PY) -m poolbench.sweep.tuned_protocol $(TUNED_ARGS)
 
 # The main job (`make claims`): the claims grid (docs/results.md, docs/claims-grid.md), all into results/claims/:
-# conf/experiment/claims.yaml (6 settings x 4 heads x 5 seeds), claims_deep.yaml (depth 2 on the 1k FashionMNIST
-# cell), claims_deep_probes.yaml (depth 2: GMP and GAP on presence and density) and claims_seeds.yaml (5 more
-# seeds for claim 3); then the robustness map into results/claims_robust/ (claims_robust*.yaml: weight decay,
-# crop, 20 % label noise, 60 epochs, width x depth, 10k images, one factor at a time around the 1k cell; 111 runs,
-# docs/robustness.md), the CPU latency of each cell's heads timed together (poolbench-deploy),
-# then the report with the verdict in results/claims/report/claims.md. 180 runs, about 1,900
+# the presets of poolbench/conf/experiment/claims_presets.txt in order: claims.yaml (6 settings x 4 heads x
+# 5 seeds), claims_deep.yaml (depth 2 on the 1k FashionMNIST cell), claims_deep_probes.yaml (depth 2: GMP and
+# GAP on presence and density) and claims_seeds.yaml (5 more seeds for claim 3), claims_zeros.yaml (presence with zero padding: GAP and flatten,
+# claim 4); then the robustness map into results/claims_robust/ (claims_robust*.yaml: weight decay, crop, 20 %
+# label noise, 60 epochs, width x depth, 10k images, one factor at a time around the 1k cell; 111 runs,
+# docs/robustness.md), the CPU latency of each cell's heads timed together (poolbench-deploy), then the report
+# with the verdict and the robustness map in results/claims/report/claims.md. 301 runs, about 1,950
 # CPU-seconds of training in fp32 (scripts/claims_budget.py; evaluation and timing come on top). Re-running
 # skips finished runs and resumes interrupted ones.
+CLAIMS_PRESETS := $(shell sed -e 's/\#.*//' poolbench/conf/experiment/claims_presets.txt)
 claims: $(PB) dataset
 	@date -u +"claims: started %FT%TZ"
-	$(PB) experiment=claims launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
-	$(PB) experiment=claims_deep launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
-	$(PB) experiment=claims_deep_probes launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
-	$(PB) experiment=claims_seeds launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
-	$(PB) experiment=claims_robust launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
-	$(PB) experiment=claims_robust_crop launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
-	$(PB) experiment=claims_robust_noise launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
-	$(PB) experiment=claims_robust_long launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
-	$(PB) experiment=claims_robust_width launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
-	$(PB) experiment=claims_robust_size launcher=joblib jobs=$(JOBS) report_on_sweep_end=false
+	@for preset in $(CLAIMS_PRESETS); do \
+	  echo "$(PB) experiment=$$preset launcher=joblib jobs=$(JOBS) report_on_sweep_end=false"; \
+	  $(PB) experiment=$$preset launcher=joblib jobs=$(JOBS) report_on_sweep_end=false || exit $$?; \
+	done
 	$(PY) -m poolbench.bench.deploy_timing results/claims results/claims_robust
 	$(VENV)/bin/poolbench-report results/claims
 	@date -u +"claims: finished %FT%TZ"

@@ -17,7 +17,7 @@ from poolbench.errors import Abort, PoolbenchError, RunFailed, UnexpectedError, 
 from poolbench.objective import objective_value
 from poolbench.sweep import hydra_adapter
 from poolbench.sweep.job import JobOutcome, RunInterrupted, sweep_job
-from poolbench.sweep.optuna_sweeper import for_the_sweeper
+from poolbench.sweep.optuna_sweeper import for_the_sweeper, guard_hydras_optuna_sweeper
 from poolbench.sweep.plugins import check_plugins
 from poolbench.sweep.prepare import forget, prepare
 from poolbench.sweep.rundir import register_resolvers
@@ -74,7 +74,7 @@ def _run_or_skip(cfg: DictConfig, job: JobOutcome) -> float:
         _number(value),
         _number(record.test_acc),
         _number(record.train_acc),
-        _number(record.gap_acc),
+        _number(record.overfit_acc),
         record.params_total,
         record.params_head,
         cfg.paths.output_dir,
@@ -105,6 +105,7 @@ def register_plugins() -> None:
     else:
         for launcher in poolbench_launcher.LAUNCHERS:
             Plugins.instance().register(launcher)
+    guard_hydras_optuna_sweeper()  # hydra/sweeper=optuna: an all-failed search ends in one line, no traceback
     try:
         from hydra_plugins import poolbench_sweeper
     except ImportError:

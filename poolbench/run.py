@@ -25,10 +25,12 @@ from poolbench.models import Classifier, build_classifier
 from poolbench.record import (
     CHECKPOINT_FILE,
     EPOCHS_FILE,
+    PREDICTIONS_FILE,
     RunRecord,
     read_epochs,
     write_config,
     write_epochs,
+    write_predictions,
     write_result,
 )
 from poolbench.runtime import prepare_runtime
@@ -37,6 +39,7 @@ from poolbench.trackers.base import TrackerSet
 from poolbench.trackers.registry import start_trackers
 from poolbench.training.evaluate import SPLIT_METRICS, epochs_to_train_acc
 from poolbench.training.loop import TrainOutcome, TrainPlan, train
+from poolbench.training.predictions import prediction_arrays
 
 log = logging.getLogger("poolbench.run")
 
@@ -54,6 +57,7 @@ def run(settings: Settings, model: Classifier | None = None) -> RunRecord:
     model.to(memory_format=ctx.memory_format)
     base = describe_run(settings, run_key, model, data, ctx, started_at)
     write_config(run_dir, OmegaConf.to_yaml(OmegaConf.create(dict(settings.resolved))))
+    (run_dir / PREDICTIONS_FILE).unlink(missing_ok=True)  # an earlier attempt's: this one writes its own when ok
     trackers = start_trackers(settings, run_dir)
 
     def after_epoch(history: list[dict[str, Any]]) -> None:
@@ -69,8 +73,9 @@ def run(settings: Settings, model: Classifier | None = None) -> RunRecord:
         raise
     write_epochs(run_dir, outcome.history)
     record = record_of_outcome(base, outcome, model)
-    if record.status == "ok":
+    if record.status == "ok" and outcome.test is not None:
         record = after_training(record, model, data, settings, ctx)
+        write_predictions(run_dir, prediction_arrays(data, outcome.test, outcome.shift.zero_pred))
     record = dataclasses.replace(
         record,
         startup_seconds=startup,
@@ -131,7 +136,7 @@ def build_model(settings: Settings, data: DataBundle, device: torch.device, buil
     model.to(device)
     counts = model.param_counts()
     log.info(
-        "%s | %s | %s | seed %d | %d params (head %d) | %s, %d threads | data from %s",
+        "%s | %s | %s | seed %d | %d params (head %d) | %s, %d thread%s | data from %s",
         settings.dataset.name,
         settings.backbone["name"],
         settings.head["name"],
@@ -140,6 +145,7 @@ def build_model(settings: Settings, data: DataBundle, device: torch.device, buil
         counts["params_head"],
         device,
         torch.get_num_threads(),
+        "" if torch.get_num_threads() == 1 else "s",
         data.source,
     )
     return model
@@ -214,8 +220,8 @@ def final_metrics(final: dict[str, float], history: list[dict[str, Any]]) -> dic
             return {}
         final = {key: history[-1][key] for key in SPLIT_METRICS}
     metrics = {key: final[key] for key in ("test_acc", "test_loss", "val_acc", "val_loss", "train_acc", "train_loss")}
-    metrics["gap_acc"] = final["train_acc"] - final["test_acc"]
-    metrics["gap_loss"] = final["test_loss"] - final["train_loss"]
+    metrics["overfit_acc"] = final["train_acc"] - final["test_acc"]
+    metrics["overfit_loss"] = final["test_loss"] - final["train_loss"]
     return metrics
 
 

@@ -16,23 +16,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
 
 from poolbench.config import CONF_DIR
+from poolbench.config.presets import claims_presets, sweep_axes
 
-MAKEFILE = Path(__file__).resolve().parent.parent / "Makefile"
-
-
-def make_claims_presets() -> list[str]:
-    """The presets `make claims` runs, in its order (the Makefile's claims target is the one list of them)."""
-    target = MAKEFILE.read_text(encoding="utf-8").split("\nclaims:", 1)[1].split("\n\n", 1)[0]
-    return [line.split("experiment=", 1)[1].split()[0] for line in target.splitlines() if "experiment=" in line]
+DEFAULT_PRESETS = claims_presets()  # what make claims runs (conf/experiment/claims_presets.txt)
 
 
 @dataclass(frozen=True)
@@ -42,15 +34,9 @@ class Config:
     seeds: int
 
 
-def sweep_values(text: str) -> list[str]:
-    """A sweep's comma-separated values, a bracketed list counting as one ("[32,64,128]", claims_robust_width)."""
-    return re.split(r",(?![^\[]*\])", text)
-
-
 def sweep_of(preset: str) -> list[Config]:
     """The distinct configurations a preset sweeps (its own file lists every sweep key), with their seed counts."""
-    params = OmegaConf.load(CONF_DIR / "experiment" / f"{preset}.yaml").hydra.sweeper.params
-    axes = {str(key): [v.strip() for v in sweep_values(str(value))] for key, value in params.items()}
+    axes = sweep_axes(preset)
     seeds = len(axes.pop("seed", ["0"]))
     combos = itertools.product(*([f"{key}={value}" for value in values] for key, values in axes.items()))
     return [Config(preset, tuple(combo), seeds) for combo in combos]
@@ -110,7 +96,7 @@ def epoch_cpu_seconds(settings, timed_epochs: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--presets", nargs="+", default=None, help="default: those of make claims")
+    parser.add_argument("--presets", nargs="+", default=list(DEFAULT_PRESETS))
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per configuration (after a warm-up)")
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every run, e.g. trainer.epochs=10")
     args = parser.parse_args()
@@ -118,7 +104,7 @@ def main() -> None:
     measured: dict[tuple[str, ...], float] = {}  # one measurement per distinct config (depth 1 is the default)
     by_preset: dict[str, float] = {}
     runs = 0
-    for preset in args.presets or make_claims_presets():
+    for preset in args.presets:
         for config in sweep_of(preset):
             settings = compose(config, args.set)
             identity = tuple(sorted(o for o in config.overrides if not o.startswith("backbone.depth=1")))

@@ -17,19 +17,19 @@ BYTES = {"gap": 385_000, "gmp": 385_000, "flatten": 636_000, "flatten_dropout": 
 
 
 def write_run(
-    root: Path, dataset: str, head: str, seed: int, config: dict[str, Any], plateau: bool = True, **fields: Any
+    root: Path, dataset: str, head: str, seed: int, config: dict[str, Any], converged: bool = True, **fields: Any
 ) -> Path:
-    """One ok run under root/<dataset>/<cell>/<head>/seed<k>; ``plateau`` False: it does not fit its training
+    """One ok run under root/<dataset>/<cell>/<head>/seed<k>; ``converged`` False: it does not fit its training
     set (final train accuracy 85 %, the curve still rising) and convergence.md says "no"."""
     cell = "-".join(str(v) for v in _leaves(config)) or dataset
     run_dir = root / dataset / cell / head / f"seed{seed}"
     values: dict[str, Any] = dict(
         test_acc=0.80,
-        train_acc=1.0 if plateau else 0.85,
-        gap_acc=0.05,
+        train_acc=1.0 if converged else 0.85,
+        overfit_acc=0.05,
         test_loss=0.5,
         train_loss=0.4,
-        gap_loss=0.1,
+        overfit_loss=0.1,
         params_total=PARAMS.get(head, 100_000),
         params_backbone=93_000,
         params_head=PARAMS.get(head, 100_000) - 93_000,
@@ -52,7 +52,7 @@ def write_run(
     write_config(run_dir, OmegaConf.to_yaml({"seed": seed, **config}))
     write_result(run_dir, record)
     final = float(values["train_acc"])
-    rise = [0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9, 1.0] if not plateau else [0.5, 0.8, 0.9, 0.95, 1, 1, 1, 1]
+    rise = [0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9, 1.0] if not converged else [0.5, 0.8, 0.9, 0.95, 1, 1, 1, 1]
     rows = [
         {"epoch": e + 1, "train_acc": final * r, "test_acc": float(values["test_acc"]) * r} for e, r in enumerate(rise)
     ]
@@ -66,11 +66,20 @@ def _leaves(node: Any) -> list[Any]:
     return [node]
 
 
+# The grid of the test plans: the cells tests/test_claims.py writes (four heads, five seeds each).
+TEST_CELLS = {
+    "fashion": {"dataset": "fashion_mnist", "dataset.train_samples": 1000},
+    "density": {"dataset": "probe_density", "dataset.task": "density"},
+    "presence": {"dataset": "probe_presence", "dataset.task": "presence"},
+    "position": {"dataset": "probe_position", "dataset.task": "position"},
+}
+
+
 def endpoint(name: str, **fields: Any) -> dict[str, Any]:
-    """One endpoint of a test plan: GAP minus flatten in test accuracy on every cell unless told otherwise."""
+    """One endpoint of a test plan: GAP minus flatten in test accuracy (a primary: on the fashion cell; a secondary
+    row: on every declared cell) unless told otherwise."""
     base = {
         "name": name,
-        "cells": {},
         "head": "gap",
         "against": "flatten",
         "metric": "test_acc",
@@ -82,6 +91,19 @@ def endpoint(name: str, **fields: Any) -> dict[str, Any]:
 
 
 def write_plan(path: Path, claims: list[dict[str, Any]], counter_cases: list[dict[str, Any]] | None = None) -> Path:
+    """A test plan over ``TEST_CELLS``: each claim combines its parts by ``all`` and each primary tests the
+    claim's words, and reads the fashion cell, unless the test says otherwise."""
+    claims = [
+        {
+            "combine": "all",
+            **claim,
+            "primary": [
+                {"phrase": claim["words"], **({} if "cell" in spec else {"cell": "fashion"}), **spec}
+                for spec in claim.get("primary") or []
+            ],
+        }
+        for claim in claims
+    ]
     plan = {
         "alpha": 0.05,
         "power": 0.8,
@@ -89,6 +111,10 @@ def write_plan(path: Path, claims: list[dict[str, Any]], counter_cases: list[dic
             "accuracy": {"value": 0.01, "unit": "pp", "reason": "one point"},
             "interaction": {"value": 0.02, "unit": "pp", "reason": "two points"},
             "cost": {"value": 0.1, "unit": "%", "reason": "a tenth"},
+        },
+        "cells": {
+            name: {"pins": pins, "heads": ["gap", "gmp", "flatten", "flatten_dropout"], "seeds": 5}
+            for name, pins in TEST_CELLS.items()
         },
         "counter_cases": counter_cases or [],
         "claims": claims,

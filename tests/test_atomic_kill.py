@@ -1,7 +1,7 @@
 """Kill a writer at random instants: every file poolbench writes is then absent, the old version or the new one.
 
 A forked child rewrites one file of each kind in a loop through poolbench's own writers (run record files via
-record.py, the checkpoint via atomic_torch_save, a report table and a figure and a cache via atomic.py),
+poolbench.record, the checkpoint via atomic_torch_save, a report table and a figure and a cache via atomic.py),
 alternating between two versions; the parent SIGKILLs it after a random delay, then parses every target and
 checks it equals one of the two versions exactly. Temporary files left by a kill are allowed (hidden
 ``.NAME.*.tmp`` siblings); a truncated target is not.
@@ -23,7 +23,15 @@ import pytest
 import torch
 
 from poolbench.atomic import atomic_open, atomic_torch_save, atomic_write_bytes, atomic_write_text
-from poolbench.record import RunRecord, read_epochs, read_result, write_config, write_epochs, write_result
+from poolbench.record import (
+    SCHEMA_VERSION,
+    RunRecord,
+    read_epochs,
+    read_result,
+    write_config,
+    write_epochs,
+    write_result,
+)
 
 KILLS = 25
 
@@ -154,4 +162,4 @@ def test_killed_writer_never_leaves_a_partial_file(tmp_path: Path) -> None:
         for leftover in leftovers:
             leftover.unlink()
     assert interrupted >= 1, "no kill landed inside a write: the test did not exercise anything"
-    assert json.loads((target / "result.json").read_text())["schema_version"] == 1
+    assert json.loads((target / "result.json").read_text())["schema_version"] == SCHEMA_VERSION

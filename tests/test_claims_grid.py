@@ -10,24 +10,18 @@ import itertools
 import pytest
 from omegaconf import OmegaConf
 
+from poolbench.config.presets import claims_presets, sweep_axes
 from poolbench.record import compute_run_key
 from poolbench.sweep.rundir import variant_suffix
 from tests.conftest import CONF_DIR, compose_settings
-from tests.test_claims_robust_grid import ROBUST_PRESETS
 
-CLAIMS_PRESETS = (
-    "claims",
-    "claims_deep",
-    "claims_deep_probes",
-    "claims_seeds",
-)  # what `make claims` runs, into results/claims/
+CLAIMS_PRESETS = claims_presets()  # what `make claims` runs (conf/experiment/claims_presets.txt)
 PRESETS = (*CLAIMS_PRESETS, "claims_full", "calibrate_probes")
 
 
 def params(preset: str) -> dict[str, list[str]]:
     """The values a preset's own file sweeps each key over (each preset lists all of its sweep keys)."""
-    swept = OmegaConf.load(CONF_DIR / "experiment" / f"{preset}.yaml").hydra.sweeper.params
-    return {str(key): [value.strip() for value in str(values).split(",")] for key, values in swept.items()}
+    return sweep_axes(preset, CONF_DIR)
 
 
 def swept(preset: str, key: str) -> list[str]:
@@ -81,19 +75,32 @@ def test_position_cells_differ_only_in_padding() -> None:
     assert circular.dataset == zeros.dataset and circular.trainer == zeros.trainer
 
 
+def test_presence_and_position_pair_under_zero_padding_too() -> None:
+    """Claim 4's arrangement interaction is measured under both paddings: presence_zeros is presence with zero
+    padding (nothing else), and claims_zeros runs the two heads the endpoint compares."""
+    for circular_cell, zeros_cell in (("presence", "presence_zeros"), ("position", "position_zeros")):
+        circular = compose_settings(["experiment=claims", f"claims_cell={circular_cell}"])
+        zeros = compose_settings(["experiment=claims_zeros", f"claims_cell={zeros_cell}"])
+        assert circular.backbone["padding_mode"] == "circular" and zeros.backbone["padding_mode"] == "zeros"
+        assert circular.dataset == zeros.dataset and circular.trainer == zeros.trainer
+    assert {"gap", "flatten"} <= set(swept("claims_zeros", "head")) and len(swept("claims_zeros", "seed")) >= 5
+
+
 def test_presets_write_to_run_dirs_of_their_own() -> None:
-    """The presets of `make claims` share results/claims/: no two of their runs may get one run dir (the depth is
-    an override, so it names the dir; claims_seeds' seeds are new), or a run would be refused or run twice."""
+    """The presets of `make claims` that share a results folder (their `name`: results/claims/ or
+    results/claims_robust/): no two of their runs may get one run dir (the depth is an override, so it names the
+    dir; claims_seeds' seeds are new), or a run would be refused or run twice."""
     dirs: dict[tuple[str, str], str] = {}
     for preset in CLAIMS_PRESETS:
+        folder = compose_settings([f"experiment={preset}"]).name
         axes = params(preset)
         fixed = [key for key in axes if key not in ("seed", "head")]
         for values in itertools.product(*(axes[key] for key in fixed)):
             suffix = variant_suffix([f"{key}={value}" for key, value in zip(fixed, values)])
             for head, seed in itertools.product(axes["head"], axes["seed"]):
-                where = (f"{head}/seed{seed}{suffix}", preset)
-                assert where[0] not in dirs, f"{preset} and {dirs[where[0]]} share {where[0]}"
-                dirs[where[0]] = preset
+                where = (folder, f"{head}/seed{seed}{suffix}")
+                assert where not in dirs, f"{preset} and {dirs[where]} share {where}"
+                dirs[where] = preset
 
 
 def test_calibration_draws_never_meet_the_reference() -> None:
@@ -119,8 +126,20 @@ def test_a_cell_trains_as_its_own_file_says() -> None:
 
 
 def test_make_claims_runs_exactly_these_presets() -> None:
-    """The Makefile's claims target and this file's list agree (the run-dir check above covers what it runs)."""
+    """The Makefile's claims target loops over the one list (claims_presets.txt); every name there is a preset."""
     makefile = (CONF_DIR.parent.parent / "Makefile").read_text(encoding="utf-8")
+    assert "CLAIMS_PRESETS := $(shell sed -e 's/\\#.*//' poolbench/conf/experiment/claims_presets.txt)" in makefile
     target = makefile.split("\nclaims:", 1)[1].split("\n\n", 1)[0]
-    ran = [line.split("experiment=", 1)[1].split()[0] for line in target.splitlines() if "experiment=" in line]
-    assert ran == [*CLAIMS_PRESETS, *ROBUST_PRESETS]  # the robustness map after the grid (results/claims_robust/)
+    assert "for preset in $(CLAIMS_PRESETS)" in target and "experiment=$$preset" in target
+    assert CLAIMS_PRESETS[0] == "claims" and len(set(CLAIMS_PRESETS)) == len(CLAIMS_PRESETS) >= 4
+    assert all((CONF_DIR / "experiment" / f"{preset}.yaml").is_file() for preset in CLAIMS_PRESETS)
+
+
+def test_time_to_verdict_covers_every_claims_preset() -> None:
+    """One short run per cell of every preset, and the cells' runs add up to the whole grid."""
+    from poolbench.bench.time_to_verdict import grid_cells
+
+    cells = grid_cells(CONF_DIR)
+    assert {label.split("/", 1)[0] for label, _, _ in cells} == set(CLAIMS_PRESETS)
+    total = sum(len(list(itertools.product(*params(preset).values()))) for preset in CLAIMS_PRESETS)
+    assert sum(runs for _, _, runs in cells) == total

@@ -17,43 +17,74 @@ import yaml
 from poolbench.errors import ConfigError
 from poolbench.report.claims.figures import claim_figure
 from poolbench.report.claims.output import write_claims
-from poolbench.report.claims.plan import default_plan_path, load_plan
+from poolbench.report.claims.plan import default_plan_path
+from poolbench.report.claims.plan_load import load_plan
 from poolbench.report.collect import collect_runs
 from poolbench.report.command import main as report_main
 from tests.claims_records import endpoint, write_plan
 from tests.conftest import compose_settings
 from tests.test_claims import FOUR_VERDICTS, write_records
 
-CLAIMS_PRESETS = {"claims": "claims_cell", "claims_deep": "claims_cell"}
+SEED = Path(__file__).parent / "data" / "seed.txt"  # the claims' source text, as the project was given it
 
 
-def grid_configs() -> list[dict[str, str]]:
-    """The flattened config of every cell the claims presets sweep (the depth override of claims_deep too)."""
-    from poolbench.report.variants import flatten, value_text
+def grid_runs() -> list[tuple[dict[str, str], str, int]]:
+    """(flattened config, head, seed) of every run ``make claims`` sweeps (its presets, overrides included)."""
+    from poolbench.config.run_folder import flatten
+    from poolbench.report.variants import value_text
+    from tests.test_claims_grid import CLAIMS_PRESETS, params
 
-    configs = []
+    runs = []
     for preset in CLAIMS_PRESETS:
-        params = yaml.safe_load((default_plan_path().parents[1] / "experiment" / f"{preset}.yaml").read_text())
-        sweep = params["hydra"]["sweeper"]["params"]
-        fixed = [f"{k}={v}" for k, v in sweep.items() if k not in ("claims_cell", "head", "seed")]
-        for cell in str(sweep["claims_cell"]).split(","):
-            settings = compose_settings([f"experiment={preset}", f"claims_cell={cell.strip()}", *fixed])
+        sweep = params(preset)
+        fixed = [f"{k}={v[0]}" for k, v in sweep.items() if k not in ("claims_cell", "head", "seed")]
+        for cell in sweep["claims_cell"]:
+            settings = compose_settings([f"experiment={preset}", f"claims_cell={cell}", *fixed])
             flat = {k: value_text(v) for k, v in flatten(settings.resolved).items()}
-            flat["dataset"] = settings.dataset.name
-            configs.append(flat)
-    return configs
+            flat["dataset"], flat["backbone"] = settings.dataset.name, str(settings.backbone["name"])
+            runs += [(flat, head, int(seed)) for head in sweep["head"] for seed in sweep["seed"]]
+    return runs
 
 
-def test_the_shipped_plan_loads_and_every_primary_selector_names_a_cell_the_grid_runs() -> None:
+def test_the_shipped_plan_declares_the_grid_make_claims_runs() -> None:
+    """Every declared cell (``$real``: FashionMNIST in make claims) is one configuration the presets run, with at
+    least its declared heads x seeds; no two cells are the same configuration."""
     plan = load_plan()
     assert [claim.id for claim in plan.claims] == ["1", "2", "3", "4", "5", "5b"]
-    configs = grid_configs()
-    for claim in plan.claims:
-        for spec in claim.primary:
-            for selector in (spec.cells, spec.versus or {}):
-                hits = [c for c in configs if all(c.get(k) in values for k, values in selector.items())]
-                assert hits, f"claim {claim.id}, {spec.name}: no grid cell has {dict(selector)}"
+    runs = grid_runs()
+    matched = []
+    for cell in plan.cells:
+        pins = {k: ("fashion_mnist" if v == "$real" else v) for k, v in cell.pins.items()}
+        hits = [(c, h, s) for c, h, s in runs if all(c.get(k) == v for k, v in pins.items())]
+        configs = {tuple(sorted((k, v) for k, v in c.items() if k != "seed")) for c, _, _ in hits}
+        assert len(configs) == 1, f"cell {cell.name}: {len(configs)} configurations match its pins"
+        ran = {(h, s) for _, h, s in hits}
+        assert {(h, s) for h, n in cell.heads.items() for s in range(n)} <= ran, cell.name
+        matched.append(configs.pop())
+    assert len(set(matched)) == len(matched)
     assert all(sesoi.reason for sesoi in plan.sesois)
+
+
+def test_each_claim_quotes_the_seed_whole_and_each_primary_names_its_phrase() -> None:
+    """The words are the seed's full sentences, verbatim; claim 2 has its accuracy-gap, loss-gap and
+    easier-to-train parts; claim 4 its in-distribution accuracy and both paddings; claim 5 its memory, compute and
+    native-size accuracy parts and no input-size primary."""
+    seed = " ".join(SEED.read_text(encoding="utf-8").split())
+    plan = load_plan()
+    for claim in plan.claims:
+        assert claim.words in seed, claim.id
+        assert claim.words.endswith(".") and claim.words[0].isupper()  # whole sentences
+        assert all(spec.phrase and spec.phrase in claim.words for spec in claim.primary)
+    claims = {claim.id: claim for claim in plan.claims}
+    metrics = {key: [spec.metric for spec in claim.primary] for key, claim in claims.items()}
+    assert metrics["2"] == ["overfit_acc", "overfit_loss", "epochs_to_train_acc_90"] and claims["2"].combine == "all"
+    assert {"model_bytes", "macs_per_image", "test_acc"} <= set(metrics["5"])
+    assert not any(m.startswith("size_acc") for m in metrics["5"])
+    [native] = [s for s in claims["5"].primary if s.metric == "test_acc"]
+    assert native.direction == "noninferior" and native.against == "flatten" and native.sesoi.reason
+    assert [s.direction for s in claims["4"].primary if s.effect == "difference" and not s.minus] == ["noninferior"]
+    assert {s.cells[0] for s in claims["4"].primary if s.effect == "interaction"} == {"presence", "presence_zeros"}
+    assert claims["3"].combine == "any" and all(spec.cells == ("presence",) for spec in claims["3"].primary)
 
 
 def canonical(path: Path) -> str:
@@ -106,6 +137,139 @@ def test_a_wrong_plan_field_is_named_with_its_fix(tmp_path: Path, capsys: pytest
     wrong_unit = [{"id": "A", "words": "x", "primary": [endpoint("p", metric="params_total", effect="reduction")]}]
     with pytest.raises(ConfigError, match=r"sesoi='accuracy'.*unit \('%'\)"):
         load_plan(write_plan(tmp_path / "unit.yaml", wrong_unit))
+
+
+def test_the_plan_hash_covers_the_grid_and_the_robustness_section(tmp_path: Path) -> None:
+    """Adding a seed, pinning a cell elsewhere or adding a robustness level is a new plan (a new hash)."""
+    shipped = yaml.safe_load(default_plan_path().read_text())
+    base = load_plan(default_plan_path()).sha256
+
+    def sha_of(data: dict) -> str:
+        path = tmp_path / "edited.yaml"
+        path.write_text(yaml.safe_dump(data))
+        return load_plan(path).sha256
+
+    assert sha_of(shipped) == base
+    more_seeds = yaml.safe_load(default_plan_path().read_text())
+    more_seeds["cells"]["fmnist_1k"]["seeds"] = 10
+    repinned = yaml.safe_load(default_plan_path().read_text())
+    repinned["cells"]["presence"]["pins"]["backbone.depth"] = 2
+    robust = yaml.safe_load(default_plan_path().read_text())
+    robust["robustness"] = {"factors": {"trainer.weight_decay": [0.0, 5.0e-4]}}
+    robust_more = yaml.safe_load(default_plan_path().read_text())
+    robust_more["robustness"] = {"factors": {"trainer.weight_decay": [0.0, 5.0e-4, 5.0e-3]}}
+    hashes = {base, *(sha_of(d) for d in (more_seeds, repinned, robust, robust_more))}
+    assert len(hashes) == 5
+    assert load_plan(tmp_path / "edited.yaml").robustness == robust_more["robustness"]  # passed through as written
+
+
+def shipped_with(tmp_path: Path, edit) -> Path:
+    data = yaml.safe_load(default_plan_path().read_text())
+    edit(data)
+    path = tmp_path / "my_plan.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def four_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_records(tmp_path_factory.mktemp("records") / "runs")
+
+
+@pytest.mark.parametrize(
+    ("edit", "field", "says"),
+    [
+        (
+            lambda d: d["claims"][0]["primary"][0].update(metric="params_heads"),
+            r"primary\[0\]\.metric='params_heads'",
+            "runs-frame column",
+        ),
+        (
+            lambda d: d["claims"][1]["primary"][0].update(minus="shift_acc_x"),
+            r"primary\[0\]\.minus='shift_acc_x'",
+            "runs-frame column",
+        ),
+        (
+            lambda d: d["cells"]["fmnist_1k"]["pins"].update({"dataset.train_sample": 1000}),
+            r"cells\.fmnist_1k\.pins\.dataset\.train_sample=1000",
+            "a config key",
+        ),
+        (
+            lambda d: d["cells"]["fmnist_1k"]["pins"].update({"backbone.depth": "two"}),
+            r"cells\.fmnist_1k\.pins\.backbone\.depth='two'",
+            "kind its config has",
+        ),
+        (
+            lambda d: d["cells"]["presence"]["pins"].update(dataset="probe_presense"),
+            r"dataset='probe_presense'",
+            "conf/dataset",
+        ),
+        (lambda d: d["cells"]["fmnist_1k"]["pins"].update(dataset="$mine"), r"dataset='\$mine'", "or $real"),
+        (lambda d: d["claims"][1]["primary"][0].update(directon="less"), r"primary\[0\]\.directon='less'", "keys name"),
+        (lambda d: d.update(alpah=0.05), r"alpah=0\.05", "keys alpha"),
+        (lambda d: d["cells"]["presence"].update(head=["gap"]), r"cells\.presence\.head=", "keys pins"),
+        (
+            lambda d: d["claims"][0]["primary"][0].update(cell="fmnist_2k"),
+            r"primary\[0\]\.cell='fmnist_2k'",
+            "declared",
+        ),
+        (lambda d: d["claims"][0]["primary"][0].update(head="gapp"), r"primary\[0\]\.head='gapp'", "conf/head"),
+        (lambda d: d["claims"][0].update(combine="both"), r"claims\[0\]\.combine='both'", "all"),
+        (
+            lambda d: d["claims"][0]["primary"][0].update(phrase="removes flattening"),
+            r"phrase='removes flattening'",
+            "verbatim",
+        ),
+        (
+            lambda d: d["claims"][3]["secondary"][0].update(cells=["fmnist_2k"]),
+            r"secondary\[0\]\.cells='fmnist_2k'",
+            "declared",
+        ),
+        (lambda d: d["cells"]["presence_zeros"].update(heads=["gap"]), r"primary\[3\]\.head='flatten'", "heads cell"),
+    ],
+)
+def test_an_edited_plan_with_a_wrong_field_is_refused_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], four_runs: Path, edit, field: str, says: str
+) -> None:
+    """A misspelt metric, cell key, field or head, an undeclared cell, a phrase not in the seed's words: each is
+    refused before anything is read, with one line naming the field and the fix (exit 2), never ignored."""
+    plan = shipped_with(tmp_path, edit)
+    with pytest.raises(ConfigError, match=field) as caught:
+        load_plan(plan)
+    assert says in str(caught.value) and "Fix:" in str(caught.value)
+    if "params_heads" in field or "train_sample" in field or "directon" in field:
+        assert re.search(r"did you mean (params_head|dataset\.train_samples|direction)\?", str(caught.value))
+    assert report_main([str(four_runs), "--out", str(tmp_path / "out"), "--plan", str(plan), "--no-figures"]) == 2
+    message = capsys.readouterr().err.strip()
+    assert len(message.splitlines()) == 1 and "Invalid analysis plan" in message and "Traceback" not in message
+    assert not (tmp_path / "out" / "claims.md").exists()
+
+
+def test_a_plan_that_does_not_exist_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], four_runs: Path
+) -> None:
+    missing = tmp_path / "missing.yaml"
+    assert report_main([str(four_runs), "--out", str(tmp_path / "out"), "--plan", str(missing), "--no-figures"]) == 2
+    message = capsys.readouterr().err
+    assert "does not exist" in message and "missing.yaml" in message and "edit" not in message
+
+
+def test_respecify_re_decides_every_primary_in_another_cell(tmp_path: Path) -> None:
+    """The robustness map's entry point: the same plan with a cell pinned elsewhere decides its primaries there
+    (the fashion cell moved to 3k images: the records have none, so every primary on it is not measured)."""
+    from poolbench.report.claims.plan_load import respecify
+    from tests.test_claims import judge_plan
+
+    plan = load_plan(write_plan(tmp_path / "plan.yaml", FOUR_VERDICTS))
+    root = write_records(tmp_path / "runs")
+    assert judge_plan(root, plan)["A"].verdict == "supported"
+    moved = respecify(plan, {"fashion": {"dataset.train_samples": 3000}})
+    assert moved.sha256 == plan.sha256 and moved.cell("fashion").pins["dataset.train_samples"] == "3000"
+    verdicts = judge_plan(root, moved)
+    assert verdicts["A"].verdict == "not measured" and "fashion: no runs with its pins" in verdicts["A"].primary[0].note
+    assert verdicts["C"].verdict == "negligible"  # the other cells are as they were
+    with pytest.raises(ConfigError, match="cells.nowhere"):
+        respecify(plan, {"nowhere": {"backbone.depth": 2}})
 
 
 def test_claim_figures_show_the_primary_endpoints_with_one_dot_per_seed_and_unclipped_titles(tmp_path: Path) -> None:

@@ -11,18 +11,11 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import OmegaConf
 
+from poolbench.config.presets import claims_presets
 from poolbench.config.settings import Settings
-from poolbench.sweep.rundir import variant_suffix
 from tests.conftest import CONF_DIR, compose_settings
 
-ROBUST_PRESETS = (
-    "claims_robust",
-    "claims_robust_crop",
-    "claims_robust_noise",
-    "claims_robust_long",
-    "claims_robust_width",
-    "claims_robust_size",
-)  # what `make claims` runs after the claims grid, into results/claims_robust/
+ROBUST_PRESETS = tuple(p for p in claims_presets() if p.startswith("claims_robust"))  # make claims runs them
 
 
 def sweep(preset: str) -> list[list[str]]:
@@ -77,16 +70,11 @@ def test_seeds_per_specification_at_least_three() -> None:
         assert len(seeds) >= 3, preset
 
 
-def test_robust_runs_never_share_a_run_dir() -> None:
-    seen: dict[str, str] = {}
-    for preset in ROBUST_PRESETS:
-        for overrides in sweep(preset):
-            fixed = [o for o in overrides if not o.startswith(("head=", "seed="))]
-            head = next(o for o in overrides if o.startswith("head=")).split("=")[1]
-            seed = next(o for o in overrides if o.startswith("seed=")).split("=")[1]
-            where = f"{head}/seed{seed}{variant_suffix(fixed)}"
-            assert where not in seen, f"{preset} and {seen[where]} share {where}"
-            seen[where] = preset
+def test_make_claims_runs_every_robustness_preset_into_results_claims_robust() -> None:
+    """claims_presets.txt lists each claims_robust*.yaml but the full factorial (the run dirs: test_claims_grid)."""
+    files = {path.stem for path in (CONF_DIR / "experiment").glob("claims_robust*.yaml")}
+    assert set(ROBUST_PRESETS) == files and len(ROBUST_PRESETS) == 6
+    assert {compose_settings([f"experiment={preset}"]).name for preset in ROBUST_PRESETS} == {"claims_robust"}
 
 
 def test_the_full_factorial_crosses_every_factor() -> None:

@@ -34,8 +34,8 @@ def test_a_setting_converges_when_every_run_fits_and_a_flat_curve_alone_does_not
     )
     table = convergence_table(runs, curves, KEYS).set_index("head")
     assert table.loc["gap", "last_quarter_rise_pp"] == pytest.approx(0)  # flat ...
-    assert table.loc["gap", "plateau"] == "no" and table.loc["gap", "runs_fitting"] == "0/2"  # ... yet not fit
-    assert table.loc["flatten", "plateau"] == "yes" and table.loc["flatten", "criterion"] == "fits"
+    assert table.loc["gap", "converged"] == "no" and table.loc["gap", "runs_fitting"] == "0/2"  # ... yet not fit
+    assert table.loc["flatten", "converged"] == "yes" and table.loc["flatten", "criterion"] == "fits"
     assert table.loc["flatten", "epochs_to_train_acc_90"] == pytest.approx(3.5)
     write_convergence(runs, curves, KEYS, tmp_path)
     text = (tmp_path / "convergence.md").read_text()
@@ -46,7 +46,7 @@ def test_a_setting_converges_when_every_run_fits_and_a_flat_curve_alone_does_not
 def test_one_run_short_of_the_ceiling_fails_the_setting() -> None:
     runs = pd.DataFrame([record("gap", 0, 1.0), record("gap", 1, FIT_ACC - 0.001), record("gap", 2, 1.0)])
     table = convergence_table(runs, pd.DataFrame(), KEYS)
-    assert table.loc[0, "plateau"] == "no" and table.loc[0, "runs_fitting"] == "2/3"
+    assert table.loc[0, "converged"] == "no" and table.loc[0, "runs_fitting"] == "2/3"
     assert table.loc[0, "final_train_acc"] > FIT_ACC  # the mean would pass: every run must fit
 
 
@@ -58,9 +58,9 @@ def test_a_longer_run_that_barely_moves_test_accuracy_counts(longer_test_acc: fl
         + [record("gap", s, 0.95, longer_test_acc, epochs=20, **{"trainer.epochs": 20}) for s in (0, 1)]
     )
     table = convergence_table(runs, pd.DataFrame(), keys).set_index("trainer.epochs")
-    assert table.loc[10, "plateau"] == converged
+    assert table.loc[10, "converged"] == converged
     assert table.loc[10, "longer_run_change_pp"] == pytest.approx(100 * (longer_test_acc - 0.80))
-    assert table.loc[20, "plateau"] == "no"  # nothing longer to compare the longest with, and it does not fit
+    assert table.loc[20, "converged"] == "no"  # nothing longer to compare the longest with, and it does not fit
 
 
 def test_failed_runs_and_missing_records_give_an_empty_table() -> None:

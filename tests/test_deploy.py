@@ -94,7 +94,7 @@ def test_bad_deploy_settings_name_the_key(override, text):
 
 
 def test_a_record_written_before_the_deployment_fields_still_reads(tmp_path):
-    """schema_version stays 1: the new fields are optional, so older result.json files read with defaults."""
+    """A schema_version 1 record from before the deployment fields still reads: the new fields take defaults."""
     old = {
         "schema_version": 1,
         "status": "ok",

@@ -89,10 +89,26 @@ def test_trainer_amp_is_named_as_replaced_in_one_line(tmp_path):
     assert out.stderr.strip().splitlines() == [f"poolbench: {raised.value}"]
 
 
-@pytest.mark.parametrize("value", ["[train,test]", "[val,val]", "[val,tets]"])
-def test_curves_must_name_distinct_splits_including_val(value):
+@pytest.mark.parametrize("value", ["[val,val]", "[val,tets]", "val"])
+def test_curves_must_name_distinct_splits(value):
     with pytest.raises(ConfigError, match="trainer.curves"):
         compose_settings([*TINY, f"trainer.curves={value}"])
+
+
+def test_best_val_acc_as_the_objective_needs_the_val_curve():
+    with pytest.raises(
+        ConfigError, match=r"trainer.curves=\['train'\].*objective=best_val_acc.*trainer.curves=\[train,val\]"
+    ):
+        compose_settings([*TINY, "trainer.curves=[train]", "objective=best_val_acc"])
+    assert compose_settings([*TINY, "trainer.curves=[train]", "objective=val_acc"]).trainer.curves == ("train",)
+
+
+def test_without_a_val_curve_the_final_metrics_are_complete_and_best_val_acc_is_null(tmp_path: Path):
+    record = run(compose_settings([*TINY, "trainer.curves=[train]"], output_dir=tmp_path))
+    rows = read_epochs(tmp_path)
+    assert all(row["train_acc"] is not None and row["val_acc"] is None for row in rows)
+    assert record.best_val_acc is None
+    assert None not in (record.val_acc, record.val_loss, record.test_acc, record.train_acc, record.gap_acc)
 
 
 def test_curves_val_evaluates_only_validation_per_epoch_and_everything_at_the_end(tmp_path: Path):

@@ -9,20 +9,21 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import TINY, cli_env, run_cli
+from conftest import REPO_ROOT, TINY, cli_env, run_cli
 from omegaconf import OmegaConf
 from scipy import stats
 
 from poolbench.atomic import atomic_write_text
-from poolbench.record import RESULT_FILE, RunRecord, write_config, write_epochs, write_result
-from poolbench.report.aggregate import mean_std_ci, runs_frame, summary_table
+from poolbench.record import RESULT_FILE, SCHEMA_VERSION, RunRecord, write_config, write_epochs, write_result
+from poolbench.report.aggregate import mean_std_ci, runs_frame
 from poolbench.report.build import write_report
 from poolbench.report.callback import ReportOnSweepEnd
 from poolbench.report.collect import ReportInputError, collect_runs
 from poolbench.report.command import main as report_main
-from poolbench.report.curves import curve_band, learning_curves
+from poolbench.report.curves import curve_band, curves_frame
 from poolbench.report.paired import paired_comparison
 from poolbench.report.references import attach_references, load_references
+from poolbench.report.summary import summary_table
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PDF_MAGIC = b"%PDF-"
@@ -67,8 +68,8 @@ def write_run(
         train_acc=train_acc,
         test_loss=0.5,
         train_loss=0.3,
-        gap_acc=None if test_acc is None else train_acc - test_acc,
-        gap_loss=0.2,
+        overfit_acc=None if test_acc is None else train_acc - test_acc,
+        overfit_loss=0.2,
         params_backbone=params_backbone,
         params_head=params_head,
         params_total=params_backbone + params_head,
@@ -143,7 +144,7 @@ def test_summary_means_and_sample_stds(sweep: Path) -> None:
     half = stats.t.ppf(0.975, 2) * 0.02 / math.sqrt(3)
     assert summary.loc["gap", "test_acc_ci_low"] == pytest.approx(0.82 - half)
     assert summary.loc["gap", "test_acc_ci_high"] == pytest.approx(0.82 + half)
-    assert summary.loc["gem", "gap_acc_mean"] == pytest.approx(0.05)
+    assert summary.loc["gem", "overfit_acc_mean"] == pytest.approx(0.05)
     assert summary.loc["gem", "gem_p_mean"] == pytest.approx(3.0)
     assert summary.loc["gem", "gem_p_std"] == pytest.approx(0.5)
     assert math.isnan(summary.loc["gap", "gem_p_mean"])
@@ -228,7 +229,7 @@ def test_corrupt_and_unknown_schema_records_are_listed_and_do_not_stop_the_repor
     corrupt = sweep / "fashion_mnist" / "small_cnn" / "gmp" / "seed0" / RESULT_FILE
     atomic_write_text(corrupt, '{"status": "ok", "head": ')
     future = write_run(sweep, "avgmax", 0, 0.9) / RESULT_FILE
-    atomic_write_text(future, future.read_text().replace('"schema_version": 1', '"schema_version": 99'))
+    atomic_write_text(future, future.read_text().replace(f'"schema_version": {SCHEMA_VERSION}', '"schema_version": 99'))
     result = write_report([sweep], tmp_path / "out", figures=False)
     assert result.n_records == 10  # the sweep fixture's records; the two bad ones are problems
     problems = pd.read_csv(tmp_path / "out" / "problems.csv")
@@ -243,8 +244,10 @@ def test_corrupt_and_unknown_schema_records_are_listed_and_do_not_stop_the_repor
 def test_partial_sweep_reports_missing_runs_from_multirun_yaml(tmp_path: Path) -> None:
     root = tmp_path / "partial"
     overrides = {"task": ["seed=0,1,2", "dataset=fashion_mnist"]}
-    multirun = {"hydra": {"sweeper": {"params": {"head": "gap,gmp"}}, "overrides": overrides}}
-    atomic_write_text(root / "multirun.yaml", OmegaConf.to_yaml(multirun))
+    sweeper = {"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper", "params": {"head": "gap,gmp"}}
+    atomic_write_text(
+        root / "multirun.yaml", OmegaConf.to_yaml({"hydra": {"sweeper": sweeper, "overrides": overrides}})
+    )
     write_run(root, "gap", 0, 0.8)
     write_run(root, "gap", 1, 0.8)
     write_run(root, "gmp", 0, 0.7)
@@ -253,18 +256,19 @@ def test_partial_sweep_reports_missing_runs_from_multirun_yaml(tmp_path: Path) -
     result = write_report([root], tmp_path / "out", figures=False)
     missing = pd.read_csv(tmp_path / "out" / "missing.csv")
     no_record = missing[missing["reason"] == "no run record"]
-    assert sorted(zip(no_record["head"], no_record["seed"].astype(int))) == [("gap", 2), ("gmp", 1), ("gmp", 2)]
-    assert str(started) in set(missing["where"])
-    assert result.n_missing == 4
+    assert sorted(zip(no_record["head"], no_record["seed"].astype(int))) == [("gap", 2), ("gmp", 2)]
+    started_rows = missing[missing["reason"].str.startswith("started, not finished")]
+    assert list(zip(started_rows["head"], started_rows["seed"], started_rows["where"])) == [("gmp", 1, str(started))]
+    assert result.n_missing == 3  # each run once: the started one is not also "no run record"
     assert "Missing runs (partial sweep)" in result.report_md.read_text()
 
 
-def test_partial_grid_without_multirun_yaml(tmp_path: Path) -> None:
+def test_no_grid_is_guessed_without_a_sweep_record(tmp_path: Path) -> None:
+    """Heads x seeds seen is not a grid (the claims grid has seeds 5-9 for two heads only): nothing is expected."""
     write_run(tmp_path / "runs", "gap", 0, 0.8)
     write_run(tmp_path / "runs", "gap", 1, 0.8)
     write_run(tmp_path / "runs", "gem", 0, 0.8)
-    missing = pd.read_csv(write_report([tmp_path / "runs"], figures=False).out_dir / "missing.csv")
-    assert list(zip(missing["head"], missing["seed"])) == [("gem", 1)]
+    assert pd.read_csv(write_report([tmp_path / "runs"], figures=False).out_dir / "missing.csv").empty
 
 
 def test_group_by_config_key_splits_rows(tmp_path: Path) -> None:
@@ -354,6 +358,22 @@ def report_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_the_committed_reference_report_is_not_replaced_without_out_or_force(tmp_path: Path) -> None:
+    """Refused in one line (exit 2) before anything is read or written; --out writes elsewhere."""
+    reference = tmp_path / "results" / "reference" / "demo"
+    write_run(reference, "gap", 0, 0.8)
+    done = report_cli(str(reference), "--no-figures")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        f"poolbench-report: {reference / 'report'} is a committed reference report: write elsewhere with --out DIR, "
+        "or replace it with --force."
+    )
+    assert not (reference / "report").exists()
+    assert report_main([str(reference), "--no-figures", "--out", str(tmp_path / "elsewhere")]) == 0
+    assert report_main([str(reference), "--no-figures", "--force"]) == 0
+    assert (reference / "report" / "report.md").is_file()
+
+
 def test_cli_end_to_end(sweep: Path, capsys: pytest.CaptureFixture[str]) -> None:
     done = report_cli(str(sweep), "--baseline", "gem", "--no-figures")
     assert done.returncode == 0, done.stderr
@@ -433,7 +453,7 @@ def test_single_seed_paragraph_says_no_conclusion(tmp_path: Path) -> None:
 def test_learning_curve_band_over_seeds(sweep: Path) -> None:
     collection = collect_runs([sweep])
     runs = runs_frame(collection)
-    curves = learning_curves(collection, runs)
+    curves = curves_frame(collection, runs)
     assert "train_batch_loss" in curves.columns and "gem_p" in curves.columns  # extra epochs.csv columns kept
     band = curve_band(curves[curves["head"] == "gap"], "test_acc").set_index("epoch")
     assert band.loc[2, "mean"] == pytest.approx(0.82) and band.loc[2, "std"] == pytest.approx(0.02)
@@ -479,3 +499,27 @@ def test_no_translation_test_means_no_shift_table(sweep: Path, tmp_path: Path) -
     result = write_report([sweep], tmp_path / "out", figures=False)
     assert not (tmp_path / "out" / "shift.md").exists()
     assert "Translation test" not in result.report_md.read_text()
+
+
+def test_a_demo_report_has_no_claims_md_and_says_why(tmp_path: Path) -> None:
+    """make demo's records (the committed reference) touch no claim's primary endpoint: no page of "not measured"
+    claims, one line in report.md instead."""
+    result = write_report([REPO_ROOT / "results" / "reference" / "demo"], tmp_path / "out", figures=False)
+    assert result.claims_md is None and not (tmp_path / "out" / "claims.md").exists()
+    lines = [line for line in result.report_md.read_text().splitlines() if "claims.md" in line]
+    assert lines == [
+        "No claims.md: no claim of the analysis plan `claims.yaml` has a primary endpoint measured in these records "
+        "(`make claims` runs the grid that measures them; docs/claims-grid.md)."
+    ]
+
+
+def test_a_report_whose_records_judge_a_claim_links_claims_md(tmp_path: Path) -> None:
+    from tests.claims_records import write_plan
+    from tests.test_claims import FOUR_VERDICTS, write_records
+
+    plan = write_plan(tmp_path / "plan.yaml", FOUR_VERDICTS)
+    result = write_report([write_records(tmp_path / "runs")], tmp_path / "out", figures=False, plan=plan)
+    assert result.claims_md == tmp_path / "out" / "claims.md" and result.claims_md.is_file()
+    assert "The verdict on the seed's claims, by the analysis plan `plan.yaml`: [claims.md](claims.md)." in (
+        result.report_md.read_text()
+    )

@@ -18,14 +18,15 @@ from test_report import write_run
 from test_report_latex import REAL_HEADS, write_realistic_sweep
 
 from poolbench.record import RESULT_FILE
-from poolbench.report.aggregate import auto_group_keys, deduplicate, runs_frame, summary_table
+from poolbench.report.aggregate import auto_group_keys, deduplicate, runs_frame
 from poolbench.report.build import write_report
 from poolbench.report.canvas import DOUBLE_COLUMN_IN, MIN_FONT_PT, SINGLE_COLUMN_IN, save_figure, slug, style_path
 from poolbench.report.collect import collect_runs
-from poolbench.report.curves import learning_curves
+from poolbench.report.curves import curves_frame
 from poolbench.report.figures import build_figures
 from poolbench.report.names import HEAD_STYLES, head_styles
 from poolbench.report.shift import shift_table
+from poolbench.report.summary import summary_table
 
 
 def built_figures(root: Path):
@@ -33,7 +34,7 @@ def built_figures(root: Path):
     extra = auto_group_keys(collection)
     runs, _ = deduplicate(runs_frame(collection, extra), extra)
     return build_figures(
-        summary_table(runs, extra), runs, learning_curves(collection, runs, extra), extra, shift_table(runs, extra)
+        summary_table(runs, extra), runs, curves_frame(collection, runs, extra), extra, shift_table(runs, extra)
     )
 
 
@@ -236,3 +237,17 @@ def test_a_swept_config_key_gets_its_own_accuracy_vs_parameters_figure(tmp_path:
         (axes,) = item.figure.axes
         points = [line.get_gid() for line in axes.lines if line.get_marker() not in ("_", "|", "None", None, "")]
         assert sorted(points) == ["head:gap", "head:gem"]  # one point per head
+
+
+def test_the_parameter_axis_has_a_labelled_tick_left_of_the_smallest_count(figures) -> None:
+    """The global heads' count (about 24k in the shipped small CNN) reads against a labelled tick below it."""
+    from poolbench.report.params_figure import tick_below
+
+    assert (tick_below(24_058), tick_below(20_000), tick_below(10_000)) == (20_000, 10_000, 5_000)
+    params = next(item for item in figures if item.kind == "accuracy_vs_params" and "Fashion" in item.title)
+    (axes,) = params.figure.axes
+    params.figure.canvas.draw()
+    smallest = min(float(line.get_xdata()[0]) for line in axes.lines if len(line.get_xdata()))
+    left, _right = axes.get_xlim()
+    labelled = [label.get_position()[0] for label in axes.get_xticklabels() if label.get_text()]
+    assert any(left <= loc < smallest for loc in labelled), (left, smallest, labelled)

@@ -30,8 +30,8 @@ RECORD_FIELDS = {
     "best_val_acc",
     "train_acc",
     "train_loss",
-    "gap_acc",
-    "gap_loss",
+    "overfit_acc",
+    "overfit_loss",
     "params_total",
     "params_backbone",
     "params_head",
@@ -54,8 +54,8 @@ def test_tiny_run_writes_a_complete_run_record(tmp_path):
     result = json.loads((tmp_path / RESULT_FILE).read_text())
     assert set(result) >= RECORD_FIELDS
     assert result["status"] == "ok" and result["head"] == "gem" and result["dataset"] == "synthetic"
-    assert result["gap_acc"] == pytest.approx(result["train_acc"] - result["test_acc"])
-    assert result["gap_loss"] == pytest.approx(result["test_loss"] - result["train_loss"])
+    assert result["overfit_acc"] == pytest.approx(result["train_acc"] - result["test_acc"])
+    assert result["overfit_loss"] == pytest.approx(result["test_loss"] - result["train_loss"])
     assert result["params_total"] == result["params_backbone"] + result["params_head"]
     assert result["params_head"] == 16 * 4 + 4 + 1  # linear 16->4 and GeM's p
     assert result["flops_per_image"] > 0 and result["images_per_second"] > 0

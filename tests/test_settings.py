@@ -115,7 +115,7 @@ def test_validate_returns_settings_for_a_composed_config() -> None:
     "key, good, bad",
     [
         ("trainer.precision", ["auto", "fp32", "bf16"], ["fp16", True, "AUTO"]),  # amp's old true/false: no
-        ("trainer.curves", [["val"], ["train", "val", "test"]], [["train"], ["val", "val"], "val"]),
+        ("trainer.curves", [["val"], ["train"], [], ["train", "val", "test"]], [["val", "val"], ["tets"], "val"]),
         ("deploy.timing", [True, False], ["no"]),
     ],
 )

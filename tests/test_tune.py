@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from hydra.core.utils import JobReturn, JobStatus
@@ -119,10 +121,10 @@ def fake_run(root: Path, head: str, seed: int, lr: float, wd: float, val: float,
         val_acc=val if status == "ok" else None,
         test_acc=test if status == "ok" else None,
         train_acc=0.9,
-        gap_acc=0.9 - test,
+        overfit_acc=0.9 - test,
         train_loss=0.3,
         test_loss=0.4,
-        gap_loss=0.1,
+        overfit_loss=0.1,
         params_total=100,
         params_backbone=90,
         params_head=10,
@@ -247,6 +249,55 @@ def test_hydras_own_optuna_sweeper_goes_on_past_a_diverged_trial(tmp_path):
     (ok,) = [trial for trial in trials if trial["status"] == "ok"]
     assert best["best_value"] == ok["val_acc"] and best["best_params"] == {"trainer.lr": 0.05}
     assert "Failed experiment" in output
+
+
+@pytest.mark.slow
+def test_hydras_own_optuna_sweeper_with_every_trial_diverged_ends_in_one_line(tmp_path):
+    """The standard plugin (hydra/sweeper=optuna): its study.best_trial raises "No trials are completed yet."
+    when no trial completed; poolbench ends the search with one line, the summary exits 1, no traceback."""
+    needs_optuna()
+    overrides = [*SYNTHETIC, "trainer.schedule=constant", f"paths.results_dir={tmp_path}", f"data_dir={tmp_path}/data"]
+    sweep = ["-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=0"]
+    sweep += [
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.direction=maximize",
+        "name=alldiv",
+        "report_on_sweep_end=false",
+    ]
+    done = run_cli([*sweep, "trainer.lr=choice(1e12,1e13)", *overrides], tmp_path)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output[-2000:]
+    assert "Traceback" not in output and "ValueError" not in output
+    assert "optuna: none of the trials has a validation objective (every run failed or diverged)" in output
+    assert "poolbench sweep: 0 ok, 2 failed (2 diverged), 0 skipped" in done.stdout
+    assert done.stderr.strip().splitlines()[-1].startswith("poolbench: 2 of 2 runs failed or diverged")
+    assert [trial["status"] for trial in trial_results(tmp_path / "alldiv")] == ["diverged"] * 2
+
+
+@pytest.mark.slow
+def test_a_tuning_sweep_is_reported_as_one_trials_table_with_the_selected_trial_marked(tmp_path):
+    """A 3-trial hydra/sweeper=tune sweep's own report (written when the sweep ends): one table of the trials
+    sorted by val_acc, the best marked as selected, test accuracy for that trial only, no per-trial panels or
+    figures, values to 3 significant digits."""
+    needs_optuna()
+    overrides = [*SYNTHETIC, f"paths.results_dir={tmp_path}", f"data_dir={tmp_path}/data"]
+    done = run_cli(["-m", "hydra/sweeper=tune", "hydra.sweeper.n_trials=3", "name=search", *overrides], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report_dir = tmp_path / "search" / "report"
+    text = (report_dir / "report.md").read_text()
+    assert text.startswith("# poolbench report: a tuning sweep")
+    assert text.count("| rank ") == 1 and text.count("\n## ") == 2  # one table: Trials, then Files
+    assert text.count("✓ selected") == 1  # the selected trial's row
+    assert not (report_dir / "figures").exists() and not list(report_dir.rglob("*.png"))
+    assert not re.search(r"\d\.\d{7,}", text)  # no full floats ("learning rate = 0.02110721108616644")
+    trials = pd.read_csv(report_dir / "trials.csv")
+    assert len(trials) == 3 and trials["selected"].sum() == 1
+    assert list(trials["value"]) == sorted(trials["value"], reverse=True) and bool(trials["selected"].iloc[0])
+    assert trials["test_acc_of_selected"].notna().tolist() == [True, False, False]
+    records = {str(path.parent): json.loads(path.read_text()) for path in (tmp_path / "search").rglob("result.json")}
+    best = records[trials["run_dir"].iloc[0]]
+    assert best["val_acc"] == max(record["val_acc"] for record in records.values())
+    assert trials["test_acc_of_selected"].iloc[0] == best["test_acc"]
 
 
 @pytest.mark.slow

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from poolbench.atomic import atomic_write_json
+from poolbench.config.run_folder import read_config
 from poolbench.errors import PoolbenchError, RecordError
 from poolbench.record import (
     CHECKPOINT_FILE,
-    CONFIG_FILE,
     DEPLOY_TIMING_FILE,
     compute_run_key,
     find_run_dirs,
@@ -61,17 +61,6 @@ def cell_id(config: dict[str, Any]) -> str:
     return compute_run_key({key: value for key, value in config.items() if key not in ("head", "seed")})
 
 
-def load_config(run_dir: Path) -> dict[str, Any] | None:
-    """The run's resolved config.yaml as plain data; None when absent or unreadable."""
-    import yaml
-
-    try:
-        loaded = yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    return loaded if isinstance(loaded, dict) else None
-
-
 def find_cells(roots: Sequence[Path]) -> dict[str, list[CellRun]]:
     """Every finished (status ok) run under ``roots`` with a config.yaml, grouped by cell, in a stable order."""
     cells: dict[str, list[CellRun]] = {}
@@ -82,7 +71,7 @@ def find_cells(roots: Sequence[Path]) -> dict[str, list[CellRun]]:
             record = read_result(run_dir)
         except RecordError:
             continue  # the report lists unreadable records; nothing to time here
-        config = load_config(run_dir)
+        config = read_config(run_dir)
         if record.status != "ok" or config is None:
             continue
         cells.setdefault(cell_id(config), []).append(CellRun(run_dir, record.head, record.seed, config))

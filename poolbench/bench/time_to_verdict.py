@@ -1,6 +1,6 @@
 """Time-to-verdict: the seconds ``make claims`` spends in its runs, estimated from one short real run per cell.
 
-For every cell of the claims grid (``experiment=claims`` and ``experiment=claims_deep``) one run trains with the
+For every cell of the claims grid (every preset of ``conf/experiment/claims_presets.txt``) one run trains with the
 grid's real settings through the ``poolbench`` command (``jobs=2``, so the run gets the threads ``make claims``
 gives it; head ``gap`` stands for the cell's heads), for ``--epochs`` epochs instead of the cell's own. Its
 record's time split (``poolbench.record``) is scaled: start-up, final tests and deployment once, training and
@@ -16,6 +16,7 @@ The last line printed is one JSON object.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import subprocess
 import sys
@@ -23,26 +24,22 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-
-GRIDS = ("claims", "claims_deep")
 REPRESENTATIVE_HEAD = "gap"
 
 
-def sweep_params(preset: str, conf_dir: Path) -> dict[str, list[str]]:
-    """The sweep of an experiment preset: key -> values (``claims_cell: presence,density`` -> [...])."""
-    params = OmegaConf.load(conf_dir / "experiment" / f"{preset}.yaml").hydra.sweeper.params
-    return {str(key): [v.strip() for v in str(value).split(",")] for key, value in params.items()}
-
-
 def grid_cells(conf_dir: Path) -> list[tuple[str, list[str], int]]:
-    """(label, overrides, runs in the cell) for every cell of the claims grid."""
+    """(label, overrides, runs in the cell) for every cell of every claims preset (``claims_presets.txt``); a
+    cell is one value of each key the preset sweeps besides head and seed (``claims_cell``, ``backbone.depth``)."""
+    from poolbench.config.presets import claims_presets, sweep_axes
+
     cells = []
-    for preset in GRIDS:
-        params = sweep_params(preset, conf_dir)
+    for preset in claims_presets(conf_dir / "experiment" / "claims_presets.txt"):
+        params = sweep_axes(preset, conf_dir)
         runs = len(params["head"]) * len(params["seed"])
-        for cell in params["claims_cell"]:
-            cells.append((f"{preset}/{cell}", [f"experiment={preset}", f"claims_cell={cell}"], runs))
+        keys = [key for key in params if key not in ("head", "seed")]  # claims_cell, backbone.depth, ...
+        for values in itertools.product(*(params[key] for key in keys)):
+            label = "/".join([preset, *values])
+            cells.append((label, [f"experiment={preset}", *(f"{k}={v}" for k, v in zip(keys, values))], runs))
     return cells
 
 

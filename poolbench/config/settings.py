@@ -53,8 +53,9 @@ SCHEDULES = ("cosine", "onecycle", "step", "constant")
 # What the step computes in (poolbench/runtime.py resolve_precision): auto is bf16 autocast on CUDA and on CPUs
 # that compute bf16 natively (AVX512-BF16 or AMX), fp32 elsewhere; the run record keeps the resolved value.
 PRECISIONS = ("auto", "fp32", "bf16")
-# The splits evaluated after every epoch (the learning curves); val always (best_val_acc and the objective read
-# it), train (the eval-mode train subset) and test only where a curve is wanted. Final metrics are always computed.
+# The splits evaluated after every epoch (the learning curves): train (the eval-mode train subset), val and test,
+# each only where a curve is wanted; best_val_acc (and objective=best_val_acc) needs the val curve. Final metrics
+# (whole train, val and test splits) are always computed.
 CURVE_SPLITS = ("train", "val", "test")
 TARGET = Text(r"[\w.]+\.\w+", "the import path of a class")
 
@@ -93,7 +94,7 @@ class TrainerSettings:
     eval_batch_size: int = setting(COUNT, "trainer.eval_batch_size=256")
     epochs: int = setting(SIZE, "trainer.epochs=10")
     train_eval_samples: int | None = setting(COUNT, "trainer.train_eval_samples=null", optional=True)
-    curves: tuple[str, ...] = setting(ChoiceList(CURVE_SPLITS, ("val",)), "trainer.curves=[train,val,test]")
+    curves: tuple[str, ...] = setting(ChoiceList(CURVE_SPLITS), "trainer.curves=[train,val,test]")
     device: str = setting(DEVICE, "trainer.device=auto")
     threads: int | None = setting(COUNT, "trainer.threads=null (all cores)", optional=True)
     channels_last: str | bool = setting(AUTO_OR_BOOL, "trainer.channels_last=auto")

@@ -284,4 +284,16 @@ def validate(cfg: DictConfig | Mapping[str, Any], known_keys: set[str] | None = 
     data["dataset"] = from_the_data(data["dataset"])
     settings = settings_from(data)
     check_dataset_combinations(settings.dataset)
+    check_curves_feed_the_objective(settings.trainer.curves, settings.objective)
     return settings
+
+
+def check_curves_feed_the_objective(curves: tuple[str, ...], objective: str) -> None:
+    """``objective=best_val_acc`` is the best per-epoch validation accuracy: it needs the val curve."""
+    if objective == "best_val_acc" and "val" not in curves:
+        raise ConfigError(
+            "trainer.curves",
+            list(curves),
+            "a list including val when objective=best_val_acc (the best per-epoch validation accuracy)",
+            f"trainer.curves=[{','.join([*curves, 'val'])}] or objective=val_acc",
+        )

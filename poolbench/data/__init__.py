@@ -15,4 +15,6 @@ stays free of torch for the config check):
 - ``splits``: the fixed validation carve-out, ``ImageSplit``, ``DataBundle`` and ``prepare_data``;
 - ``batches``: batch augmentation (crop by pad-and-shift, flips), the translation test's shifts, and
   ``epoch_batches``.
+- ``memo``: the translation test's shifted and the other-size test's resized test images, made once per
+  process for the same images.
 """

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
+from poolbench.data.memo import memoized
 from poolbench.data.splits import ImageSplit
 
 
@@ -46,15 +47,20 @@ def shift_directions(count: int, device: torch.device) -> torch.Tensor:
 def shift_images(images: torch.Tensor, pixels: int, mode: str = "zero") -> torch.Tensor:
     """The translation test: image i's content moved by ``pixels`` along ``SHIFT_DIRECTIONS[i % 8]`` (up,
     down, left, right or diagonally: ``pixels`` along every axis it moves on), the uncovered border filled as
-    ``mode`` says (``SHIFT_MODES``). Deterministic, so every head and seed sees the very same shifted test set."""
+    ``mode`` says (``SHIFT_MODES``). Deterministic, so every head and seed sees the very same shifted test set
+    (made once per process for the same images: ``poolbench.data.memo``)."""
     if mode not in SHIFT_MODES:
         raise ValueError(f"shift mode {mode!r} is not one of {', '.join(SHIFT_MODES)}")
     if pixels <= 0:
         return images
-    per_image = shift_directions(images.shape[0], images.device)
-    if mode == "circular":
-        return roll_images(images, per_image * pixels)
-    return crop_windows(images, pixels, pixels - per_image * pixels)  # a window at p - d moves content by d
+
+    def shift() -> torch.Tensor:
+        per_image = shift_directions(images.shape[0], images.device)
+        if mode == "circular":
+            return roll_images(images, per_image * pixels)
+        return crop_windows(images, pixels, pixels - per_image * pixels)  # a window at p - d moves content by d
+
+    return memoized("shift", (int(pixels), mode), images, shift)
 
 
 def roll_images(images: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,7 @@ uint8 like the real datasets. Generation is vectorised (one scatter per instance
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -190,6 +191,14 @@ def spec_of(dataset: DatasetSettings, noise: float | None = None) -> ProbeSpec:
     )
 
 
+@functools.lru_cache(maxsize=4)
+def test_split(spec: ProbeSpec, count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The test images of generator seed ``seed``, made once per process: every seed's run of a cell (each with
+    its own train draw) is scored on these, and 10k of them take seconds to generate. Callers never modify them
+    (``prepare_data`` copies what it keeps)."""
+    return make_probe(spec, count, seed=3 * seed + 2, bank_seed=seed)
+
+
 def load_probe(dataset: DatasetSettings, train_stream: int | None = None) -> RawDataset:
     """Train and test splits of the configured probe task: motifs from ``generator_seed``, train and test images
     from two streams derived from it (the test split never shares an image stream with train). ``train_stream``
@@ -199,6 +208,6 @@ def load_probe(dataset: DatasetSettings, train_stream: int | None = None) -> Raw
     spec, seed = spec_of(dataset), int(dataset.generator_seed)
     stream = 3 * seed + 1 if train_stream is None else int(train_stream)
     train_x, train_y = make_probe(spec, dataset.train_size, seed=stream, bank_seed=seed)
-    test_x, test_y = make_probe(spec, dataset.test_size, seed=3 * seed + 2, bank_seed=seed)
+    test_x, test_y = test_split(spec, dataset.test_size, seed)
     drawn = "" if train_stream is None else f", train stream {stream}"
     return RawDataset(train_x, train_y, test_x, test_y, source=f"probe(task={spec.task}, seed={seed}{drawn})")

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from poolbench.config.settings import DatasetSettings
 from poolbench.data.draws import derived_seed, draw_for
 from poolbench.data.load import load_raw
+from poolbench.data.memo import memoized
 
 
 @dataclass
@@ -39,6 +40,9 @@ class DataBundle:
     channels: int
     image_size: int
     source: str
+    # Where each test image sits in the dataset's own test split (CPU int64; None: all of it, in order): the
+    # per-image predictions of every run of a cell line up on it (poolbench/record.py PREDICTIONS_FILE).
+    test_index: torch.Tensor | None = None
 
 
 def split_indices(
@@ -85,11 +89,17 @@ def noisy_labels(labels: torch.Tensor, fraction: float | None, num_classes: int,
 
 def resize_images(images: torch.Tensor, size: int | None) -> torch.Tensor:
     """uint8 images resized (bilinear, antialiased) to ``size`` x ``size``: ``dataset.eval_image_size`` tests a
-    model at an input size it was not trained at. None or the same size: unchanged."""
+    model at an input size it was not trained at. None or the same size: unchanged. Made once per process for
+    the same images (``poolbench.data.memo``): every run of a cell resizes the same test images."""
     if size is None or tuple(images.shape[2:]) == (int(size), int(size)):
         return images
-    resized = F.interpolate(images.float(), size=(int(size), int(size)), mode="bilinear", antialias=True)
-    return resized.round().clamp(0, 255).to(torch.uint8)
+    side = int(size)
+
+    def resize() -> torch.Tensor:
+        resized = F.interpolate(images.float(), size=(side, side), mode="bilinear", antialias=True)
+        return resized.round().clamp(0, 255).to(torch.uint8)
+
+    return memoized("resize", side, images, resize)
 
 
 def place(x: torch.Tensor, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -146,4 +156,5 @@ def prepare_data(
         channels=dataset.channels,
         image_size=dataset.image_size,
         source=raw.source if not dataset.redraw_per_seed else f"{raw.source}; split seed {draw.split_seed}",
+        test_index=test_idx,
     )

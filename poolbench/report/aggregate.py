@@ -3,7 +3,9 @@
 Conventions, used everywhere in the report:
 - std is the *sample* standard deviation (ddof=1); it is NaN for a single seed.
 - a 95% confidence interval of a mean is ``mean ± t(0.975, n-1) · std / sqrt(n)`` (Student's t); NaN for n < 2.
-- only runs with status ``ok`` enter means; failed and diverged runs go to their own table.
+- only runs with status ``ok`` enter means; failed and diverged runs go to their own table (``report.failed``).
+- the summary table (one row per setting and head, each declared field aggregated as declared):
+  ``poolbench.report.summary``.
 - the paired comparison (every head against a baseline): ``poolbench.report.paired``.
 - rows are split by dataset, backbone, head and every config key that varies between runs of one head
   (``auto_group_keys``); only records of the same config (same run_key) and seed are duplicates.
@@ -20,28 +22,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from poolbench.config.run_folder import flatten, read_config
+from poolbench.record import record_fields
 from poolbench.report.collect import CollectedRun, Collection
-from poolbench.report.variants import flatten, load_config, semantic_flat_config, value_text, varying_keys
+from poolbench.report.variants import semantic_flat_config, value_text, varying_keys
 
 IDENTITY = ("dataset", "backbone", "head")
 CONFIDENCE = 0.95
-SPREAD_METRICS = (
-    "test_acc",
-    "gap_acc",
-    "gap_loss",
-    "train_acc",
-    "val_acc",
-    "best_val_acc",
-    "train_seconds",
-    "images_per_second",
-    "latency_ms",
-    "throughput_ips",
-)
-PARAM_COLUMNS = ("params_total", "params_backbone", "params_head", "flops_per_image", "macs_per_image", "model_bytes")
 SHIFT_PREFIX = "shift_acc_"  # runs-frame column of the translation test at N pixels: shift_acc_N
-# Other per-key record fields ({"N": value}), spread into runs-frame columns FIELD_N (shift_consistency_4,
-# size_acc_32, ...); none of their names starts with SHIFT_PREFIX.
-KEYED_FIELDS = ("shift_consistency", "shift_circular_acc", "shift_circular_consistency", "size_acc", "size_errors")
+POOL_PARAMS = "pool_params"  # learned pooling parameters ({"gem_p": 2.9}): runs-frame columns of their own names
 
 
 def panel_keys(extra: Sequence[str] = ()) -> list[str]:
@@ -55,15 +44,16 @@ def row_keys(extra: Sequence[str] = ()) -> list[str]:
 
 def runs_frame(collection: Collection, extra_keys: Sequence[str] = ()) -> pd.DataFrame:
     """One row per run record: every RunRecord field, pool params as columns, extra keys from config.yaml
-    (a result field of that name wins; ``run_key`` is a field), plus ``config_jobs`` (the run's ``jobs``)."""
+    (a result field of that name wins; ``run_key`` is a field), plus ``config_jobs`` (the run's ``jobs``).
+    Every declared record field is a column (``poolbench.record.record_fields``), a ``{key: value}`` one as
+    FIELD_KEY columns."""
+    keyed = [name for name, declared in record_fields().items() if declared.keyed and name != POOL_PARAMS]
     rows = []
     for run in collection.runs:
         row: dict[str, Any] = asdict(run.record)
-        pool = row.pop("pool_params") or {}
+        pool = row.pop(POOL_PARAMS) or {}
         row.update({key: value for key, value in pool.items() if isinstance(value, (int, float))})
-        shifted = row.pop("shift_acc") or {}
-        row.update({f"{SHIFT_PREFIX}{pixels}": value for pixels, value in shifted.items()})
-        for name in KEYED_FIELDS:
+        for name in keyed:  # shift_acc_4, size_acc_32, ...: one column per key of a {key: value} field
             row.update({f"{name}_{key}": value for key, value in (row.pop(name, None) or {}).items()})
         config = flatten(run_config(run))
         for key in extra_keys:
@@ -81,7 +71,7 @@ def runs_frame(collection: Collection, extra_keys: Sequence[str] = ()) -> pd.Dat
 def run_config(run: CollectedRun) -> dict[str, Any]:
     """The run's config.yaml as a dict, read once per run ({} when absent or unreadable)."""
     if run.config is None:
-        run.config = load_config(run.run_dir) or {}
+        run.config = read_config(run.run_dir) or {}
     return run.config
 
 
@@ -159,53 +149,3 @@ def mean_std_ci(values: Sequence[float]) -> tuple[float, float, float, float]:
     std = float(data.std(ddof=1))
     half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * std / math.sqrt(n)
     return mean, std, mean - half, mean + half
-
-
-def summary_table(runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> pd.DataFrame:
-    """One row per (dataset, backbone, [extra keys], head) over the ok runs; numbers stay numbers."""
-    ok = ok_runs(runs)
-    keys = row_keys(extra_keys)
-    if ok.empty:
-        return pd.DataFrame(columns=[*keys, "n_seeds"])
-    rows = []
-    for key_values, group in ok.groupby(keys, sort=True, dropna=False):
-        row = dict(zip(keys, key_values))
-        row["n_seeds"] = int(group["seed"].nunique())
-        row["seeds"] = ",".join(str(s) for s in sorted(group["seed"].unique()))
-        row["precision"] = ",".join(sorted(group["precision"].dropna().unique())) or None
-        for metric in SPREAD_METRICS:
-            mean, std, low, high = mean_std_ci(group[metric].tolist())
-            row[f"{metric}_mean"], row[f"{metric}_std"] = mean, std
-            if metric == "test_acc":
-                row["test_acc_ci_low"], row["test_acc_ci_high"] = low, high
-        for column in PARAM_COLUMNS:
-            row[column] = _first_number(group[column])
-        row["head_share"] = (
-            row["params_head"] / row["params_total"] if row["params_total"] else math.nan
-        )  # the head's fraction of all parameters
-        for pool_column in _pool_columns(ok):
-            if group[pool_column].notna().any():
-                mean, std, _, _ = mean_std_ci(group[pool_column].dropna().tolist())
-                row[f"{pool_column}_mean"], row[f"{pool_column}_std"] = mean, std
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _first_number(column: pd.Series) -> float:
-    """Parameter counts and FLOPs are the same for every seed of a config; take the first recorded one."""
-    values = column.dropna()
-    return float(values.iloc[0]) if not values.empty else math.nan
-
-
-def _pool_columns(runs: pd.DataFrame) -> list[str]:
-    """Learned pooling parameters found in the records (e.g. gem_p), in a stable order."""
-    return sorted(column for column in runs.columns if column.startswith("gem_p"))
-
-
-def failed_table(runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> pd.DataFrame:
-    """Failed and diverged runs with their error: listed, never averaged in."""
-    columns = [*row_keys(extra_keys), "seed", "status", "epochs_completed", "error", "run_dir"]
-    if runs.empty:
-        return pd.DataFrame(columns=columns)
-    bad = runs[runs["status"] != "ok"]
-    return bad[columns].reset_index(drop=True)

@@ -9,30 +9,30 @@ from pathlib import Path
 import pandas as pd
 
 from poolbench.atomic import atomic_write_text
-from poolbench.report.aggregate import (
-    auto_group_keys,
-    deduplicate,
-    failed_table,
-    runs_frame,
-    summary_table,
-)
+from poolbench.report.aggregate import auto_group_keys, deduplicate, runs_frame
 from poolbench.report.canvas import FigureFile
-from poolbench.report.claims.output import write_claims
-from poolbench.report.claims.plan import load_plan
-from poolbench.report.claims.robust_output import append_to_claims_md, write_robustness
-from poolbench.report.claims.robustness import load_robustness
+from poolbench.report.claims.output import claims_line, write_claims
+from poolbench.report.claims.plan_load import load_plan
 from poolbench.report.collect import ReportInputError, check_paths, collect_runs, default_out_dir
 from poolbench.report.convergence import write_convergence
-from poolbench.report.curves import learning_curves
+from poolbench.report.curves import curves_frame
+from poolbench.report.failed import failed_table, write_failed
 from poolbench.report.figures import write_figures
 from poolbench.report.group_keys import check_baseline, check_group_keys
-from poolbench.report.latex_tables import cost_latex, failed_latex, main_latex, paired_latex, summary_latex
-from poolbench.report.markdown import render_report
+from poolbench.report.markdown import ReportParts, render_report
 from poolbench.report.missing import missing_table
-from poolbench.report.paired import DEFAULT_DELTA, paired_comparison
+from poolbench.report.paired import DEFAULT_DELTA, paired_comparison, write_paired
 from poolbench.report.references import attach_references, load_references, references_for_datasets
-from poolbench.report.shift import display_shift, shift_latex, shift_table
-from poolbench.report.tables import display_paired, display_summary, named_keys, write_table
+from poolbench.report.search import search_sweeper, write_search_report
+from poolbench.report.setting import (
+    common_setting,
+    setting_line,
+    setting_section,
+    write_figure_captions,
+    write_setting,
+)
+from poolbench.report.shift import shift_table, write_shift
+from poolbench.report.summary import summary_table, write_summary
 from poolbench.report.timing import write_timing
 
 DEFAULT_BASELINE = "gap"
@@ -72,13 +72,17 @@ def write_report(
     every ``group_by`` key must split rows (``poolbench.report.group_keys``), else ReportInputError (exit 2)."""
     roots = check_paths([Path(p) for p in paths])
     analysis_plan = load_plan(plan)  # a wrong plan answers before any work
-    load_robustness(analysis_plan)  # its robustness section too
     out = Path(out_dir) if out_dir is not None else default_out_dir(roots)
     collection = collect_runs(roots)
     if not collection.runs and not collection.problems:
         raise ReportInputError(
             f"no run records (result.json) under {', '.join(map(str, roots))}. Run poolbench first, e.g. make demo."
         )
+    sweeper = search_sweeper(collection)
+    if sweeper is not None:  # a tuning sweep: its trials ranked on validation, no per-trial panels or figures
+        n_ok = write_search_report(collection, out / REPORT_FILE, sweeper)
+        problem_messages = [p.message for p in collection.problems]
+        return ReportResult(out, len(collection.runs), n_ok, problem_messages)
     check_group_keys(collection, group_by)
     if baseline is not None:
         check_baseline(collection, baseline)
@@ -91,44 +95,29 @@ def write_report(
     failed = failed_table(runs, extra)
     missing = missing_table(collection, runs, extra)
     problems = pd.DataFrame([(str(p.path), p.message) for p in collection.problems], columns=["path", "problem"])
-    curves = learning_curves(collection, runs, extra)
+    curves = curves_frame(collection, runs, extra)
     shifts = shift_table(runs, extra)
     datasets = sorted(runs["dataset"].unique()) if not runs.empty else []
 
     key_columns = ["dataset", "backbone", *extra, "head"]
     panel = ["dataset", "backbone", *extra]
-    write_table(
-        summary,
-        display_summary(summary, key_columns),
-        out,
-        "summary",
-        [
-            ("main", main_latex(summary, paired, panel, baseline)),
-            ("summary", summary_latex(summary, panel)),
-            ("cost", cost_latex(summary, panel)),
-        ],
-    )
-    write_table(
-        paired, display_paired(paired, key_columns), out, "paired", [("paired", paired_latex(paired, panel, baseline))]
-    )
-    failed_md = pd.concat([named_keys(failed, key_columns), failed.drop(columns=key_columns)], axis=1)
-    write_table(failed, failed_md, out, "failed", [("failed", failed_latex(failed, panel))])
+    common = common_setting(collection)
+    line = setting_line(common, len(collection.runs))
+    write_setting(common, out)
+    write_summary(summary, paired, key_columns, baseline, out, line)
+    write_paired(paired, key_columns, baseline, out, line)
+    write_failed(failed, key_columns, out, line)
     if not shifts.empty:  # only sweeps that ran the translation test (dataset.eval_shifts)
-        write_table(shifts, display_shift(shifts, key_columns), out, "shift", [("shift", shift_latex(shifts, panel))])
+        write_shift(shifts, key_columns, out, line)
     write_timing(runs, panel, out)  # the time split and poolbench-deploy's timing, raw numbers
     for name, frame in (("missing", missing), ("problems", problems), ("runs", runs), ("duplicates", duplicates)):
         atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
     written = write_figures(summary, runs, curves, out / FIGURES_DIR, extra, shifts) if figures else []
+    write_figure_captions(written, out / FIGURES_DIR, line)
     write_convergence(runs, curves, key_columns, out)  # did each setting train to convergence?
-    claims = write_claims(
-        collection, out, figures, analysis_plan
-    )  # the seed's claims: claims.md/.csv/.tex + one figure each
-    if claims is not None:  # how far each verdict holds: robustness.md/.csv/.tex, a section of claims.md
-        words = {item.claim.id: item.verdict for item in claims.verdicts}
-        robust = write_robustness(collection, out, analysis_plan, words, figures)
-        if robust is not None:
-            append_to_claims_md(claims.files[-1], robust.section)
-    text = render_report(
+    # the seed's claims: claims.md/.csv/.tex + one figure each, only when a claim's primary endpoint is measured
+    claims = write_claims(collection, out, figures, analysis_plan, line)
+    parts = ReportParts(
         roots=roots,
         out_dir=out,
         n_records=len(collection.runs),
@@ -144,7 +133,10 @@ def write_report(
         baseline=baseline,
         extra_keys=extra,
         shifts=shifts,
+        setting=setting_section(common, line),
+        claims=claims_line(analysis_plan, claims is not None),
     )
+    text = render_report(parts)
     atomic_write_text(out / REPORT_FILE, text)
     n_ok = int((runs["status"] == "ok").sum()) if not runs.empty else 0
     problem_messages = [p.message for p in collection.problems]

@@ -11,6 +11,7 @@ from pathlib import Path
 from poolbench.errors import PoolbenchError
 
 USAGE_ERROR = 2
+REFERENCE_PARTS = ("results", "reference")  # the committed reference records and reports (results/reference/)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -52,6 +53,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "or equivalent within ±PP of the baseline, or undecided (default: 1.0)",
     )
     parser.add_argument("--no-figures", action="store_true", help="tables and report.md only (faster)")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write the report into PATH/report even under results/reference/ (the committed reference)",
+    )
     return parser.parse_args(argv)
 
 
@@ -69,12 +75,33 @@ def split_keys(values: Sequence[str]) -> list[str]:
     return [key.strip() for value in values for key in value.split(",") if key.strip()]
 
 
+def is_reference(path: Path) -> bool:
+    """Whether ``path`` lies under a ``results/reference/`` folder."""
+    parts = path.resolve().parts
+    return any(parts[i : i + 2] == REFERENCE_PARTS for i in range(len(parts) - 1))
+
+
+def refuse_reference_overwrite(paths: Sequence[Path], out: Path | None, force: bool) -> None:
+    """The default output of a path under results/reference/ is the committed reference report: never replaced
+    by accident (``--out DIR`` writes elsewhere, ``--force`` replaces it on purpose)."""
+    from poolbench.report.collect import ReportInputError, default_out_dir
+
+    if out is not None or force:
+        return
+    target = default_out_dir(paths)
+    if is_reference(target):
+        raise ReportInputError(
+            f"{target} is a committed reference report: write elsewhere with --out DIR, or replace it with --force."
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from poolbench.report.collect import check_paths
 
     args = parse_args(argv)
     try:
         check_paths(args.paths)  # before the heavy imports: a typo in a path answers at once
+        refuse_reference_overwrite(args.paths, args.out, args.force)
         from poolbench.report.build import write_report
 
         result = write_report(

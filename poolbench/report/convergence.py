@@ -44,7 +44,7 @@ COLUMNS = (
     "last_quarter_rise_pp",
     "longer_run_change_pp",
     "criterion",
-    "plateau",
+    "converged",
 )
 
 
@@ -119,7 +119,7 @@ def convergence_table(runs: pd.DataFrame, curves: pd.DataFrame, keys: Sequence[s
         for values, group in ok.groupby(list(keys), sort=True, dropna=False)
     ]
     table = _longer_runs(pd.DataFrame(rows), keys)
-    table["plateau"] = ["yes" if criterion != "—" else "no" for criterion in table["criterion"]]
+    table["converged"] = ["yes" if criterion != "—" else "no" for criterion in table["criterion"]]
     return table[columns].reset_index(drop=True)
 
 
@@ -152,7 +152,7 @@ def convergence_markdown(table: pd.DataFrame, keys: Sequence[str]) -> str:
         cells += [_number(row[c], "{:.1f}", 100) for c in ("final_train_acc", "min_train_acc", "final_test_acc")]
         cells += [_number(row["epochs_to_train_acc_90"], "{:.1f}"), _number(row["last_quarter_rise_pp"], "{:+.1f}")]
         cells += [_number(row["longer_run_change_pp"], "{:+.1f}")]
-        cells.append(row["plateau"] + (f" ({row['criterion']})" if row["plateau"] == "yes" else ""))
+        cells.append(row["converged"] + (f" ({row['criterion']})" if row["converged"] == "yes" else ""))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join([*lines, ""])
 

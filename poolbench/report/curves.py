@@ -10,7 +10,7 @@ from poolbench.report.aggregate import ok_runs, row_keys, run_config
 from poolbench.report.collect import CollectedRun, Collection
 
 
-def learning_curves(collection: Collection, runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> pd.DataFrame:
+def curves_frame(collection: Collection, runs: pd.DataFrame, extra_keys: Sequence[str] = ()) -> pd.DataFrame:
     """Long table of epochs.csv rows for ok runs: row keys, seed, epoch and every per-epoch column; runs that
     log ``gem_p`` get an epoch-0 row holding only their initial p (``head.p`` from config.yaml)."""
     keys = row_keys(extra_keys)

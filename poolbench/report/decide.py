@@ -25,6 +25,9 @@ side: contradicted; in between: negligible). They never enter a Holm family.
 
 Holm: the tests against 0 of all endpoints decided together form one family, the margin tests (TOST, and the
 non-inferiority tests) another; each family is Holm-adjusted over all of its tests (``decide_all``).
+
+It decides on the ``Estimate`` it is given (seed-only, or widened by the test images: ``image_ci.with_images``);
+its p-values are t tests of that effect, standard error and df, so they agree with the interval shown.
 """
 
 from __future__ import annotations
@@ -36,29 +39,32 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from poolbench.report import power as power_of_tests
+from poolbench.report.power import INDEPENDENT, PAIRED, power_against, power_tost, smallest_n
+
 SUPPORTED, CONTRADICTED, NEGLIGIBLE, INCONCLUSIVE = "supported", "contradicted", "negligible", "inconclusive"
 NOT_MEASURED = "not measured"
 VERDICTS = (SUPPORTED, CONTRADICTED, NEGLIGIBLE, INCONCLUSIVE, NOT_MEASURED)
 GREATER, LESS, NONINFERIOR = "greater", "less", "noninferior"
 DIRECTIONS = (GREATER, LESS, NONINFERIOR)
-PAIRED, INDEPENDENT, EXACT = "paired", "independent", "exact"
+EXACT = "exact"
 ALPHA = 0.05
 POWER = 0.8
-MAX_SEEDS = 1000  # seeds_needed gives up above this: the effect sits (almost) on a decision boundary
+MAX_SEEDS = power_of_tests.MAX_SEEDS  # the seeds numbers give up above this
 
 RULE = (
     "**supported**: the test against 0 rejects after Holm's adjustment and the effect estimate lies at least one "
     "SESOI from 0 on the claimed side (the point estimate reaches the SESOI; unadjusted, the 95% CI excludes 0); "
     "**contradicted**: the same on the other side; **negligible**: two one-sided tests against ±SESOI reject "
-    "after Holm's adjustment (unadjusted: the 90% CI lies inside ±SESOI); **inconclusive**: none of these, with "
-    "the seeds that would decide it at the observed spread. A non-inferiority endpoint is supported (contradicted) "
-    "when the test against −SESOI rejects with the estimate above (below) it. Deterministic quantities "
-    "(parameters, multiply-adds, bytes) are exact: at least one SESOI on the claimed side supports, on the other "
-    "side contradicts, in between is negligible. Holm: the tests against 0 of all primary endpoints are one "
-    "family, their margin tests (TOST, non-inferiority) another. Seeds needed: the smallest n at which the "
-    f"deciding test (paired t, or Welch for an interaction; TOST when the estimate is within ±SESOI) has power "
-    f"{POWER:.0%} at level alpha/m (m tests in its family), taking the observed effect and spread as the truth "
-    "and the differences as normal."
+    "after Holm's adjustment (unadjusted: the 90% CI lies inside ±SESOI); **inconclusive**: none of these. A "
+    "non-inferiority endpoint is supported (contradicted) when the test against −SESOI rejects with the estimate "
+    "above (below) it. Deterministic quantities (parameters, multiply-adds, bytes) are exact: at least one SESOI "
+    "on the claimed side supports, on the other side contradicts, in between is negligible. Holm: the tests "
+    "against 0 of all primary endpoints are one family (a test two claims share counts once), their margin tests "
+    "(TOST, non-inferiority) another. Seeds to detect the SESOI (a planning number, never a verdict): the "
+    "smallest n at which the endpoint's test (paired t, or Welch for an interaction; for non-inferiority the "
+    f"test against −SESOI) has power {POWER:.0%} at level alpha/m (m tests in its family) against a true effect "
+    "of one SESOI (non-inferiority: a true effect of 0), at the observed spread, the differences taken as normal."
 )
 
 
@@ -185,7 +191,9 @@ class Decision:
     p_zero_holm: float = math.nan
     p_margin: float = math.nan  # TOST against +-SESOI, or the non-inferiority test against -SESOI
     p_margin_holm: float = math.nan
-    seeds_needed: int | None = None  # inconclusive only; None: not computable (fewer than 2 seeds, no spread)
+    # A planning number (``seeds_to_detect``): seeds per head and cell at which the endpoint's test detects an
+    # effect of one SESOI at the observed spread; None: not computable (exact, fewer than 2 seeds, no spread).
+    seeds_needed: int | None = None
 
 
 def exact_verdict(effect: float, endpoint: Endpoint) -> str:
@@ -199,7 +207,7 @@ def exact_verdict(effect: float, endpoint: Endpoint) -> str:
     return CONTRADICTED if oriented <= -endpoint.sesoi else NEGLIGIBLE
 
 
-def verdict_of(estimate: Estimate, endpoint: Endpoint, p_zero_holm: float, p_margin_holm: float, alpha: float) -> str:
+def rule_word(estimate: Estimate, endpoint: Endpoint, p_zero_holm: float, p_margin_holm: float, alpha: float) -> str:
     """The rule (``RULE``) given the Holm-adjusted p-values of the endpoint's tests."""
     if not estimate.measured:
         return NOT_MEASURED
@@ -223,9 +231,11 @@ def margin_p(estimate: Estimate, endpoint: Endpoint) -> float:
 
 
 def decide_all(
-    items: Sequence[tuple[Estimate, Endpoint]], alpha: float = ALPHA, power: float = POWER
+    items: Sequence[tuple[Estimate, Endpoint]], alpha: float = ALPHA, power: float = POWER, planning: bool = False
 ) -> list[Decision]:
-    """Decide every endpoint, Holm-adjusting the tests against 0 together and the margin tests together."""
+    """Decide every endpoint, Holm-adjusting the tests against 0 together and the margin tests together. The
+    seeds number: ``planning`` (the claims) the seeds to detect the SESOI for every measured endpoint
+    (``seeds_to_detect``), else (paired.md) the seeds that would decide an inconclusive one (``seeds_needed``)."""
     p_zero = [math.nan if ep.direction == NONINFERIOR else p_two_sided(est, 0.0) for est, ep in items]
     p_margin = [margin_p(est, ep) for est, ep in items]
     zero_holm, margin_holm = holm(p_zero), holm(p_margin)
@@ -233,9 +243,12 @@ def decide_all(
     m_margin = sum(math.isfinite(p) for p in p_margin)
     decisions = []
     for (est, ep), pz, pzh, pm, pmh in zip(items, p_zero, zero_holm, p_margin, margin_holm):
-        verdict = verdict_of(est, ep, pzh, pmh, alpha)
+        verdict = rule_word(est, ep, pzh, pmh, alpha)
         needed = None
-        if verdict == INCONCLUSIVE:
+        if planning and verdict != NOT_MEASURED:
+            family = m_margin if ep.direction == NONINFERIOR else m_zero
+            needed = seeds_to_detect(est, ep, alpha / max(1, family), power)
+        elif verdict == INCONCLUSIVE:
             tests_against_zero = ep.direction != NONINFERIOR and abs(est.effect) >= ep.sesoi
             family = m_zero if tests_against_zero else m_margin
             needed = seeds_needed(est, ep, alpha / max(1, family), power)
@@ -243,32 +256,19 @@ def decide_all(
     return decisions
 
 
-def _tail(probability: float) -> float:
-    """scipy's noncentral t returns NaN for some far tails (values below 1e-12): they are 0 here."""
-    return 0.0 if math.isnan(probability) else float(probability)
+def seeds_to_detect(estimate: Estimate, endpoint: Endpoint, alpha: float, power: float = POWER) -> int | None:
+    """A planning number, not a verdict: the seeds (per head and cell) at which the endpoint's test has ``power``
+    to detect a true effect of exactly one SESOI (for non-inferiority: a true effect of 0 against the -SESOI
+    margin, the same distance) at the observed spread. It uses the estimate's spread only, never its effect, so
+    it does not jump when an estimate sits near a decision boundary. ``MAX_SEEDS + 1``: more than MAX_SEEDS."""
+    sd = estimate.sd
+    if estimate.exact or not (math.isfinite(sd) and sd > 0):
+        return None
 
+    def reached(n: int) -> bool:
+        return power_against(endpoint.sesoi, sd, n, alpha, estimate.design) >= power
 
-def _degrees(n: int, design: str) -> float:
-    return 2.0 * (n - 1) if design == INDEPENDENT else n - 1.0
-
-
-def power_against(difference: float, sd: float, n: int, alpha: float, design: str = PAIRED) -> float:
-    """Power of the two-sided t test of effect == 0 when the true effect is ``difference`` (noncentral t)."""
-    df = _degrees(n, design)
-    critical = float(stats.t.ppf(1 - alpha / 2, df))
-    shift = difference * math.sqrt(n) / sd
-    return _tail(stats.nct.sf(critical, df, shift)) + _tail(stats.nct.cdf(-critical, df, shift))
-
-
-def power_tost(difference: float, sd: float, n: int, margin: float, alpha: float, design: str = PAIRED) -> float:
-    """A lower bound on the power of TOST (each one-sided test at ``alpha``): P(A) + P(B) - 1 (Bonferroni's
-    inequality for the joint rejection; exact would need the two tests' shared variance estimate)."""
-    df = _degrees(n, design)
-    critical = float(stats.t.ppf(1 - alpha, df))
-    root = math.sqrt(n) / sd
-    above = _tail(stats.nct.sf(critical, df, (difference + margin) * root))
-    below = _tail(stats.nct.cdf(-critical, df, (difference - margin) * root))
-    return max(0.0, above + below - 1.0)
+    return smallest_n(reached)
 
 
 def seeds_needed(estimate: Estimate, endpoint: Endpoint, alpha: float, power: float = POWER) -> int | None:
@@ -288,10 +288,4 @@ def seeds_needed(estimate: Estimate, endpoint: Endpoint, alpha: float, power: fl
             return power_against(effect, sd, n, alpha, design) >= power
         return power_tost(effect, sd, n, margin, alpha, design) >= power
 
-    if not reached(MAX_SEEDS):
-        return MAX_SEEDS + 1
-    low, high = 2, MAX_SEEDS  # power rises with n: bisect for the smallest n that reaches it
-    while low < high:
-        middle = (low + high) // 2
-        low, high = (low, middle) if reached(middle) else (middle + 1, high)
-    return low
+    return smallest_n(reached)

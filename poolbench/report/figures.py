@@ -61,7 +61,7 @@ def accuracy_per_head(summary: pd.DataFrame, runs: pd.DataFrame, title: str, sty
 def generalization_gap_per_head(
     summary: pd.DataFrame, runs: pd.DataFrame, title: str, styles: dict[str, HeadStyle]
 ) -> Figure:
-    return _dot_plot(summary, runs, "gap_acc", "generalization gap\n(train − test acc., pp)", title, styles)
+    return _dot_plot(summary, runs, "overfit_acc", "generalization gap\n(train − test acc., pp)", title, styles)
 
 
 def _dot_plot(

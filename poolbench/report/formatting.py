@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from poolbench.record.fields import Unit
+
 EMPTY = "—"
 
 
@@ -89,3 +91,15 @@ def format_p(p_value: Any) -> str:
 def p_value_text(p_value: Any, test: str) -> str:
     """The p-value, or why there is none (``not enough seeds``)."""
     return test if is_missing(p_value) else format_p(p_value)
+
+
+def declared_text(unit: Unit, mean: Any, std: Any = None) -> str:
+    """A declared field's value as its unit says (``poolbench.record.fields.Unit``): scaled, fixed decimals,
+    thousands separators where asked, ``± std`` for a unit with ``spread``; EMPTY when missing."""
+    if is_missing(mean):
+        return EMPTY
+    value = float(mean) * unit.scale
+    center = f"{value:,.{unit.digits}f}" if unit.thousands else signed_text(value, unit.digits)
+    if not unit.spread or is_missing(std):
+        return center
+    return f"{center} ± {float(std) * unit.scale:.{unit.digits}f}"

@@ -13,10 +13,11 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 
+from poolbench.config.run_folder import flatten
 from poolbench.record import RunRecord
 from poolbench.report.aggregate import run_config
 from poolbench.report.collect import Collection, ReportInputError
-from poolbench.report.variants import IDENTITY, flatten, semantic_flat_config, varying_keys
+from poolbench.report.variants import IDENTITY, semantic_flat_config, varying_keys
 
 # Record fields that describe how a run was made (grouping by them is like grouping by a config key).
 GROUPING_FIELDS = (

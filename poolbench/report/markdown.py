@@ -1,23 +1,25 @@
-"""``report.md``: the tables and figures together, with a numbers-only paragraph per panel."""
+"""``report.md``: the tables and figures together, with a numbers-only paragraph per panel (``panel_text``),
+assembled from a list of sections (``SECTIONS``), each a function of the ``ReportParts`` read once."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from poolbench.report.aggregate import panel_keys, select_panel
 from poolbench.report.canvas import FigureFile, panel_title
-from poolbench.report.formatting import ci_text, count, format_p, is_missing, pct, pct_pm, signed_text
+from poolbench.report.formatting import pct
 from poolbench.report.names import head_name
-from poolbench.report.paired import MIN_SEEDS_FOR_TEST, NOT_ENOUGH_SEEDS
-from poolbench.report.shift import display_shift, table_pixels
-from poolbench.report.tables import display_paired, display_summary, seeds_needed_text, to_markdown
+from poolbench.report.paired import MIN_SEEDS_FOR_TEST, display_paired
+from poolbench.report.panel_text import panel_paragraph, shift_paragraph
+from poolbench.report.shift import display_shift
+from poolbench.report.summary import display_summary
+from poolbench.report.tables import to_markdown
 from poolbench.report.timing import timing_sections
 
-ALPHA = 0.05
 CONVENTIONS = (
     "Conventions: accuracies in %, differences in percentage points (pp); mean ± sample std (ddof=1) over seeds; "
     "95% CI from Student's t, clipped to [0, 100] % for accuracies (the CSV files keep the unclipped bounds); "
@@ -83,190 +85,156 @@ def provenance_line(runs: pd.DataFrame) -> str:
     return "Provenance: " + "; ".join(parts) + "."
 
 
-def panel_paragraph(summary: pd.DataFrame, paired: pd.DataFrame, baseline: str) -> str:
-    """Which head is best, by how much, whether it is significant, what each head costs: numbers only."""
-    ranked = summary.sort_values("test_acc_mean", ascending=False)
-    best, worst = ranked.iloc[0], ranked.iloc[-1]
-    seeds = sorted({int(n) for n in summary["n_seeds"]})
-    parts = [
-        f"{len(summary)} head(s), {'/'.join(map(str, seeds))} seed(s) each"
-        + (" (one seed: no spread, so no conclusion)." if seeds == [1] else "."),
-        f"Highest mean test accuracy: {head_name(best['head'])} {pct_pm(best['test_acc_mean'], best['test_acc_std'])} %"
-        + (
-            f"; lowest: {head_name(worst['head'])} {pct_pm(worst['test_acc_mean'], worst['test_acc_std'])} %"
-            f" ({pct(best['test_acc_mean'] - worst['test_acc_mean'])} pp apart)."
-            if len(ranked) > 1
-            else "."
-        ),
+@dataclass
+class ReportParts:
+    """Everything report.md shows, read once by ``write_report``."""
+
+    roots: Sequence[Path]
+    out_dir: Path
+    n_records: int
+    summary: pd.DataFrame
+    paired: pd.DataFrame
+    failed: pd.DataFrame
+    missing: pd.DataFrame
+    problems: pd.DataFrame
+    duplicates: pd.DataFrame
+    runs: pd.DataFrame
+    references: pd.DataFrame
+    figures: list[FigureFile]
+    baseline: str
+    extra_keys: Sequence[str] = ()
+    shifts: pd.DataFrame | None = None
+    setting: list[str] = field(default_factory=list)  # the Setting section (poolbench.report.setting)
+    claims: str = ""  # the one line on the seed's claims (poolbench.report.claims.output.claims_line)
+
+    @property
+    def keys(self) -> list[str]:
+        return panel_keys(self.extra_keys)
+
+
+def header_section(parts: ReportParts) -> list[str]:
+    roots = ", ".join(f"`{r}`" for r in parts.roots)
+    lines = ["# poolbench report", "", f"{parts.n_records} run record(s) read from: {roots}", ""]
+    provenance, timing = provenance_line(parts.runs), timing_note(parts.runs)
+    lines += [*([provenance, ""] if provenance else []), *([timing, ""] if timing else []), CONVENTIONS, ""]
+    lines += [parts.claims, ""] if parts.claims else []
+    if parts.extra_keys:
+        shown = ", ".join(f"`{key}`" for key in parts.extra_keys)
+        lines += [
+            f"Grouped by dataset, backbone, head and {shown} (config keys that differ between runs of one "
+            "head, and any --group-by keys).",
+            "",
+        ]
+    return lines
+
+
+def setting_section(parts: ReportParts) -> list[str]:
+    return parts.setting
+
+
+def problems_section(parts: ReportParts) -> list[str]:
+    if parts.problems.empty:
+        return []
+    count_line = f"{len(parts.problems)} record(s) could not be used and are left out:"
+    return ["## Unreadable records", "", count_line, "", to_markdown(parts.problems), ""]
+
+
+def missing_section(parts: ReportParts) -> list[str]:
+    if parts.missing.empty:
+        return []
+    count_line = f"{len(parts.missing)} expected run(s) have no usable record yet:"
+    return ["## Missing runs (partial sweep)", "", count_line, "", to_markdown(parts.missing), ""]
+
+
+def duplicates_section(parts: ReportParts) -> list[str]:
+    if parts.duplicates.empty:
+        return []
+    return [
+        "## Duplicate records",
+        "",
+        f"{len(parts.duplicates)} record(s) repeat a (row, seed) and are left out; "
+        "the latest finished one is used (same config and seed: a rerun):",
+        "",
+        to_markdown(parts.duplicates),
+        "",
     ]
-    comparisons = [_comparison_text(row) for row in paired.itertuples(index=False)]
-    if comparisons:
-        tested = paired["p_holm"].notna().sum() if "p_holm" in paired else 0
-        family = f"; Holm-adjusted over {tested} test(s)" if tested > 1 else ""
-        parts.append(f"Versus {head_name(baseline)} (paired on seed{family}): " + "; ".join(comparisons) + ".")
-    elif baseline not in set(summary["head"]):
-        parts.append(f"No {baseline} runs here, so no paired comparison (choose one with --baseline HEAD).")
-    costs = [
-        f"{head_name(r['head'])} {count(r['params_head'])} ({pct(r['head_share'], 1)} % of {count(r['params_total'])})"
-        for _, r in summary.iterrows()
-    ]
-    parts.append("Head parameters: " + ", ".join(costs) + ".")
-    gaps = [f"{head_name(r['head'])} {pct_pm(r['gap_acc_mean'], r['gap_acc_std'])}" for _, r in summary.iterrows()]
-    parts.append("Generalization gap (train − test accuracy, pp): " + ", ".join(gaps) + ".")
-    if "gem_p_mean" in summary and summary["gem_p_mean"].notna().any():
-        gem = [
-            f"{head_name(r['head'])} {r['gem_p_mean']:.2f}"
-            for _, r in summary.iterrows()
-            if not math.isnan(r["gem_p_mean"])
-        ]
-        parts.append("Final GeM p: " + ", ".join(gem) + ".")
-    return " ".join(parts)
 
 
-def _comparison_text(row) -> str:
-    diff = f"{head_name(row.head)} {pct(row.diff_mean, plus=True)} pp"
-    if row.test == NOT_ENOUGH_SEEDS:
-        return f"{diff} (n={row.n_pairs}, {NOT_ENOUGH_SEEDS} for a test)"
-    ci = f"95% CI {ci_text(row.diff_ci_low, row.diff_ci_high, bounds=(-1.0, 1.0))}"
-    if not math.isfinite(row.p_value):
-        return f"{diff} (n={row.n_pairs}, identical on every seed, no test)"
-    adjusted = row.p_holm if math.isfinite(row.p_holm) else row.p_value
-    verdict = "significant" if adjusted < ALPHA else "not significant"
-    effect = f", d_z={signed_text(row.effect_dz, 1)}" if math.isfinite(row.effect_dz) else ""
-    return (
-        f"{diff} ({ci}, {_p_equals('p', row.p_value)}, {_p_equals('Holm p', adjusted)}{effect}, n={row.n_pairs}, "
-        f"{verdict} at α={ALPHA} after adjustment{_word_text(row)})"
-    )
-
-
-def _word_text(row) -> str:
-    """The engine's word (``poolbench.report.paired``): '; undecided at δ=1.0 pp (12 seeds would decide)'."""
-    word = getattr(row, "verdict", None)
-    if not isinstance(word, str):
-        return ""
-    needed = getattr(row, "seeds_needed", None)
-    decide = (
-        f" ({seeds_needed_text(needed)} seeds would decide)" if word == "undecided" and not is_missing(needed) else ""
-    )
-    if word == "equivalent":
-        return f"; equivalent within ±{pct(row.delta, 1)} pp"
-    return f"; {word} at δ={pct(row.delta, 1)} pp{decide}"
-
-
-def _p_equals(label: str, p_value: float) -> str:
-    text = format_p(p_value)
-    return f"{label}{text}" if text.startswith("<") else f"{label}={text}"
-
-
-def render_report(
-    *,
-    roots: Sequence[Path],
-    out_dir: Path,
-    n_records: int,
-    summary: pd.DataFrame,
-    paired: pd.DataFrame,
-    failed: pd.DataFrame,
-    missing: pd.DataFrame,
-    problems: pd.DataFrame,
-    duplicates: pd.DataFrame,
-    runs: pd.DataFrame,
-    references: pd.DataFrame,
-    figures: list[FigureFile],
-    baseline: str,
-    extra_keys: Sequence[str] = (),
-    shifts: pd.DataFrame | None = None,
-) -> str:
-    keys = panel_keys(extra_keys)
-    lines = ["# poolbench report", "", f"{n_records} run record(s) read from: " + ", ".join(f"`{r}`" for r in roots)]
-    provenance = provenance_line(runs)
-    timing = timing_note(runs)
-    lines += ["", *([provenance, ""] if provenance else []), *([timing, ""] if timing else []), CONVENTIONS, ""]
-    if extra_keys:
-        shown = ", ".join(f"`{key}`" for key in extra_keys)
-        lines += [
-            (
-                f"Grouped by dataset, backbone, head and {shown} (config keys that differ between runs of one "
-                "head, and any --group-by keys)."
-            ),
-            "",
-        ]
-    if not problems.empty:
-        lines += [
-            "## Unreadable records",
-            "",
-            f"{len(problems)} record(s) could not be used and are left out:",
-            "",
-            to_markdown(problems),
-            "",
-        ]
-    if not missing.empty:
-        lines += [
-            "## Missing runs (partial sweep)",
-            "",
-            f"{len(missing)} expected run(s) have no usable record yet:",
-            "",
-            to_markdown(missing),
-            "",
-        ]
-    if not duplicates.empty:
-        lines += [
-            "## Duplicate records",
-            "",
-            (
-                f"{len(duplicates)} record(s) repeat a (row, seed) and are left out; "
-                "the latest finished one is used (same config and seed: a rerun):"
-            ),
-            "",
-            to_markdown(duplicates),
-            "",
-        ]
+def panels_section(parts: ReportParts) -> list[str]:
+    """One section per panel: its paragraph, summary, paired and translation tables and its figures."""
+    keys, summary, lines = parts.keys, parts.summary, []
     for values, panel in summary.groupby(keys, sort=True, dropna=False) if not summary.empty else []:
-        panel_paired = select_panel(paired, keys, values)
-        lines += [f"## {panel_title(keys, values)}", "", panel_paragraph(panel, panel_paired, baseline), ""]
+        panel_paired = select_panel(parts.paired, keys, values)
+        title = panel_title(keys, values)
+        lines += [f"## {title}", "", panel_paragraph(panel, panel_paired, parts.baseline), ""]
         lines += [to_markdown(display_summary(panel, ["head"])), ""]
         if not panel_paired.empty:
-            lines += [
-                f"Paired against {head_name(baseline)} (`{baseline}`):",
-                "",
-                to_markdown(display_paired(panel_paired, ["head"])),
-                "",
-            ]
+            against = f"Paired against {head_name(parts.baseline)} (`{parts.baseline}`):"
+            lines += [against, "", to_markdown(display_paired(panel_paired, ["head"])), ""]
+        shifts = parts.shifts
         panel_shifts = select_panel(shifts, keys, values) if shifts is not None else pd.DataFrame()
         if not panel_shifts.empty:
             lines += [shift_paragraph(panel_shifts), "", to_markdown(display_shift(panel_shifts, ["head"])), ""]
-        for figure in figures:
-            if figure.title == panel_title(keys, values):
-                lines += [f"![{figure.kind}: {figure.title}]({_relative(figure.png, out_dir)})", ""]
+        lines += [
+            f"![{figure.kind}: {figure.title}]({_relative(figure.png, parts.out_dir)})\n"
+            for figure in parts.figures
+            if figure.title == title
+        ]
     if summary.empty:
         lines += ["## Results", "", "No run finished with status ok, so there is nothing to average.", ""]
-    for figure in figures:
+    return lines
+
+
+def params_figures_section(parts: ReportParts) -> list[str]:
+    lines = []
+    for figure in parts.figures:
         if figure.kind == "accuracy_vs_params":
-            image = f"![accuracy vs parameters]({_relative(figure.png, out_dir)})"
+            image = f"![accuracy vs parameters]({_relative(figure.png, parts.out_dir)})"
             lines += [f"## Accuracy vs parameters: {figure.title}", "", image, ""]
-    lines += timing_sections(runs, keys)
-    lines += ["## Failed and diverged runs", "", "Listed, never averaged in." if not failed.empty else "None.", ""]
-    if not failed.empty:
-        lines += [to_markdown(failed), ""]
-    if not references.empty:
-        shown = references.assign(test_error=references["test_error"].map(pct))
-        shown = shown.rename(columns={"test_error": "test error %"})
-        lines += ["## Published reference values", "", REFERENCES_NOTE, "", to_markdown(shown), ""]
-    lines += ["## Files", "", FILES_NOTE, ""]
-    return "\n".join(lines)
+    return lines
 
 
-def shift_paragraph(shifts: pd.DataFrame) -> str:
-    """Numbers only: how much accuracy each head loses when the test images move by the largest shift."""
-    widest = max(table_pixels(shifts))
-    drops = shifts.sort_values(f"drop_{widest}_mean", kind="stable")
-    parts = [
-        f"{head_name(row['head'])} {pct_pm(row[f'drop_{widest}_mean'], row[f'drop_{widest}_std'])} pp"
-        for row in drops.to_dict("records")
-    ]
-    return (
-        f"Translation test (every test image moved by N pixels, zero fill; `dataset.eval_shifts`): accuracy "
-        f"lost at {widest} px, smallest first: " + ", ".join(parts) + "."
-    )
+def timing_section(parts: ReportParts) -> list[str]:
+    return timing_sections(parts.runs, parts.keys)
+
+
+def failed_section(parts: ReportParts) -> list[str]:
+    failed = parts.failed
+    lines = ["## Failed and diverged runs", "", "Listed, never averaged in." if not failed.empty else "None.", ""]
+    return [*lines, to_markdown(failed), ""] if not failed.empty else lines
+
+
+def references_section(parts: ReportParts) -> list[str]:
+    if parts.references.empty:
+        return []
+    shown = parts.references.assign(test_error=parts.references["test_error"].map(pct))
+    shown = shown.rename(columns={"test_error": "test error %"})
+    return ["## Published reference values", "", REFERENCES_NOTE, "", to_markdown(shown), ""]
+
+
+def files_section(parts: ReportParts) -> list[str]:
+    return ["## Files", "", FILES_NOTE, ""]
+
+
+Section = Callable[[ReportParts], list[str]]
+# report.md, top to bottom: a new section is a function of ReportParts added here.
+SECTIONS: tuple[Section, ...] = (
+    header_section,
+    setting_section,
+    problems_section,
+    missing_section,
+    duplicates_section,
+    panels_section,
+    params_figures_section,
+    timing_section,
+    failed_section,
+    references_section,
+    files_section,
+)
+
+
+def render_report(parts: ReportParts, sections: Sequence[Section] = SECTIONS) -> str:
+    return "\n".join(line for section in sections for line in section(parts))
 
 
 def _relative(path: Path, out_dir: Path) -> str:

@@ -5,6 +5,9 @@ Cohen's d_z = mean of the paired differences / their sample std. Each head gets 
 engine (``poolbench.report.decide``, the same rule as the claims verdict) with the SESOI ``delta``
 (``poolbench-report --delta``): better / worse / equivalent within +-delta / undecided, and for an undecided
 one the seeds that would decide it at the observed spread.
+
+The table in one place: the frame (``paired_comparison``), its Markdown view (``display_paired``), its LaTeX
+(``paired_latex``) and the files (``write_paired``: paired.csv, paired.md, paired.tex).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,6 +38,19 @@ from poolbench.report.decide import (
     paired_estimate,
     seeds_needed,
 )
+from poolbench.report.formatting import EMPTY, ci_text, format_p, is_missing, p_value_text, pct, pct_pm, signed_text
+from poolbench.report.latex import (
+    TEXT_WIDTH,
+    LatexTable,
+    head_column,
+    number_column,
+    ordered_rows,
+    panel_rows,
+    tex,
+    two_line,
+)
+from poolbench.report.names import head_name
+from poolbench.report.tables import column_of, named_keys, seeds_needed_text, write_table
 
 MIN_SEEDS_FOR_TEST = 3
 NOT_ENOUGH_SEEDS = "not enough seeds"
@@ -138,3 +155,76 @@ def _paired_stats(head: np.ndarray, base: np.ndarray) -> dict[str, Any]:
     statistic, p_value = float(test.statistic), float(test.pvalue)
     label = "paired t-test" if math.isfinite(p_value) else "paired t-test undefined (all differences equal)"
     return {**result, "t_statistic": statistic, "p_value": p_value, "test": label}
+
+
+def paired_word(row: pd.Series) -> str:
+    """better / worse / equivalent within ±δ / undecided (the engine's word), δ in pp."""
+    word = row.get("verdict")
+    if is_missing(word):
+        return EMPTY
+    return f"equivalent within ±{pct(row['delta'], 1)} pp" if word == "equivalent" else str(word)
+
+
+def display_paired(paired: pd.DataFrame, key_columns: list[str]) -> pd.DataFrame:
+    """The paired table as text: pairs, Δ ± std, its CI, d_z, p, Holm p, the word and the seeds that would decide."""
+    out = named_keys(paired, [*key_columns, "baseline"])
+    out["pairs"] = paired["n_pairs"]
+    if paired.empty:
+        return out
+    out["Δ test acc pp"] = [pct_pm(m, s, signed=True) for m, s in zip(paired["diff_mean"], paired["diff_std"])]
+    out["95% CI pp"] = [
+        ci_text(lo, hi, bounds=(-1.0, 1.0)) for lo, hi in zip(paired["diff_ci_low"], paired["diff_ci_high"])
+    ]
+    out["d_z"] = column_of(paired, "effect_dz").map(lambda v: EMPTY if is_missing(v) else signed_text(float(v), 1))
+    out["p (paired t)"] = [p_value_text(p, test) for p, test in zip(paired["p_value"], paired["test"])]
+    out["p Holm"] = column_of(paired, "p_holm").map(format_p)
+    out["tests in family"] = column_of(paired, "n_tests")
+    delta = column_of(paired, "delta").dropna()
+    header = f"verdict (δ = {pct(delta.iloc[0], 1)} pp)" if len(delta) else "verdict"
+    out[header] = [paired_word(row) for _, row in paired.iterrows()]
+    out["seeds needed"] = column_of(paired, "seeds_needed").map(seeds_needed_text)
+    return out
+
+
+def paired_latex(paired: pd.DataFrame, panel_columns: Sequence[str], baseline: str, setting: str = "") -> LatexTable:
+    """Each head minus the baseline, paired on seed, for ``\\textwidth``."""
+    frame = ordered_rows(paired, panel_columns)
+    rows = [row for _, row in frame.iterrows()]
+
+    def signed(column: str, digits: int) -> list[str]:
+        return [EMPTY if is_missing(r[column]) else signed_text(r[column], digits) for r in rows]
+
+    columns = [
+        head_column(frame),
+        number_column("Pairs", [str(int(r["n_pairs"])) for r in rows]),
+        number_column(
+            two_line(r"$\Delta$ test acc." + "\n(pp)"),
+            [pct_pm(r["diff_mean"], r["diff_std"], signed=True) for r in rows],
+        ),
+        number_column(
+            two_line("95\\% CI\n(pp)"), [ci_text(r["diff_ci_low"], r["diff_ci_high"], 2, (-1.0, 1.0)) for r in rows]
+        ),
+        number_column(two_line("Effect\n$d_z$"), signed("effect_dz", 1)),
+        number_column("$t$", signed("t_statistic", 2)),
+        number_column("$p$", [format_p(r["p_value"]) for r in rows]),
+        number_column(two_line("$p$\nHolm"), [format_p(r["p_holm"]) for r in rows]),
+    ]
+    base = tex(head_name(baseline))
+    caption = (
+        f"Difference to {base} in test accuracy, paired on seed: mean $\\pm$ sample std of the differences, "
+        "95\\% CI, Cohen's $d_z$, paired $t$-test $p$ and Holm-adjusted $p$ (family: all heads of a panel)."
+    )
+    return LatexTable(
+        "paired comparison with the baseline (full)",
+        TEXT_WIDTH,
+        columns,
+        panel_rows(frame, panel_columns),
+        empty_text=f"No head paired with {base}.",
+        caption=f"{caption} {tex(setting)}" if setting else caption,
+    )
+
+
+def write_paired(paired: pd.DataFrame, key_columns: list[str], baseline: str, out: Path, setting: str = "") -> None:
+    """``paired.csv``, ``paired.md`` and ``paired.tex``."""
+    latex = [("paired", paired_latex(paired, key_columns[:-1], baseline, setting))]
+    write_table(paired, display_paired(paired, key_columns), out, "paired", latex, preface=setting)

@@ -12,13 +12,26 @@ from collections.abc import Sequence
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import EngFormatter
+from matplotlib.ticker import EngFormatter, LogLocator
 from matplotlib.typing import FillStyleType
 
 from poolbench.report.canvas import head_gid, head_handles, new_figure, seeds_text
 from poolbench.report.names import HeadStyle, backbone_name, head_order
 
 MIN_SPAN_DECADES = 0.3  # the x axis spans at least this much (a single shared count would get a 1 % axis)
+
+
+# Labelled ticks at 1, 2 and 5 of each decade, and the axis starts at or below the tick under the smallest count:
+# the global heads' ~24k parameters read against 20k, not against an unlabelled stretch of axis.
+TICK_SUBS = (1.0, 2.0, 5.0)
+MINOR_SUBS = (3.0, 4.0, 6.0, 7.0, 8.0, 9.0)
+
+
+def tick_below(value: float) -> float:
+    """The largest 1-2-5 tick strictly below ``value`` (24k -> 20k, 20k -> 10k, 10k -> 5k)."""
+    decade = 10 ** math.floor(math.log10(value))
+    below = [decade * sub for sub in TICK_SUBS if decade * sub < value]
+    return max(below) if below else decade / 10 * TICK_SUBS[-1]
 
 
 BACKBONE_FILLS: tuple[FillStyleType, ...] = ("full", "none", "left", "bottom")
@@ -73,7 +86,9 @@ def accuracy_vs_params(summary: pd.DataFrame, title: str, styles: dict[str, Head
     low, high = float(rows["params_total"].min()), float(rows["params_total"].max())
     span = math.log10(high / low)  # decades; widened to MIN_SPAN_DECADES, plus a margin for the markers
     widen = max(0.0, MIN_SPAN_DECADES - span) / 2 + 0.06 * max(span, MIN_SPAN_DECADES)
-    axes.set_xlim(low / 10**widen, high * 10**widen)
+    axes.set_xlim(min(low / 10**widen, tick_below(low)), high * 10**widen)
+    axes.xaxis.set_major_locator(LogLocator(base=10, subs=TICK_SUBS))
+    axes.xaxis.set_minor_locator(LogLocator(base=10, subs=MINOR_SUBS))
     axes.xaxis.set_major_formatter(EngFormatter(sep=""))
     if summary["params_total"].max() < 10 * summary["params_total"].min():  # within a decade: label minor ticks
         axes.xaxis.set_minor_formatter(EngFormatter(sep=""))

@@ -4,12 +4,14 @@ Every run that set ``dataset.eval_shifts`` stores ``shift_acc`` (``{"N": accurac
 frame holds it as ``shift_acc_N`` columns. Means and sample stds are over seeds, as everywhere in the report;
 the drop (test accuracy minus shifted accuracy) is taken per seed first, so its spread is the paired one.
 Records that hold the consistency test (``shift_consistency``, ``shift_circular_consistency``) add its mean and
-std at each shift; the Markdown table shows them at the largest shift.
+std at each shift; the Markdown table shows them at the largest shift. The table in one place: frame, Markdown,
+LaTeX and files (shift.csv, shift.md, shift.tex).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 
@@ -22,9 +24,10 @@ from poolbench.report.latex import (
     number_column,
     ordered_rows,
     panel_rows,
+    tex,
     two_line,
 )
-from poolbench.report.tables import named_keys
+from poolbench.report.tables import named_keys, write_table
 
 # Runs-frame fields of the consistency test (share of test images keeping their unshifted prediction) and the
 # shift-table column stems they become.
@@ -94,7 +97,7 @@ def display_shift(table: pd.DataFrame, key_columns: list[str]) -> pd.DataFrame:
     return out
 
 
-def shift_latex(table: pd.DataFrame, panel_columns: Sequence[str]) -> LatexTable:
+def shift_latex(table: pd.DataFrame, panel_columns: Sequence[str], setting: str = "") -> LatexTable:
     """The translation test for ``\\textwidth``: accuracy at every shift and the drop at the largest."""
     frame = ordered_rows(table, panel_columns)
     rows = [row for _, row in frame.iterrows()]
@@ -114,4 +117,11 @@ def shift_latex(table: pd.DataFrame, panel_columns: Sequence[str]) -> LatexTable
         "Translation test: test accuracy with every test image moved by $N$ pixels (zero fill), mean "
         "$\\pm$ sample std over seeds, and the per-seed drop at the largest shift."
     )
+    caption = f"{caption} {tex(setting)}" if setting else caption
     return LatexTable("translation test (full)", TEXT_WIDTH, columns, panel_rows(frame, panel_columns), caption=caption)
+
+
+def write_shift(table: pd.DataFrame, key_columns: list[str], out: Path, setting: str = "") -> None:
+    """``shift.csv``, ``shift.md`` and ``shift.tex`` (a non-empty ``shift_table``)."""
+    latex = [("shift", shift_latex(table, key_columns[:-1], setting))]
+    write_table(table, display_shift(table, key_columns), out, "shift", latex, preface=setting)

@@ -1,5 +1,6 @@
-"""Write tables as CSV (raw numbers, every column), Markdown (every column, human-formatted) and LaTeX (sized for
-a paper).
+"""Shared by the report's tables (one module per table: ``summary``, ``paired``, ``failed``, ``shift``,
+``timing``): write a table as CSV (raw numbers, every column), Markdown (every column, human-formatted) and
+LaTeX (sized for a paper).
 
 CSV keeps full precision for further analysis. Markdown and LaTeX show accuracies in percent and differences in
 percentage points (pp), with display names from ``poolbench.report.names``. Display conventions, the same in
@@ -26,15 +27,8 @@ from poolbench.atomic import atomic_write_text
 from poolbench.report.decide import MAX_SEEDS
 from poolbench.report.formatting import (
     EMPTY,
-    ci_text,
-    count,
-    format_p,
     is_missing,
-    num_pm,
-    p_value_text,
     pct,
-    pct_pm,
-    signed_text,
 )
 from poolbench.report.latex import LatexTable
 from poolbench.report.names import NAMERS, key_name
@@ -71,73 +65,6 @@ def reference_text(row: pd.Series) -> str:
     return f"{pct(row['reference_acc'])} ({details})" if details else pct(row["reference_acc"])
 
 
-def display_summary(summary: pd.DataFrame, key_columns: list[str]) -> pd.DataFrame:
-    """The summary as text: one row per (keys, head), mean ± std (ddof=1) and the 95% CI in percent."""
-    out = named_keys(summary, key_columns)
-    out["n"] = summary["n_seeds"]
-    if summary.empty:
-        return out
-    out["test acc %"] = _map_rows(summary, lambda r: pct_pm(r["test_acc_mean"], r["test_acc_std"]))
-    out["95% CI"] = [ci_text(low, high) for low, high in zip(summary["test_acc_ci_low"], summary["test_acc_ci_high"])]
-    out["generalization gap pp"] = _map_rows(summary, lambda r: pct_pm(r["gap_acc_mean"], r["gap_acc_std"]))
-    out["loss gap"] = _map_rows(summary, lambda r: num_pm(r["gap_loss_mean"], r["gap_loss_std"]))
-    out["params"] = summary["params_total"].map(count)
-    out["backbone params"] = summary["params_backbone"].map(count)
-    out["head params"] = summary["params_head"].map(count)
-    out["head share %"] = summary["head_share"].map(lambda v: pct(v, 1))
-    out["M mult-adds/img"] = column_of(summary, "macs_per_image").map(
-        lambda v: EMPTY if is_missing(v) else f"{v / 1e6:.2f}"
-    )
-    out["MFLOPs/img (2 per mult-add)"] = summary["flops_per_image"].map(
-        lambda v: EMPTY if is_missing(v) else f"{v / 1e6:.2f}"
-    )
-    out["model KB"] = column_of(summary, "model_bytes").map(lambda v: EMPTY if is_missing(v) else f"{v / 1e3:,.0f}")
-    out["CPU latency ms (batch 1)"] = column_of(summary, "latency_ms_mean").map(
-        lambda v: EMPTY if is_missing(v) else f"{v:.2f}"
-    )
-    out["CPU img/s (batch 256)"] = column_of(summary, "throughput_ips_mean").map(
-        lambda v: EMPTY if is_missing(v) else f"{v:,.0f}"
-    )
-    if "precision" not in key_columns:  # what the runs computed in (grouped by it where it differs)
-        out["precision"] = column_of(summary, "precision").map(lambda v: EMPTY if is_missing(v) else v)
-    out["train s"] = summary["train_seconds_mean"].map(lambda v: EMPTY if is_missing(v) else f"{v:.1f}")
-    out["img/s"] = summary["images_per_second_mean"].map(lambda v: EMPTY if is_missing(v) else f"{v:,.0f}")
-    if column_of(summary, "gem_p_mean").notna().any():
-        gem_mean, gem_std = column_of(summary, "gem_p_mean"), column_of(summary, "gem_p_std")
-        out["GeM p"] = [num_pm(mean, std, 2) for mean, std in zip(gem_mean, gem_std)]
-    if has_references(summary):
-        out["published acc % (setting)"] = _map_rows(summary, reference_text)
-    return out
-
-
-def display_paired(paired: pd.DataFrame, key_columns: list[str]) -> pd.DataFrame:
-    out = named_keys(paired, [*key_columns, "baseline"])
-    out["pairs"] = paired["n_pairs"]
-    if paired.empty:
-        return out
-    out["Δ test acc pp"] = _map_rows(paired, lambda r: pct_pm(r["diff_mean"], r["diff_std"], signed=True))
-    out["95% CI pp"] = [
-        ci_text(lo, hi, bounds=(-1.0, 1.0)) for lo, hi in zip(paired["diff_ci_low"], paired["diff_ci_high"])
-    ]
-    out["d_z"] = column_of(paired, "effect_dz").map(lambda v: EMPTY if is_missing(v) else signed_text(float(v), 1))
-    out["p (paired t)"] = _map_rows(paired, lambda r: p_value_text(r["p_value"], r["test"]))
-    out["p Holm"] = column_of(paired, "p_holm").map(format_p)
-    out["tests in family"] = column_of(paired, "n_tests")
-    delta = column_of(paired, "delta").dropna()
-    header = f"verdict (δ = {pct(delta.iloc[0], 1)} pp)" if len(delta) else "verdict"
-    out[header] = _map_rows(paired, paired_word)
-    out["seeds needed"] = column_of(paired, "seeds_needed").map(seeds_needed_text)
-    return out
-
-
-def paired_word(row: pd.Series) -> str:
-    """better / worse / equivalent within ±δ / undecided (``poolbench.report.paired``), δ in pp."""
-    word = row.get("verdict")
-    if is_missing(word):
-        return EMPTY
-    return f"equivalent within ±{pct(row['delta'], 1)} pp" if word == "equivalent" else str(word)
-
-
 def seeds_needed_text(value: object) -> str:
     """Seeds that would decide an undecided comparison; beyond ``MAX_SEEDS``: the effect sits on a boundary."""
     if is_missing(value):
@@ -147,13 +74,19 @@ def seeds_needed_text(value: object) -> str:
 
 
 def write_table(
-    raw: pd.DataFrame, display: pd.DataFrame, out_dir: Path, stem: str, latex: Sequence[tuple[str, LatexTable]] = ()
+    raw: pd.DataFrame,
+    display: pd.DataFrame,
+    out_dir: Path,
+    stem: str,
+    latex: Sequence[tuple[str, LatexTable]] = (),
+    preface: str = "",
 ) -> list[Path]:
-    """``stem.csv`` from the raw numbers, ``stem.md`` from the display view, each ``(name, table)`` of ``latex``
-    as ``name.tex`` (a table taller than a page: ``name.tex``, ``name_part2.tex``, ...; ``LatexTable.parts``)."""
+    """``stem.csv`` from the raw numbers, ``stem.md`` from the display view (after ``preface``, a line that says
+    what the table is of), each ``(name, table)`` of ``latex`` as ``name.tex`` (a table taller than a page:
+    ``name.tex``, ``name_part2.tex``, ...; ``LatexTable.parts``)."""
     paths = [out_dir / f"{stem}.csv", out_dir / f"{stem}.md"]
     atomic_write_text(paths[0], raw.to_csv(index=False))
-    atomic_write_text(paths[1], to_markdown(display) + "\n")
+    atomic_write_text(paths[1], (f"{preface}\n\n" if preface else "") + to_markdown(display) + "\n")
     for name, table in latex:
         parts = table.parts()
         for stale in out_dir.glob(f"{name}_part*.tex"):  # from an earlier, longer report

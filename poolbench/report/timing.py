@@ -19,26 +19,25 @@ from pathlib import Path
 import pandas as pd
 
 from poolbench.atomic import atomic_write_text
-from poolbench.record import TIME_SPLIT_FIELDS
+from poolbench.record import TIME_SPLIT_FIELDS, record_fields
 from poolbench.report.aggregate import ok_runs
 from poolbench.report.canvas import panel_title
 from poolbench.report.formatting import EMPTY, is_missing
 from poolbench.report.tables import named_keys, to_markdown
 
-PHASES = {
-    "startup_seconds": "start-up s",
-    "train_seconds": "training s",
-    "eval_seconds": "per-epoch eval s",
-    "final_eval_seconds": "final tests s",
-    "deploy_seconds": "deployment s",
-}
 TOTAL = "all runs"
+
+
+def phases() -> dict[str, str]:
+    """The time-split fields with their declared labels (``poolbench.record.schema``)."""
+    declared = record_fields()
+    return {name: declared[name].label for name in TIME_SPLIT_FIELDS}
 
 
 def time_split_table(runs: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     """Seconds per phase summed over the runs of each panel that recorded their split, and over all of them."""
     shown = ["runs"] if "precision" in keys else ["runs", "precision"]  # a grouping key already, or a column
-    columns = [*keys, *shown, *PHASES, "other_seconds", "run_seconds", "train_share"]
+    columns = [*keys, *shown, *TIME_SPLIT_FIELDS, "other_seconds", "run_seconds", "train_share"]
     timed = runs[runs["run_seconds"].notna()] if not runs.empty and "run_seconds" in runs else pd.DataFrame()
     if timed.empty:
         return pd.DataFrame(columns=columns)
@@ -63,7 +62,7 @@ def display_time_split(table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame
     out["runs"] = table["runs"]
     if "precision" in table and "precision" not in keys:
         out["precision"] = table["precision"].fillna(EMPTY)
-    for column, label in [*PHASES.items(), ("other_seconds", "other s"), ("run_seconds", "run s")]:
+    for column, label in [*phases().items(), ("other_seconds", "other s"), ("run_seconds", "run s")]:
         out[label] = table[column].map(lambda v: EMPTY if is_missing(v) else f"{v:,.1f}")
     out["training share %"] = table["train_share"].map(lambda v: EMPTY if is_missing(v) else f"{100 * v:.0f}")
     return out

@@ -21,14 +21,16 @@ from pathlib import Path
 import pandas as pd
 
 from poolbench.atomic import atomic_write_text
+from poolbench.config.run_folder import flatten
 from poolbench.errors import PoolbenchError
 from poolbench.objective import direction, objective_value
-from poolbench.report.aggregate import run_config, runs_frame, summary_table
+from poolbench.report.aggregate import run_config, runs_frame
 from poolbench.report.collect import CollectedRun, check_paths, collect_runs
+from poolbench.report.formatting import ci_text, pct_pm
 from poolbench.report.names import head_name, head_order
-from poolbench.report.paired import paired_comparison
-from poolbench.report.tables import ci_text, display_paired, pct_pm, to_markdown
-from poolbench.report.variants import flatten
+from poolbench.report.paired import display_paired, paired_comparison
+from poolbench.report.summary import summary_table
+from poolbench.report.tables import to_markdown
 
 TUNED_KEYS = ("trainer.lr", "trainer.weight_decay")  # what stage 1 searches (conf/hydra/sweeper/tune.yaml)
 BASELINE = "gap"

@@ -12,40 +12,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from poolbench.record import CONFIG_FILE, is_semantic
+from poolbench.config.run_folder import flatten
+from poolbench.record import is_semantic
 
 IDENTITY = ("dataset", "backbone", "head")
 NOT_GROUPING = ("seed",)  # averaged over, never a row of its own
 ABSENT = "—"
-
-
-def load_config(run_dir: Path) -> dict[str, Any] | None:
-    """The run's resolved config.yaml as a plain dict; None when absent or unreadable."""
-    import yaml
-
-    path = Path(run_dir) / CONFIG_FILE
-    if not path.is_file():
-        return None
-    try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    return loaded if isinstance(loaded, dict) else None
-
-
-def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"trainer": {"lr": 0.1}}`` -> ``{"trainer.lr": 0.1}``; lists stay values."""
-    flat: dict[str, Any] = {}
-    for key, value in config.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{dotted}."))
-        else:
-            flat[dotted] = value
-    return flat
 
 
 def semantic_flat_config(config: Mapping[str, Any] | None) -> dict[str, Any]:

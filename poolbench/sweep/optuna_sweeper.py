@@ -10,7 +10,8 @@ Hydra's Optuna sweeper, with what a benchmark needs on top, and nothing else cha
   search goes on (the preset sets ``max_failure_rate: 1.0``).
 - When no trial completed, the plugin's ``study.best_trial`` raises "No trials are completed yet." Here the
   sweep ends with one line saying so, and poolbench's sweep summary exits non-zero (its ledger is cleaned up
-  and the sweep report is written as for any sweep).
+  and the sweep report is written as for any sweep). Hydra's own Optuna sweeper (``hydra/sweeper=optuna``) gets
+  the same line: ``guard_hydras_optuna_sweeper`` wraps its ``sweep`` for that one error.
 - When a batch has more failed trials than ``max_failure_rate`` allows, the search stops with one line, and
   the summary exits non-zero (the plugin would re-raise the failure as a traceback).
 
@@ -127,11 +128,40 @@ class ValidationSweep:
             super().sweep(arguments)  # type: ignore[misc]
         except TrialFailed as failure:  # more failures than hydra.sweeper.max_failure_rate allows
             log.error("optuna: search stopped: %s (more than hydra.sweeper.max_failure_rate)", failure)
-        except ValueError:  # study.best_trial: "No trials are completed yet."
-            if wrapper is None or wrapper.with_value > 0:
+        except ValueError as error:  # study.best_trial: "No trials are completed yet."
+            if str(error) != NO_BEST or wrapper is None or wrapper.with_value > 0:
                 raise
-            log.error(
-                "optuna: none of the %d trials has a validation objective (every run failed or diverged): "
-                "no best setting; narrow the search space, e.g. 'trainer.lr=tag(log,interval(0.001,0.1))'",
-                wrapper.launched,
-            )
+            log.error("%s", NO_TRIAL_COMPLETED.format(trials=f" of the {wrapper.launched}"))
+
+
+NO_BEST = "No trials are completed yet."  # optuna's study.best_trial when no trial completed
+NO_TRIAL_COMPLETED = (
+    "optuna: none{trials} trials has a validation objective (every run failed or diverged): no best setting; "
+    "narrow the search space, e.g. 'trainer.lr=tag(log,interval(0.001,0.1))'"
+)
+
+
+def guard_hydras_optuna_sweeper() -> None:
+    """Hydra's own Optuna sweeper (``hydra/sweeper=optuna``) ends a search whose every trial failed with
+    ``study.best_trial``'s ValueError and a traceback. Its ``sweep`` is wrapped (once, in the ``poolbench``
+    process that runs the search) so that this one case ends in one line instead: the trials are recorded, the
+    sweep's callbacks run, and poolbench's sweep summary exits non-zero for the failed runs. Any other error
+    passes through untouched; poolbench's own preset (``ValidationSweep``) gets the same line with the count."""
+    try:
+        from hydra_plugins.hydra_optuna_sweeper.optuna_sweeper import OptunaSweeper
+    except ImportError:  # the tune extra is not installed: nothing to guard
+        return
+    original = OptunaSweeper.sweep
+    if getattr(original, "poolbench_guard", False):
+        return
+
+    def sweep(self: Any, arguments: list[str]) -> None:
+        try:
+            original(self, arguments)
+        except ValueError as error:
+            if str(error) != NO_BEST or isinstance(self, ValidationSweep):  # the preset says it with the count
+                raise
+            log.error("%s", NO_TRIAL_COMPLETED.format(trials=" of the"))
+
+    sweep.poolbench_guard = True  # type: ignore[attr-defined]
+    OptunaSweeper.sweep = sweep  # type: ignore[method-assign]

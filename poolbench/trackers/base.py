@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from poolbench.record import RunRecord
+from poolbench.record import RunRecord, record_fields
 
 log = logging.getLogger("poolbench.trackers")
 
@@ -38,25 +38,16 @@ def epoch_metrics(row: Mapping[str, Any]) -> dict[str, float]:
     }
 
 
-FINAL_FIELDS = ("test_acc", "test_loss", "val_acc", "train_acc", "train_loss", "best_val_acc", "gap_acc", "gap_loss")
+def final_fields() -> list[str]:
+    """The record fields declared for the trackers (``shown`` holds ``trackers``: poolbench.record.fields)."""
+    return [name for name, declared in record_fields().items() if "trackers" in declared.shown]
 
 
 def final_metrics(record: RunRecord) -> dict[str, float]:
     """The record's headline numbers, prefixed ``final_`` (and the translation test's, ``shift_acc_N``)."""
-    values = {f"final_{key}": getattr(record, key, None) for key in FINAL_FIELDS}
+    values = {f"final_{key}": getattr(record, key, None) for key in final_fields()}
     values.update({f"shift_acc_{pixels}": acc for pixels, acc in (record.shift_acc or {}).items()})
     return {key: float(value) for key, value in values.items() if isinstance(value, (int, float))}
-
-
-def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested config -> {"trainer.lr": 0.05, ...} (lists stay values)."""
-    flat: dict[str, Any] = {}
-    for key, value in config.items():
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 class TrackerSet:

@@ -9,9 +9,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from poolbench.config.run_folder import flatten
 from poolbench.config.settings import MlflowSettings, Settings
 from poolbench.record import CONFIG_FILE, EPOCHS_FILE, RESULT_FILE, RunRecord
-from poolbench.trackers.base import epoch_metrics, final_metrics, flatten
+from poolbench.trackers.base import epoch_metrics, final_metrics
 
 LOCAL_STORE = "mlruns"
 PARAM_VALUE_LIMIT = 6000  # MLflow's longest param value

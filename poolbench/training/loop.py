@@ -22,7 +22,7 @@ from poolbench.data.batches import epoch_batches
 from poolbench.data.splits import DataBundle
 from poolbench.step import EpochStats, StepContext, TrainStep, train_epoch
 from poolbench.training.checkpoint import Progress, resume, save_checkpoint
-from poolbench.training.evaluate import Evaluator, ShiftTest, best_val_acc, train_subset
+from poolbench.training.evaluate import Evaluator, Scores, ShiftTest, best_val_acc, train_subset
 from poolbench.training.optim import build_train_step, epoch_steps
 from poolbench.training.progress import RunProgress
 
@@ -53,6 +53,7 @@ class TrainOutcome:
     error: str | None = None
     final: dict[str, float] = field(default_factory=dict)
     shift: ShiftTest = field(default_factory=ShiftTest)
+    test: Scores | None = None  # the final test pass, image by image (predictions.npz); None unless ok
     final_seconds: float = 0.0  # final metrics and the translation test
     carried_seconds: float = 0.0  # training and evaluation seconds of earlier attempts (from the checkpoint)
 
@@ -98,9 +99,11 @@ def train(model: nn.Module, data: DataBundle, plan: TrainPlan) -> TrainOutcome:
                 plan.on_epoch(progress.history)
     began = time.perf_counter()
     final = evaluator.final(progress.history[-1] if progress.history else None)
-    shifted = evaluator.shift_accuracy(plan.eval_shifts, final["test_acc"])
+    shifted = evaluator.shift_accuracy(plan.eval_shifts, final.test)
     seconds = time.perf_counter() - began
-    return TrainOutcome("ok", progress, best_val_acc(progress.history), None, final, shifted, seconds, carried)
+    return TrainOutcome(
+        "ok", progress, best_val_acc(progress.history), None, final.metrics, shifted, final.test, seconds, carried
+    )
 
 
 def _epoch_batches(data: DataBundle, plan: TrainPlan, epoch: int, drop_last: bool) -> Any:

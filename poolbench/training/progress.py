@@ -68,7 +68,10 @@ class RunProgress:
         if self._bar is not None:
             self._bar.set_description(f"epoch {min(row['epoch'] + 1, self.total_epochs)}/{self.total_epochs}")
             loss = row.get("train_loss", row.get("train_batch_loss"))
-            self._bar.set_postfix(loss=f"{loss:.3f}" if loss is not None else "-", val=f"{row.get('val_acc', 0):.4f}")
+            val = row.get("val_acc")  # absent where trainer.curves has no val
+            self._bar.set_postfix(
+                loss=f"{loss:.3f}" if loss is not None else "-", val="-" if val is None else f"{val:.4f}"
+            )
 
     def close(self) -> None:
         if self._bar is not None:

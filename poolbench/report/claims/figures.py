@@ -32,7 +32,7 @@ UNIT_SCALE = {"pp": 100.0, "%": 100.0, "": 1.0}
 UNIT_LABEL = {"pp": "percentage points", "%": "percent", "": "value"}
 
 
-def panel_title(row: Row) -> str:
+def endpoint_title(row: Row) -> str:
     late = " (not converged)" if row.note.startswith("not converged") else ""
     text = f"{row.quantity} — {row.comparison} · {row.setting}: {verdict_of(row)}{late}"
     return "\n".join(textwrap.wrap(text, WRAP_CHARS))
@@ -42,7 +42,7 @@ def draw_panel(axes, row: Row, color: str, marker: str) -> None:
     """One primary endpoint on its own x axis (its unit); y carries nothing but the seeds' jitter."""
     scale = UNIT_SCALE[row.spec.unit]
     sesoi = row.spec.sesoi.value * scale
-    axes.set_title(panel_title(row), fontsize=7, loc="left")
+    axes.set_title(endpoint_title(row), fontsize=7, loc="left")
     axes.set_yticks([])
     axes.set_ylim(-1, 1)
     axes.axvspan(-sesoi, sesoi, color="0.9", linewidth=0, zorder=0)

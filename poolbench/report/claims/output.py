@@ -3,7 +3,8 @@ endpoint with its tests, the figures, every secondary row), ``claims.csv`` (one 
 ``claims_detail.csv`` (every row, raw numbers and per-seed values), ``claims.tex`` (one row per claim, fits
 ``\\textwidth``) and one figure per claim (``poolbench.report.claims.figures``).
 
-Written by ``write_report`` whenever the records hold the runs of at least one row of the plan.
+Written by ``write_report`` only when the records measure a primary endpoint of at least one claim; otherwise
+report.md says in one line why there is no claims.md (``CLAIMS_NOT_JUDGED``).
 """
 
 from __future__ import annotations
@@ -15,29 +16,48 @@ from pathlib import Path
 import pandas as pd
 
 from poolbench.atomic import atomic_write_text
+from poolbench.config.run_folder import flatten
 from poolbench.report.aggregate import auto_group_keys, deduplicate, row_keys, run_config, runs_frame
 from poolbench.report.canvas import FigureFile
-from poolbench.report.claims.plan import Plan, load_plan
+from poolbench.report.claims.plan import Plan
+from poolbench.report.claims.plan_load import load_plan
 from poolbench.report.claims.plan_text import render_plan
 from poolbench.report.claims.tables import (
     architectures_table,
     detail_frame,
     display_rows,
-    display_summary,
+    display_verdicts,
     summary_frame,
 )
-from poolbench.report.claims.verdict import ClaimVerdict, convergence_lookup, judge_claims
+from poolbench.report.claims.verdict import ClaimVerdict, convergence_lookup, every_verdict_not_measured, judge_claims
 from poolbench.report.collect import Collection
 from poolbench.report.convergence import convergence_table
-from poolbench.report.curves import learning_curves
+from poolbench.report.curves import curves_frame
 from poolbench.report.latex import TEXT_WIDTH, LatexColumn, LatexTable, tex
 from poolbench.report.tables import to_markdown
-from poolbench.report.variants import flatten
 
 CLAIMS_STEM = "claims"
+IMAGES_NOTE = (
+    "CI over: *seeds+images* where every run behind a row stored per-image predictions: the standard error adds "
+    "the test images' sampling variance (var of the per-image effect / N images) to the seeds' (t on n − 1), and "
+    "its tests are the ones Holm adjusts; *seeds (t)* where not (claims_detail.csv says why and keeps the "
+    "seed-only interval; docs/reports.md, Test images inside the CI)."
+)
 # Grouping keys the claims always split by when any run's config holds them (the probe task, the training-set
 # size), even where the report's automatic grouping would not (e.g. a sweep of one task only).
 CLAIM_KEYS = ("dataset.task", "dataset.train_samples")
+
+
+def claims_line(plan: Plan, written: bool) -> str:
+    """report.md's one line on the claims: where their verdict is, or why there is none."""
+    if written:
+        return (
+            f"The verdict on the seed's claims, by the analysis plan `{plan.path.name}`: [claims.md]({CLAIMS_STEM}.md)."
+        )
+    return (
+        f"No claims.md: no claim of the analysis plan `{plan.path.name}` has a primary endpoint measured in these "
+        "records (`make claims` runs the grid that measures them; docs/claims-grid.md)."
+    )
 
 
 @dataclass
@@ -48,20 +68,21 @@ class ClaimsResult:
     figures: list[FigureFile] = field(default_factory=list)
 
 
-def claims_runs(collection: Collection, plan: Plan) -> tuple[pd.DataFrame, list[str]]:
-    """The deduplicated runs frame the claims read, and its grouping keys: ``CLAIM_KEYS`` and every key a
-    selector of the plan names (where any run's config holds it), then the report's automatic keys."""
-    wanted = [*CLAIM_KEYS, *(k for k in plan.selector_keys() if k not in CLAIM_KEYS)]
+def claims_runs(collection: Collection, plan: Plan, keys: Sequence[str] = ()) -> tuple[pd.DataFrame, list[str]]:
+    """The deduplicated runs frame the claims read, and its grouping keys: ``CLAIM_KEYS``, every key a cell of the
+    plan is pinned on and ``keys`` (e.g. the robustness section's factors), where any run's config holds it, then
+    the report's automatic keys."""
+    wanted = list(dict.fromkeys([*CLAIM_KEYS, *plan.selector_keys(), *keys]))
     forced = [key for key in wanted if any(flatten(run_config(run)).get(key) is not None for run in collection.runs)]
     extra = auto_group_keys(collection, forced)
     runs, _ = deduplicate(runs_frame(collection, extra), extra)
     return runs, extra
 
 
-def claims_latex(verdicts: Sequence[ClaimVerdict]) -> LatexTable:
+def claims_latex(verdicts: Sequence[ClaimVerdict], setting: str = "") -> LatexTable:
     """One row per claim for ``\\textwidth``: the claim, its verdict, the deciding primary endpoint with its
     effect, CI and n."""
-    summary = display_summary(verdicts)
+    summary = display_verdicts(verdicts)
 
     def wrap(text: str, width: str) -> str:
         return rf"\parbox[t]{{{width}}}{{\raggedright {tex(text)}}}"
@@ -82,8 +103,10 @@ def claims_latex(verdicts: Sequence[ClaimVerdict]) -> LatexTable:
     caption = (
         "The seed's claims about global pooling, judged by a pre-registered analysis plan: each claim's verdict "
         "follows from its primary endpoints (Holm-adjusted across all claims); shown is the endpoint that decides "
-        "it (95\\% CI over seeds; the plan, its hash and every row in claims.md)."
+        "it (95\\% CI over seeds, and over test images where the runs stored per-image predictions; the plan, its "
+        "hash and every row in claims.md)."
     )
+    caption += f" {tex(setting)}" if setting else ""  # what the runs share (poolbench.report.setting)
     return LatexTable("claims verdict", TEXT_WIDTH, columns, caption=caption, font=r"\footnotesize", tabcolsep_pt=3)
 
 
@@ -112,15 +135,18 @@ def render_claims(plan: Plan, verdicts: Sequence[ClaimVerdict], figures: Sequenc
     lines = [
         "# What the records say about the seed's claims on global pooling",
         "",
-        "A setting is one dataset, backbone and value of every config key that varies between the runs; effects "
-        "are the head named first minus the head named second. The plan below was fixed before these results.",
+        "A setting is one dataset, backbone and value of every config key that varies between the runs; the plan "
+        "reads only the settings its grid declares. Effects are the head named first minus the head named second. "
+        "When the plan was written, and what had been seen by then: its history, below.",
         "",
         *render_plan(plan),
         "## Verdict, one row per claim",
         "",
-        to_markdown(display_summary(verdicts)),
+        to_markdown(display_verdicts(verdicts)),
         "",
         "## Primary endpoints (these alone decide)",
+        "",
+        IMAGES_NOTE,
         "",
         to_markdown(display_rows(primary, primary=True)),
         "",
@@ -133,17 +159,22 @@ def render_claims(plan: Plan, verdicts: Sequence[ClaimVerdict], figures: Sequenc
 
 
 def write_claims(
-    collection: Collection, out_dir: Path, figures: bool = True, plan: Plan | Path | str | None = None
+    collection: Collection,
+    out_dir: Path,
+    figures: bool = True,
+    plan: Plan | Path | str | None = None,
+    setting: str = "",
 ) -> ClaimsResult | None:
     """Judge the claims from the records by the plan (a loaded one, a file, or None: the shipped one) and write
-    the files; None (nothing written) when the records hold the runs of no row of the plan."""
+    the files; None (nothing written) when no claim has a primary endpoint measured in the records (a sweep that
+    only touches a plan cell, such as ``make demo``, would get a page of "not measured")."""
     plan = plan if isinstance(plan, Plan) else load_plan(plan)
     runs, extra = claims_runs(collection, plan)
     keys = row_keys(extra)
-    curves = learning_curves(collection, runs, extra)
-    plateaus = convergence_table(runs, curves, keys) if not runs.empty else pd.DataFrame()
-    verdicts = judge_claims(plan, runs, extra, convergence_lookup(runs, plateaus, keys[:-1]))
-    if not any(row.estimate.measured for item in verdicts for row in item.rows):
+    curves = curves_frame(collection, runs, extra)
+    convergence = convergence_table(runs, curves, keys) if not runs.empty else pd.DataFrame()
+    verdicts = judge_claims(plan, runs, extra, convergence_lookup(runs, convergence, keys[:-1]))
+    if every_verdict_not_measured(verdicts):  # no claim has a primary endpoint measured: nothing to judge
         return None
     result = ClaimsResult(verdicts, plan)
     if figures:
@@ -153,7 +184,7 @@ def write_claims(
     outputs = {
         f"{CLAIMS_STEM}.csv": summary_frame(verdicts).to_csv(index=False),
         f"{CLAIMS_STEM}_detail.csv": detail_frame(verdicts).to_csv(index=False),
-        f"{CLAIMS_STEM}.tex": claims_latex(verdicts).render(),
+        f"{CLAIMS_STEM}.tex": claims_latex(verdicts, setting).render(),
         f"{CLAIMS_STEM}.md": render_claims(plan, verdicts, result.figures, out_dir),
     }
     for name, text in outputs.items():

@@ -1,20 +1,23 @@
-"""Measure every endpoint of an analysis plan (``poolbench.report.claim_plan``) on the cells of a runs frame: one
-``Row`` per endpoint, head and matching cell (or pair of cells, for an interaction), with its ``Estimate``.
+"""Measure every endpoint of an analysis plan (``poolbench.report.claims.plan``) on the cells of a runs frame: one
+``Row`` per endpoint, head and declared cell (or pair of cells, for an interaction), with its ``Estimate``.
 
-A cell that is a counter-case never enters a claim its ``about`` does not name; a cell that has not converged
-(where the endpoint asks for converged models) is shown with its estimate but never decides anything; a
-primary endpoint without its runs still gets a row ("not measured"), so a pre-registered endpoint cannot
-silently disappear. Secondary rows skip cells that lack one of their heads.
+Only the cells the plan declares are read, each the one setting of the records that matches its pins
+(``resolve_cells``); a cell that is a counter-case never enters a claim its ``about`` does not name; a cell
+that has not converged (where the endpoint asks for converged models) is shown with its estimate but never
+decides anything; a primary endpoint without its runs still gets a row ("not measured"), so a pre-registered
+endpoint cannot silently disappear. Secondary rows skip cells that lack one of their heads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from poolbench.report.claims.cells import STRUCTURAL_PREFIXES, Cell, number
+from poolbench.report.claims.declared import Resolved, allowed_cells, is_real, resolve_cells
+from poolbench.report.claims.images import ImageResult, PredictionStore, images_for
 from poolbench.report.claims.plan import (
     INTERACTION,
     REDUCTION,
@@ -22,7 +25,6 @@ from poolbench.report.claims.plan import (
     ClaimSpec,
     EndpointSpec,
     Plan,
-    Selector,
 )
 from poolbench.report.decide import (
     Decision,
@@ -32,7 +34,6 @@ from poolbench.report.decide import (
     paired_estimate,
 )
 from poolbench.report.names import head_name
-from poolbench.report.variants import ABSENT
 
 Converged = Callable[[Cell, str], bool | None]  # did every run of this head in this cell converge? None: unknown
 
@@ -51,6 +52,9 @@ class Row:
     setting_full: str = ""
     cells: tuple[Cell, ...] = field(default=(), repr=False, compare=False)
     decision: Decision | None = field(default=None, compare=False)
+    images: ImageResult | None = field(default=None, compare=False)  # seed-only and seeds+images intervals
+    cell_names: tuple[str, ...] = ()  # the plan's declared cells this row reads
+    failure: bool = False  # a failure-rate row (``failure_rows``): shown beside its endpoint, never voted
 
     @property
     def comparison(self) -> str:
@@ -62,29 +66,6 @@ class Row:
     @property
     def quantity(self) -> str:
         return self.spec.name
-
-
-def cell_value(cell: Cell, key: str) -> str:
-    named = dict(zip(cell.keys, cell.values))
-    if key in named:
-        return str(named[key])
-    if key in cell.runs.columns:
-        values = cell.runs[key].dropna().astype(str).unique()
-        return str(values[0]) if len(values) == 1 else ABSENT
-    return ABSENT
-
-
-def matches(cell: Cell, selector: Selector) -> bool:
-    return all(cell_value(cell, key) in allowed for key, allowed in selector.items())
-
-
-def allowed_cells(plan: Plan, claim: str, cells: Sequence[Cell]) -> list[Cell]:
-    """The cells a claim may use: every cell but the counter-cases of other claims."""
-    return [
-        cell
-        for cell in cells
-        if not any(claim not in case.about and matches(cell, case.cells) for case in plan.counter_cases)
-    ]
 
 
 def per_run(spec: EndpointSpec) -> Callable[[pd.Series], float]:
@@ -142,10 +123,14 @@ def convergence_note(cells: Sequence[Cell], heads: Sequence[str], converged: Con
 
 
 def make_row(
-    claim: str, primary: bool, spec: EndpointSpec, head: str, cells: Sequence[Cell], estimate: Estimate
+    claim: str, primary: bool, spec: EndpointSpec, head: str, cells: Sequence[Resolved], estimate: Estimate
 ) -> Row:
-    setting = cells[0].label if len(cells) == 1 else pair_label(cells[0], cells[1])
-    full = " vs ".join(c.full_label for c in cells)
+    found = [r.cell for r in cells if r.cell is not None]
+    names = tuple(r.spec.name for r in cells)
+    if len(found) != len(cells):  # a declared cell without its setting in the records
+        return Row(claim, primary, spec, head, " vs ".join(names), estimate, cell_names=names)
+    setting = found[0].label if len(found) == 1 else pair_label(found[0], found[1])
+    full = " vs ".join(f"{name}: {c.full_label}" for name, c in zip(names, found))
     return Row(
         claim,
         primary,
@@ -153,9 +138,10 @@ def make_row(
         head,
         setting,
         estimate,
-        real_data=cells[0].real_data,
+        real_data=is_real(found[0]),
         setting_full=full,
-        cells=tuple(cells),
+        cells=tuple(found),
+        cell_names=names,
     )
 
 
@@ -167,79 +153,62 @@ def pair_label(first: Cell, second: Cell) -> str:
 
 
 def rows_for(
-    claim: ClaimSpec, spec: EndpointSpec, primary: bool, cells: Sequence[Cell], converged: Converged
+    claim: ClaimSpec,
+    spec: EndpointSpec,
+    primary: bool,
+    resolved: Mapping[str, Resolved],
+    allowed: Sequence[str],
+    converged: Converged,
+    store: PredictionStore | None = None,
 ) -> Iterator[Row]:
-    """Every row of one endpoint: per head, per matching cell (interaction: per matched pair of cells)."""
+    """Every row of one endpoint: per head, per declared cell it names (interaction: with its versus cell); its
+    estimate includes the test images where the runs' predictions allow (``poolbench.report.claims.images``)."""
+    store = store or PredictionStore()
     for head in spec.heads:
         heads = [head] if spec.against is None else [head, spec.against]
-        groups = cell_groups(spec, cells)
-        if not groups and primary:
-            yield Row(claim.id, primary, spec, head, selector_text(spec), exact_estimate(None), "no cell matches")
-        for group in groups:
-            if not all(set(heads) <= set(c.heads()) for c in group):
+        for name in [n for n in spec.cells if n in allowed or primary]:
+            group = [resolved[name], *([resolved[spec.versus]] if spec.versus else [])]
+            missing = [r.note for r in group if r.cell is None]
+            found = [r.cell for r in group if r.cell is not None]
+            if missing or not all(set(heads) <= set(c.heads()) for c in found):
                 if primary:  # a pre-registered endpoint stays visible without its runs
                     row = make_row(claim.id, primary, spec, head, group, exact_estimate(None))
-                    row.note = "; ".join(missing_note(c, spec, heads) for c in group)
+                    row.note = "; ".join(missing or [missing_note(c, spec, heads) for c in found])
                     yield row
                 continue
             if spec.effect == INTERACTION:
-                first, second = (paired_values(c, spec, head).tolist() for c in group)
+                first, second = (paired_values(c, spec, head).tolist() for c in found)
                 estimate = independent_estimate(first, second)
             else:
-                estimate = estimate_in(group[0], spec, head)
+                estimate = estimate_in(found[0], spec, head)
             row = make_row(claim.id, primary, spec, head, group, estimate)
+            row.images = images_for(spec, head, found, estimate, store)
+            row.estimate = row.images.estimate if row.images else estimate  # the interval that decides
             if not estimate.measured:
-                row.note = "; ".join(missing_note(c, spec, heads) for c in group)
-            elif spec.converged and (late := convergence_note(group, heads, converged)):
+                row.note = "; ".join(missing_note(c, spec, heads) for c in found)
+            elif spec.converged and (late := convergence_note(found, heads, converged)):
                 row.note, row.counts = late, False
             elif spec.by_construction:
                 row.note, row.counts = f"by construction: {spec.by_construction}", False
+            if row.images is not None and row.images.warning:
+                row.note = "; ".join(filter(None, [row.note, row.images.warning]))
             yield row
-
-
-def cell_groups(spec: EndpointSpec, cells: Sequence[Cell]) -> list[list[Cell]]:
-    """The matching cells, each alone; for an interaction, each matching cell with its ``versus`` cell of the
-    same backbone and training (every grouping key under a ``match`` prefix equal)."""
-    chosen = [c for c in cells if matches(c, spec.cells)]
-    if spec.versus is None:
-        return [[c] for c in chosen]
-    versus = spec.versus
-    pairs = []
-    for cell in chosen:
-        same = [
-            other
-            for other in cells
-            if other is not cell
-            and matches(other, versus)
-            and all(cell_value(cell, k) == cell_value(other, k) for k in matched_keys(cell, other, spec.match))
-        ]
-        pairs += [[cell, other] for other in same]
-    return pairs
-
-
-def matched_keys(first: Cell, second: Cell, prefixes: Sequence[str]) -> list[str]:
-    keys = dict.fromkeys([*first.keys, *second.keys])
-    return [k for k in keys if any(k == p or k.startswith(f"{p}.") for p in prefixes)]
-
-
-def selector_text(spec: EndpointSpec) -> str:
-    parts = [f"{k} = {'/'.join(v)}" for k, v in spec.cells.items()] or ["every cell"]
-    if spec.versus is not None:
-        parts.append("vs " + ", ".join(f"{k} = {'/'.join(v)}" for k, v in spec.versus.items()))
-    return ", ".join(parts)
 
 
 def measure(plan: Plan, cells: Sequence[Cell], converged: Converged) -> list[Row]:
     """Every row of every claim of the plan: primary rows first, then secondary rows (exact secondary rows once
-    per model: cells that differ only in training give the same parameter count)."""
+    per model: cells that differ only in training give the same parameter count). Only the plan's declared cells
+    are read (``resolve_cells``); each run's predictions are read once (``PredictionStore``)."""
+    resolved = resolve_cells(plan, cells)
     rows: list[Row] = []
+    store = PredictionStore()
     for claim in plan.claims:
-        usable = allowed_cells(plan, claim.id, cells)
+        allowed = allowed_cells(plan, claim.id)
         for spec in claim.primary:
-            rows += rows_for(claim, spec, True, usable, converged)
+            rows += rows_for(claim, spec, True, resolved, allowed, converged, store)
         seen: set[tuple[object, ...]] = set()
         for spec in claim.secondary:
-            for row in rows_for(claim, spec, False, usable, converged):
+            for row in rows_for(claim, spec, False, resolved, allowed, converged, store):
                 if spec.effect == REDUCTION:
                     key = (spec.name, row.head, spec.metric, model_of(row.cells[0]))
                     if key in seen:

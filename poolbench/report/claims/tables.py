@@ -15,6 +15,7 @@ from poolbench.report.claims.rows import Row
 from poolbench.report.claims.rules import verdict_of
 from poolbench.report.claims.verdict import ClaimVerdict
 from poolbench.report.formatting import EMPTY, format_p, pct, signed_text
+from poolbench.report.image_ci import SEEDS_ONLY
 from poolbench.report.tables import seeds_needed_text
 
 ARCHITECTURES_FILE = Path(__file__).resolve().parent.parent / "architectures.csv"
@@ -64,15 +65,55 @@ def interval_text(row: Row, confidence: float) -> str:
     return f"[{signed_text(scale * low, digits)}, {signed_text(scale * high, digits)}]"
 
 
+def interval_name(row: Row) -> str:
+    """Which interval decides the row: "seeds+images", "seeds (t)", "exact" or nothing (not measured)."""
+    if not row.estimate.measured:
+        return ""
+    if row.estimate.exact:
+        return "exact"
+    return row.images.interval if row.images is not None else SEEDS_ONLY
+
+
+def image_columns(row: Row) -> dict[str, object]:
+    """claims_detail.csv's columns of the test-image interval (``poolbench.report.claims.images``): the
+    seeds+images 95 % and 90 % intervals (NaN where the seed-only one decides), its two variance terms, the
+    bootstrap check and why a row is decided on seeds alone."""
+    images = row.images
+    combined = images is not None and images.interval != SEEDS_ONLY
+    low, high = images.estimate.interval(0.95) if combined and images else (math.nan, math.nan)
+    low90, high90 = images.estimate.interval(0.90) if combined and images else (math.nan, math.nan)
+    boot_low, boot_high = images.bootstrap if images else (math.nan, math.nan)
+    return {
+        "interval": interval_name(row),
+        "ci_low_images": low,
+        "ci_high_images": high,
+        "ci90_low_images": low90,
+        "ci90_high_images": high90,
+        "se_seeds": images.seeds.se if images else row.estimate.se,
+        "se_images": math.sqrt(images.variance_images) if combined and images else math.nan,
+        "n_images": images.n_images if images else 0,
+        "ci_low_boot": boot_low,
+        "ci_high_boot": boot_high,
+        "interval_reason": images.reason if images else "",
+    }
+
+
 def seeds_text(row: Row) -> str:
     return seeds_needed_text(row.decision.seeds_needed if row.decision is not None else None)
 
 
+SEEDS_COLUMN = "seeds to detect the SESOI (planning)"
+
+
 def verdict_text(row: Row) -> str:
-    return verdict_of(row) if row.primary else ("by construction" if row.spec.by_construction else "secondary")
+    if row.primary:
+        return verdict_of(row)
+    if row.failure:
+        return "failure rate"
+    return "by construction" if row.spec.by_construction else "secondary"
 
 
-def display_summary(verdicts: Sequence[ClaimVerdict]) -> pd.DataFrame:
+def display_verdicts(verdicts: Sequence[ClaimVerdict]) -> pd.DataFrame:
     rows = []
     for item in verdicts:
         head = item.headline
@@ -80,11 +121,11 @@ def display_summary(verdicts: Sequence[ClaimVerdict]) -> pd.DataFrame:
             {
                 "#": item.claim.id,
                 "claim (seed's words)": item.claim.words,
-                "verdict": f"**{item.verdict}**",
-                "basis": item.basis,
+                "verdict (its parts)": f"**{item.verdict}**: {item.basis}",
                 "headline (deciding primary endpoint)": f"{head.quantity} · {head.setting}" if head else EMPTY,
                 "effect": effect_text(head) if head else EMPTY,
                 "95% CI": interval_text(head, 0.95) if head else EMPTY,
+                "CI over": interval_name(head) if head else EMPTY,
                 "n": str(head.estimate.n) if head else "0",
             }
         )
@@ -97,11 +138,13 @@ def display_rows(rows: Sequence[Row], primary: bool) -> pd.DataFrame:
     for row in rows:
         line = {
             "#": row.claim,
-            "endpoint": row.quantity,
+            "endpoint": row.quantity + (f" (tests “{row.spec.phrase}”)" if primary and row.spec.phrase else ""),
+            "cell": " vs ".join(row.cell_names),
             "setting": row.setting,
             "comparison": row.comparison,
             "effect": effect_text(row),
             "95% CI": interval_text(row, 0.95),
+            "CI over": interval_name(row),
         }
         decision = row.decision
         if primary and decision is not None:
@@ -113,7 +156,7 @@ def display_rows(rows: Sequence[Row], primary: bool) -> pd.DataFrame:
                     "p vs 0 (Holm)": format_p(decision.p_zero_holm),
                     "p margin (Holm)": format_p(decision.p_margin_holm),
                     "verdict": f"**{decision.verdict}**",
-                    "seeds needed": seeds_text(row),
+                    SEEDS_COLUMN: seeds_text(row),
                 }
             )
         else:
@@ -141,6 +184,7 @@ def summary_frame(verdicts: Sequence[ClaimVerdict]) -> pd.DataFrame:
                 "effect": head.estimate.effect if head else math.nan,
                 "ci_low": low,
                 "ci_high": high,
+                "interval": interval_name(head) if head else "",
                 "unit": head.spec.unit if head else None,
                 "n": head.estimate.n if head else 0,
             }
@@ -154,13 +198,16 @@ def detail_frame(verdicts: Sequence[ClaimVerdict]) -> pd.DataFrame:
     for item in verdicts:
         for row in item.rows:
             estimate, decision = row.estimate, row.decision
-            low, high = estimate.interval(0.95)
-            eq_low, eq_high = estimate.interval(0.90)
+            seeds = row.images.seeds if row.images is not None else estimate  # the seed-only t interval
+            low, high = seeds.interval(0.95)
+            eq_low, eq_high = seeds.interval(0.90)
             records.append(
                 {
                     "claim": row.claim,
                     "role": "primary" if row.primary else "secondary",
                     "endpoint": row.quantity,
+                    "phrase": row.spec.phrase,
+                    "cells": " vs ".join(row.cell_names),
                     "setting": row.setting,
                     "setting_full": row.setting_full,
                     "head": row.head,
@@ -177,14 +224,15 @@ def detail_frame(verdicts: Sequence[ClaimVerdict]) -> pd.DataFrame:
                     "ci90_low": eq_low,
                     "ci90_high": eq_high,
                     "n": estimate.n,
-                    "sd": estimate.sd,
+                    "sd": seeds.sd,
+                    **image_columns(row),
                     "per_seed": " ".join(f"{p:.6g}" for p in estimate.points),
                     "p_zero": decision.p_zero if decision else math.nan,
                     "p_zero_holm": decision.p_zero_holm if decision else math.nan,
                     "p_margin": decision.p_margin if decision else math.nan,
                     "p_margin_holm": decision.p_margin_holm if decision else math.nan,
                     "verdict": verdict_text(row),
-                    "seeds_needed": decision.seeds_needed if decision else None,
+                    "seeds_to_detect_sesoi_planning": decision.seeds_needed if decision else None,
                     "counts": row.counts,
                     "note": row.note,
                 }

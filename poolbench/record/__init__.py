@@ -1,8 +1,15 @@
 """The run record: the only contract between training and reporting.
 
 One directory per run holds ``config.yaml`` (the resolved config), ``result.json`` (the fields of
-``RunRecord``), ``epochs.csv`` (one row per epoch) and ``checkpoint.pt``. Every file is written atomically; a
-run is *done* only when ``result.json`` exists with ``status == "ok"``.
+``RunRecord``: ``poolbench.record.schema``, each declared once with ``poolbench.record.fields``), ``epochs.csv``
+(one row per epoch) and ``checkpoint.pt``. Every file is written atomically; a run is *done* only when
+``result.json`` exists with ``status == "ok"``.
+
+- ``fields``: how a record field is declared (label, unit, role, aggregation, where it is shown);
+- ``schema``: ``RunRecord`` with every field declared once, ``SCHEMA_VERSION`` and the migration of old records;
+- this module: the run key, the non-semantic config keys, and reading and writing the run's files.
+
+Imports only ``poolbench.atomic`` and ``poolbench.errors`` (the layers below it).
 """
 
 from __future__ import annotations
@@ -11,16 +18,24 @@ import csv
 import hashlib
 import io
 import json
-import math
 from collections.abc import Iterable, Mapping
-from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from poolbench.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from poolbench.errors import RecordError
+from poolbench.record.fields import Declared, declarations, named
+from poolbench.record.schema import (
+    RENAMED_FIELDS,
+    SCHEMA_VERSION,
+    STATUSES,
+    RunRecord,
+    migrate,
+    required_fields,
+)
 
-SCHEMA_VERSION = 1
+__all__ = ["RENAMED_FIELDS", "SCHEMA_VERSION", "STATUSES", "RunRecord", "migrate", "record_fields", "required_fields"]
+
 RESULT_FILE = "result.json"
 EPOCHS_FILE = "epochs.csv"
 CONFIG_FILE = "config.yaml"
@@ -35,7 +50,6 @@ PREDICTIONS_FILE = "predictions.npz"
 #   test_loss   float16 the run's cross-entropy on it
 #   shift_pred_<k>  int16  the predicted class under the translation test's zero-fill shift of k px (optional)
 PREDICTION_ARRAYS = ("test_index", "test_label", "test_pred", "test_loss")
-STATUSES = ("ok", "diverged", "failed")
 EPOCH_COLUMNS = [
     "epoch",
     "lr",
@@ -70,8 +84,9 @@ NON_SEMANTIC_KEYS = (
 # resumed run and an uninterrupted one) while everything else is equal.
 # The time split of a run (seconds) and its CPU seconds are wall-clock measurements too.
 TIME_SPLIT_FIELDS = ("startup_seconds", "train_seconds", "eval_seconds", "final_eval_seconds", "deploy_seconds")
-TIMES = (*TIME_SPLIT_FIELDS, "run_seconds", "train_cpu_seconds", "run_cpu_seconds", "images_per_second")
-WALL_CLOCK_FIELDS = (*TIMES, "latency_ms", "throughput_ips", "started_at", "finished_at")
+# Every field declared with the timing role (the split, run and CPU seconds, images/s, CPU latency and
+# throughput), and when the run started and finished.
+WALL_CLOCK_FIELDS = (*named(RunRecord, role="timing"), "started_at", "finished_at")
 
 
 def is_semantic(dotted_key: str) -> bool:
@@ -79,107 +94,9 @@ def is_semantic(dotted_key: str) -> bool:
     return not any(dotted_key == key or dotted_key.startswith(f"{key}.") for key in NON_SEMANTIC_KEYS)
 
 
-@dataclass
-class RunRecord:
-    status: str
-    run_key: str
-    dataset: str
-    backbone: str
-    head: str
-    seed: int
-    epochs: int
-    schema_version: int = SCHEMA_VERSION
-    error: str | None = None
-    test_acc: float | None = None
-    test_loss: float | None = None
-    val_acc: float | None = None
-    val_loss: float | None = None
-    best_val_acc: float | None = None
-    # The first epoch whose per-epoch train accuracy reached 90 % ("easier to train"; None: never, or no curve).
-    epochs_to_train_acc_90: int | None = None
-    train_acc: float | None = None
-    train_loss: float | None = None
-    gap_acc: float | None = None
-    gap_loss: float | None = None
-    params_total: int | None = None
-    params_backbone: int | None = None
-    params_head: int | None = None
-    flops_per_image: int | None = None  # forward FLOPs per image, 2 per multiply-add (torch.utils.flop_counter)
-    macs_per_image: int | None = None  # forward multiply-adds per image (what papers quote as "FLOPs" or "mult-adds")
-    train_seconds: float | None = None  # the training steps alone (the epochs' data and steps), wall seconds
-    images_per_second: float | None = None
-    # What the step and every evaluation computed in: fp32 or bf16 (trainer.precision resolved on this machine);
-    # null in records made before the field. Runs of another precision are another comparison (docs/performance.md).
-    precision: str | None = None
-    # How the run's wall time split, in seconds (null in older records): start-up (data, model, cost counting),
-    # train_seconds, per-epoch evaluation (trainer.curves), final metrics and tests (final train/val/test,
-    # translation test, other input sizes), deployment measurement (size, in-run timing); run_seconds is all of
-    # the run (for a resumed run: this attempt plus the training and evaluation carried in its checkpoint).
-    startup_seconds: float | None = None
-    eval_seconds: float | None = None
-    final_eval_seconds: float | None = None
-    deploy_seconds: float | None = None
-    run_seconds: float | None = None
-    train_cpu_seconds: float | None = None  # process CPU seconds (all threads) of the training steps
-    run_cpu_seconds: float | None = None  # process CPU seconds of this attempt of the run
-    pool_params: dict[str, Any] = field(default_factory=dict)
-    shift_acc: dict[str, float] = field(default_factory=dict)  # translation test: {"pixels": test accuracy}
-    # The translation test's consistency (share of test images keeping their unshifted prediction) and its
-    # circular-shift (torch.roll) variant: {"pixels": fraction}; see poolbench.training.evaluate.ShiftTest.
-    shift_consistency: dict[str, float] = field(default_factory=dict)
-    shift_circular_acc: dict[str, float] = field(default_factory=dict)
-    shift_circular_consistency: dict[str, float] = field(default_factory=dict)
-    # Deployment cost (poolbench.deploy), measured on the CPU after training when deploy.measure is true.
-    model_bytes: int | None = None  # the state_dict as torch.save writes it
-    latency_ms: float | None = None  # batch 1, median over deploy.repeats calls after warm-up
-    throughput_ips: float | None = None  # images/s at deploy.batch_size, median over deploy.batch_repeats calls
-    deploy_batch_size: int | None = None
-    deploy_threads: int | None = None  # CPU threads the timing used
-    size_acc: dict[str, float | None] = field(default_factory=dict)  # {"px": test accuracy}; null: cannot run
-    size_errors: dict[str, str] = field(default_factory=dict)  # {"px": why the model cannot run at that size}
-    runs_other_sizes: bool | None = None  # runs at every deploy.eval_sizes (or image_size + 4) other than its own
-    device: str | None = None
-    torch_version: str | None = None
-    poolbench_version: str | None = None
-    git_sha: str | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
-    epochs_completed: int = 0
-    checkpoint: str | None = None  # a failed or interrupted run: the checkpoint a rerun resumes from
-    # The data's identity where its files can change under the same path (an image folder's content key,
-    # poolbench/config/folder_layout.py; also dataset.content_key in config.yaml and in the run key). None: the
-    # dataset is fixed by its config (published files with checksums, or generated from a seed).
-    content_key: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {key: _json_safe(value) for key, value in asdict(self).items()}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], origin: str = "result.json") -> RunRecord:
-        version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise RecordError(f"{origin}: unknown schema_version {version!r} (this poolbench reads {SCHEMA_VERSION}).")
-        known = {f.name for f in fields(cls)}
-        missing = [name for name in required_fields() if data.get(name) is None]
-        if missing:
-            raise RecordError(f"{origin}: missing required field(s) {', '.join(missing)}; the record is incomplete.")
-        if data["status"] not in STATUSES:
-            raise RecordError(f"{origin}: status {data['status']!r} is not one of {', '.join(STATUSES)}.")
-        return cls(**{key: value for key, value in data.items() if key in known})
-
-
-def required_fields() -> list[str]:
-    """The RunRecord fields without a default: a record lacking any of them cannot be read."""
-    return [f.name for f in fields(RunRecord) if f.default is MISSING and f.default_factory is MISSING]
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN/inf are not JSON: store them as null (a diverged run's loss, say)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    return value
+def record_fields() -> dict[str, Declared]:
+    """Every RunRecord field with its declaration (label, unit, role, aggregation, where it is shown)."""
+    return declarations(RunRecord)
 
 
 def compute_run_key(resolved_cfg: Mapping[str, Any]) -> str:
