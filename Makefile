@@ -48,9 +48,11 @@ tuned: $(PB) dataset
 # the presets of poolbench/conf/experiment/claims_presets.txt in order: claims.yaml (6 settings x 4 heads x
 # 5 seeds), claims_deep.yaml (depth 2 on the 1k FashionMNIST cell), claims_deep_probes.yaml (depth 2: GMP and
 # GAP on presence and density), claims_seeds.yaml (5 more seeds for claim 3), claims_zeros.yaml (presence with
-# zero padding: GAP and flatten, claim 4), then deployment (poolbench-deploy, docs/deploy.md: ONNX export +
-# parity, int8, peak memory, each cell's heads timed interleaved in 5 processes in eager PyTorch and ONNX
-# Runtime), then the report with the verdict in results/claims/report/claims.md. 190 runs, about 1,950
+# zero padding: GAP and flatten, claim 4); then the robustness map into results/claims_robust/ (claims_robust*.yaml:
+# weight decay, crop, 20 % label noise, 60 epochs, width x depth, 10k images, one factor at a time around the 1k
+# cell; 111 runs, docs/robustness.md); then deployment (poolbench-deploy, docs/deploy.md: ONNX export + parity,
+# int8, peak memory, each cell's heads timed interleaved in 5 processes in eager PyTorch and ONNX Runtime), then
+# the report with the verdict and the robustness map in results/claims/report/claims.md. 301 runs, about 3,500
 # CPU-seconds of training in fp32 (scripts/claims_budget.py; evaluation and timing come on top). Re-running
 # skips finished runs and resumes interrupted ones.
 CLAIMS_PRESETS := $(shell sed -e 's/\#.*//' poolbench/conf/experiment/claims_presets.txt)
@@ -60,7 +62,7 @@ claims: $(PB) dataset
 	  echo "$(PB) experiment=$$preset launcher=joblib jobs=$(JOBS) report_on_sweep_end=false"; \
 	  $(PB) experiment=$$preset launcher=joblib jobs=$(JOBS) report_on_sweep_end=false || exit $$?; \
 	done
-	$(PY) -m poolbench.deploy.command results/claims
+	$(PY) -m poolbench.deploy.command results/claims results/claims_robust
 	$(VENV)/bin/poolbench-report results/claims
 	@date -u +"claims: finished %FT%TZ"
 

@@ -20,10 +20,9 @@ import time
 from dataclasses import dataclass
 
 import torch
-from omegaconf import OmegaConf
 
 from poolbench.config import CONF_DIR
-from poolbench.config.presets import claims_presets
+from poolbench.config.presets import claims_presets, sweep_axes
 
 DEFAULT_PRESETS = claims_presets()  # what make claims runs (conf/experiment/claims_presets.txt)
 
@@ -37,8 +36,7 @@ class Config:
 
 def sweep_of(preset: str) -> list[Config]:
     """The distinct configurations a preset sweeps (its own file lists every sweep key), with their seed counts."""
-    params = OmegaConf.load(CONF_DIR / "experiment" / f"{preset}.yaml").hydra.sweeper.params
-    axes = {str(key): [v.strip() for v in str(value).split(",")] for key, value in params.items()}
+    axes = sweep_axes(preset)
     seeds = len(axes.pop("seed", ["0"]))
     combos = itertools.product(*([f"{key}={value}" for value in values] for key, values in axes.items()))
     return [Config(preset, tuple(combo), seeds) for combo in combos]

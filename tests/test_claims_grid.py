@@ -10,19 +10,18 @@ import itertools
 import pytest
 from omegaconf import OmegaConf
 
-from poolbench.config.presets import claims_presets
+from poolbench.config.presets import claims_presets, sweep_axes
 from poolbench.record import compute_run_key
 from poolbench.sweep.rundir import variant_suffix
 from tests.conftest import CONF_DIR, compose_settings
 
-CLAIMS_PRESETS = claims_presets()  # what `make claims` runs, into results/claims/ (conf/experiment/claims_presets.txt)
+CLAIMS_PRESETS = claims_presets()  # what `make claims` runs (conf/experiment/claims_presets.txt)
 PRESETS = (*CLAIMS_PRESETS, "claims_full", "calibrate_probes")
 
 
 def params(preset: str) -> dict[str, list[str]]:
     """The values a preset's own file sweeps each key over (each preset lists all of its sweep keys)."""
-    swept = OmegaConf.load(CONF_DIR / "experiment" / f"{preset}.yaml").hydra.sweeper.params
-    return {str(key): [value.strip() for value in str(values).split(",")] for key, values in swept.items()}
+    return sweep_axes(preset, CONF_DIR)
 
 
 def swept(preset: str, key: str) -> list[str]:
@@ -88,18 +87,20 @@ def test_presence_and_position_pair_under_zero_padding_too() -> None:
 
 
 def test_presets_write_to_run_dirs_of_their_own() -> None:
-    """The presets of `make claims` share results/claims/: no two of their runs may get one run dir (the depth is
-    an override, so it names the dir; claims_seeds' seeds are new), or a run would be refused or run twice."""
+    """The presets of `make claims` that share a results folder (their `name`: results/claims/ or
+    results/claims_robust/): no two of their runs may get one run dir (the depth is an override, so it names the
+    dir; claims_seeds' seeds are new), or a run would be refused or run twice."""
     dirs: dict[tuple[str, str], str] = {}
     for preset in CLAIMS_PRESETS:
+        folder = compose_settings([f"experiment={preset}"]).name
         axes = params(preset)
         fixed = [key for key in axes if key not in ("seed", "head")]
         for values in itertools.product(*(axes[key] for key in fixed)):
             suffix = variant_suffix([f"{key}={value}" for key, value in zip(fixed, values)])
             for head, seed in itertools.product(axes["head"], axes["seed"]):
-                where = (f"{head}/seed{seed}{suffix}", preset)
-                assert where[0] not in dirs, f"{preset} and {dirs[where[0]]} share {where[0]}"
-                dirs[where[0]] = preset
+                where = (folder, f"{head}/seed{seed}{suffix}")
+                assert where not in dirs, f"{preset} and {dirs[where]} share {where}"
+                dirs[where] = preset
 
 
 def test_calibration_draws_never_meet_the_reference() -> None:

@@ -24,25 +24,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-
 REPRESENTATIVE_HEAD = "gap"
-
-
-def sweep_params(preset: str, conf_dir: Path) -> dict[str, list[str]]:
-    """The sweep of an experiment preset: key -> values (``claims_cell: presence,density`` -> [...])."""
-    params = OmegaConf.load(conf_dir / "experiment" / f"{preset}.yaml").hydra.sweeper.params
-    return {str(key): [v.strip() for v in str(value).split(",")] for key, value in params.items()}
 
 
 def grid_cells(conf_dir: Path) -> list[tuple[str, list[str], int]]:
     """(label, overrides, runs in the cell) for every cell of every claims preset (``claims_presets.txt``); a
     cell is one value of each key the preset sweeps besides head and seed (``claims_cell``, ``backbone.depth``)."""
-    from poolbench.config.presets import claims_presets
+    from poolbench.config.presets import claims_presets, sweep_axes
 
     cells = []
     for preset in claims_presets(conf_dir / "experiment" / "claims_presets.txt"):
-        params = sweep_params(preset, conf_dir)
+        params = sweep_axes(preset, conf_dir)
         runs = len(params["head"]) * len(params["seed"])
         keys = [key for key in params if key not in ("head", "seed")]  # claims_cell, backbone.depth, ...
         for values in itertools.product(*(params[key] for key in keys)):

@@ -131,6 +131,9 @@ class DatasetSettings:
     # Absent from the shipped dataset YAMLs (their run keys stay), on in the claims grid (poolbench/data/draws.py).
     redraw_per_seed: bool = setting(Boolean(), "dataset.redraw_per_seed=true", default=False)
     train_samples: int | None = setting(COUNT, "dataset.train_samples=null (all)", optional=True)
+    # Symmetric label noise: this fraction of the TRAINING labels is moved to another class (poolbench/data/draws.py);
+    # validation and test labels stay clean. Absent from the shipped YAMLs (their run keys stay); claims_robust sets it.
+    label_noise: float | None = setting(FRACTION, "dataset.label_noise=0.2", default=None, optional=True)
     test_samples: int | None = setting(COUNT, "dataset.test_samples=null (all)", optional=True)
     download: bool = setting(Boolean(), "dataset.download=false", default=True)
     verify_checksums: bool = setting(Boolean(), "dataset.verify_checksums=true", default=True)

@@ -11,6 +11,14 @@ which images a small training set happens to hold.
 - a probe task's train (and validation) images come from an image stream derived from (``generator_seed``,
   seed); the motifs and the test images stay those of ``generator_seed``.
 
+``dataset.label_noise`` (a fraction in [0, 1); ``poolbench.data.splits.noisy_labels``) moves exactly that
+fraction of the TRAINING labels, rounded to whole images, each to one of the other classes chosen uniformly
+(symmetric noise that never "flips" a label to itself): the seed's capacity to memorise noise, tested with labels
+no image supports. Which images and which new classes follow the draw's split seed, so a seed's noise is
+reproducible and, with ``redraw_per_seed``, its own. Validation labels stay clean: the validation split is the
+user's view of the true task (model selection, the validation curve), and clean labels there keep its accuracy
+comparable across noise levels. Test labels are always clean.
+
 The test split never changes with the seed, so every seed is scored on the same images. Derived seeds are
 hashes of the parts, so they never coincide with the default streams or with those of another generator seed
 (``scripts/calibrate_probes.py`` calibrates on generator seeds the reference never uses).

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from poolbench.config.settings import DatasetSettings
-from poolbench.data.draws import draw_for
+from poolbench.data.draws import derived_seed, draw_for
 from poolbench.data.load import load_raw
 from poolbench.data.memo import memoized
 
@@ -73,6 +73,20 @@ def spread_sample(labels: torch.Tensor, count: int, seed: int) -> torch.Tensor:
     return by_class[picks].sort().values
 
 
+def noisy_labels(labels: torch.Tensor, fraction: float | None, num_classes: int, seed: int) -> torch.Tensor:
+    """``labels`` with ``round(fraction * len(labels))`` of them, picked at random, each moved to another class
+    (uniform over the ``num_classes - 1`` others); deterministic in ``seed``. None or 0: ``labels`` unchanged."""
+    count = round(float(fraction or 0.0) * len(labels))
+    if count == 0:
+        return labels
+    generator = torch.Generator().manual_seed(derived_seed("label-noise", seed))
+    picked = torch.randperm(len(labels), generator=generator)[:count]
+    offsets = torch.randint(1, num_classes, (count,), generator=generator)
+    noisy = labels.cpu().clone()
+    noisy[picked] = (noisy[picked] + offsets) % num_classes
+    return noisy
+
+
 def resize_images(images: torch.Tensor, size: int | None) -> torch.Tensor:
     """uint8 images resized (bilinear, antialiased) to ``size`` x ``size``: ``dataset.eval_image_size`` tests a
     model at an input size it was not trained at. None or the same size: unchanged. Made once per process for
@@ -112,7 +126,8 @@ def prepare_data(
 ) -> DataBundle:
     """The dataset split into train/val/test, subset as configured and moved to ``device`` once; ``seed`` picks
     the training data's draw where ``dataset.redraw_per_seed`` asks for one (``poolbench.data.draws``). The test
-    subset always follows the configured ``split_seed``: every seed is scored on the same test images."""
+    subset always follows the configured ``split_seed``: every seed is scored on the same test images.
+    ``dataset.label_noise`` corrupts the training labels only (``noisy_labels``; why: ``poolbench.data.draws``)."""
     draw = draw_for(dataset, seed)
     raw = load_raw(dataset, data_dir, draw.probe_stream)
     if raw.val_x is not None and raw.val_y is not None:  # the source's own validation split
@@ -130,8 +145,9 @@ def prepare_data(
         return torch.tensor(values, dtype=torch.float32, device=device).view(1, dataset.channels, 1, 1)
 
     test_x = resize_images(raw.test_x[test_idx], dataset.eval_image_size)
+    train_y = noisy_labels(raw.train_y[train_idx], dataset.label_noise, dataset.num_classes, draw.split_seed)
     return DataBundle(
-        train=ImageSplit(place(raw.train_x, train_idx, device), place(raw.train_y, train_idx, device)),
+        train=ImageSplit(place(raw.train_x, train_idx, device), train_y.contiguous().to(device)),
         val=val,
         test=ImageSplit(test_x.contiguous().to(device), place(raw.test_y, test_idx, device)),
         mean=per_channel(mean),
