@@ -39,15 +39,26 @@ def hierarchical_ratio(
     if not groups:
         return RatioCI(float("nan"), float("nan"), float("nan"), 0, 0)
     estimate = float(np.exp(np.mean(np.concatenate(groups))))
-    rng = np.random.default_rng(seed)
-    means = np.empty(draws)
-    for draw in range(draws):
-        picked = rng.integers(0, len(groups), len(groups))
-        values = [groups[i][rng.integers(0, len(groups[i]), len(groups[i]))] for i in picked]
-        means[draw] = np.mean(np.concatenate(values))
+    means = bootstrap_means(groups, draws, np.random.default_rng(seed))
     tail = (1 - level) / 2
     low, high = np.exp(np.quantile(means, [tail, 1 - tail]))
     return RatioCI(estimate, float(low), float(high), len(groups), sum(len(g) for g in groups))
+
+
+def bootstrap_means(groups: list[np.ndarray], draws: int, rng: np.random.Generator) -> np.ndarray:
+    """The mean of each two-level resample: processes with replacement, then rounds within each drawn process
+    (vectorised when every process has the same number of rounds, the usual case)."""
+    k = len(groups)
+    if len({len(g) for g in groups}) == 1:
+        table = np.stack(groups)  # k x R
+        picked = rng.integers(0, k, (draws, k))
+        rounds = rng.integers(0, table.shape[1], (draws, k, table.shape[1]))
+        return table[picked[..., None], rounds].mean(axis=(1, 2))
+    means = np.empty(draws)
+    for draw in range(draws):
+        chosen = [groups[i] for i in rng.integers(0, k, k)]
+        means[draw] = np.mean(np.concatenate([g[rng.integers(0, len(g), len(g))] for g in chosen]))
+    return means
 
 
 def paired_log_ratios(

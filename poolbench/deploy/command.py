@@ -190,9 +190,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--processes", type=int, default=5, help="independent timing processes (default 5)")
     parser.add_argument("--rounds", type=int, default=20, help="timed rounds per process (default 20)")
     parser.add_argument("--latency-calls", type=int, default=20, help="batch-1 calls per head per round (20)")
-    parser.add_argument("--batch-size", type=int, default=64, help="batch of the throughput call (default 64)")
+    parser.add_argument("--batch-size", type=int, default=32, help="batch of the throughput call (default 32)")
     parser.add_argument(
-        "--parity-images", type=int, default=500, help="the run's first N test images for parity (default 500)"
+        "--parity-images", type=int, default=200, help="the run's first N test images for parity (default 200)"
     )
     parser.add_argument(
         "--int8-images", type=int, default=2000, help="test images for the int8 accuracy change (default 2000)"
