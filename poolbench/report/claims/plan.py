@@ -28,8 +28,12 @@ from poolbench.report.claims.plan_names import IDENTITY_KEYS
 
 PLAN_FILE = Path("analysis") / "claims.yaml"
 DIFFERENCE, RELATIVE, REDUCTION, INTERACTION, VALUE = "difference", "relative", "reduction", "interaction", "value"
-EFFECTS = (DIFFERENCE, RELATIVE, REDUCTION, INTERACTION, VALUE)
-PERCENT_EFFECTS = (RELATIVE, REDUCTION)  # relative effects: their unit is %
+# 1 - METRIC, where METRIC is already the head's ratio to ``against`` with its own 95 % CI in METRIC_ci_low and
+# METRIC_ci_high (poolbench-deploy's latency ratios against flatten, a bootstrap over timing processes and rounds)
+REDUCTION_CI = "reduction_ci"
+EFFECTS = (DIFFERENCE, RELATIVE, REDUCTION, REDUCTION_CI, INTERACTION, VALUE)
+PERCENT_EFFECTS = (RELATIVE, REDUCTION, REDUCTION_CI)  # relative effects: their unit is %
+RATIO_AGAINST = "flatten"  # the head every stored ratio (REDUCTION_CI) is measured against
 UNITS = ("pp", "%", "")
 ALL, ANY = "all", "any"
 COMBINE = (ALL, ANY)

@@ -20,8 +20,10 @@ from poolbench.report.claims.plan import (
     ENDPOINT_KEYS,
     FAILED_KEYS,
     INTERACTION,
+    RATIO_AGAINST,
     REAL,
     REDUCTION,
+    REDUCTION_CI,
     SESOI_KEYS,
     TOP_KEYS,
     UNITS,
@@ -159,8 +161,10 @@ class Reader:
             self.head(against, f"{where}.against")
         if (effect == INTERACTION) != (node.get("versus") is not None):
             raise self.fail(f"{where}.versus", node.get("versus"), "a declared cell exactly when effect: interaction")
-        if direction == NONINFERIOR and effect in (REDUCTION,):
-            raise self.fail(f"{where}.direction", direction, "greater or less for an exact reduction")
+        if direction == NONINFERIOR and effect in (REDUCTION, REDUCTION_CI):
+            raise self.fail(f"{where}.direction", direction, "greater or less for a reduction")
+        if effect == REDUCTION_CI and against != RATIO_AGAINST:
+            raise self.fail(f"{where}.against", against, f"{RATIO_AGAINST} (the stored ratios are against it)")
         sesoi = sesois.get(str(node.get("sesoi")))
         if sesoi is None:
             raise self.fail(f"{where}.sesoi", node.get("sesoi"), "one of the names under sesoi: " + ", ".join(sesois))

@@ -47,6 +47,7 @@ def effect_text(spec: EndpointSpec, head: str) -> str:
         "difference": f"{mine} − {theirs}, paired on seed",
         "relative": f"({mine} − {theirs}) / {theirs}, paired on seed",
         "reduction": f"1 − {mine} / {theirs}, exact",
+        "reduction_ci": f"1 − ({mine} / {theirs}), its CI from the stored ratio's bootstrap",
         "interaction": f"({mine} − {theirs}) in the cells minus in the versus cells, Welch",
         "value": f"{mine}, per seed",
     }[spec.effect]

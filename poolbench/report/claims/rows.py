@@ -10,10 +10,12 @@ endpoint cannot silently disappear. Secondary rows skip cells that lack one of t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
+from scipy import stats
 
 from poolbench.report.claims.cells import STRUCTURAL_PREFIXES, Cell, number
 from poolbench.report.claims.declared import Resolved, allowed_cells, is_real, resolve_cells
@@ -21,6 +23,7 @@ from poolbench.report.claims.images import ImageResult, PredictionStore, images_
 from poolbench.report.claims.plan import (
     INTERACTION,
     REDUCTION,
+    REDUCTION_CI,
     RELATIVE,
     ClaimSpec,
     EndpointSpec,
@@ -60,7 +63,7 @@ class Row:
     def comparison(self) -> str:
         if self.spec.against is None:
             return head_name(self.head)
-        sign = "vs" if self.spec.effect in (REDUCTION, RELATIVE) else "−"
+        sign = "vs" if self.spec.effect in (REDUCTION, REDUCTION_CI, RELATIVE) else "−"
         return f"{head_name(self.head)} {sign} {head_name(self.spec.against)}"
 
     @property
@@ -96,7 +99,23 @@ def estimate_in(cell: Cell, spec: EndpointSpec, head: str) -> Estimate:
         if mine.empty or theirs.empty or not theirs.iloc[0]:
             return exact_estimate(None)
         return exact_estimate(1.0 - float(mine.iloc[0]) / float(theirs.iloc[0]))
+    if spec.effect == REDUCTION_CI:
+        return measured_reduction(cell, spec, head)
     return paired_estimate(paired_values(cell, spec, head).tolist())
+
+
+def measured_reduction(cell: Cell, spec: EndpointSpec, head: str) -> Estimate:
+    """1 - the head's stored ratio, its standard error read off the ratio's own 95 % CI (a normal approximation
+    of poolbench-deploy's bootstrap over timing processes and rounds: se = CI width / (2 z_0.975)). Not a
+    per-seed quantity: no seeds number is planned from it (sd NaN)."""
+    columns = [spec.metric, f"{spec.metric}_ci_low", f"{spec.metric}_ci_high"]
+    runs = cell.runs[cell.runs["head"] == head]
+    if runs.empty or not set(columns) <= set(runs.columns) or runs[columns].dropna().empty:
+        return exact_estimate(None)
+    ratio, low, high = (float(value) for value in runs[columns].dropna().iloc[0])
+    processes = runs.get("cell_timing_processes", pd.Series(dtype=float)).dropna()
+    se = (high - low) / (2 * float(stats.norm.ppf(0.975)))
+    return Estimate(1.0 - ratio, se, math.inf, int(processes.iloc[0]) if len(processes) else 1, math.nan)
 
 
 def missing_note(cell: Cell, spec: EndpointSpec, heads: Sequence[str]) -> str:
