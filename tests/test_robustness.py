@@ -210,20 +210,24 @@ def test_a_wrong_field_is_named_in_one_line(tmp_path: Path, edit: Any, field: st
     assert caught.value.exit_code == 2
 
 
-def test_a_reference_level_must_be_the_base_cells_own_pin(tmp_path: Path) -> None:
-    """The reference specification is the verdict's cell: a reference level that re-pins it is refused."""
-    robustness = section()
-    robustness["factors"].append(
-        {
-            "name": "size",
-            "reference": "2k",
-            "levels": [{"name": "2k", "pins": {"dataset.train_samples": 2000}}, {"name": "1k"}],
-        }
-    )
-    with pytest.raises(
-        ConfigError, match=r"factors\[3\].levels\[0\].pins.dataset.train_samples.*base cell's value 1000"
-    ):
-        load_plan(plan_file(tmp_path / "plan.yaml", robustness))
+def test_the_reference_specification_keeps_the_base_cells_own_pins() -> None:
+    """A reference level pins only what the base cell leaves open (label noise: unset); a moved level re-pins,
+    and a base cell the user re-pinned (3 epochs on their own data) stays so in the reference."""
+    from poolbench.report.claims.specifications import specification_plan
+
+    plan = load_plan()
+    robustness = plan.robustness
+    assert robustness is not None
+    specs = {spec.name: spec for spec in robustness.specifications()}
+    short = specs["reference"].pins({"trainer.epochs": 3})
+    assert "trainer.epochs" not in short and short["dataset.label_noise"] is None
+    assert specs["epochs 60"].pins({"trainer.epochs": 3})["trainer.epochs"] == 60
+    assert specification_plan(plan, robustness, specs["reference"]).cell(robustness.base).pins == {
+        **plan.cell(robustness.base).pins,
+        "dataset.label_noise": "—",
+    }
+    ten = specification_plan(plan, robustness, specs["train images 10k"]).cell(robustness.base).pins
+    assert ten["dataset.train_samples"] == "10000" and ten["trainer.epochs"] == "20"  # its own epochs win
 
 
 def test_the_shipped_plan_declares_the_map() -> None:

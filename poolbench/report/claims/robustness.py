@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from poolbench.report.claims import plan_names as names
-from poolbench.report.variants import value_text
 
 SECTION = "robustness"
 TOP_KEYS = ("why", "base", "results", "min_seeds", "factors", "pairs")
@@ -72,12 +71,16 @@ class Specification:
     def level_of(self, factor: str) -> str:
         return next(level.name for f, level in self.levels if f.name == factor)
 
-    def pins(self) -> dict[str, Any]:
-        """Every factor's pins at its level, the moved levels last (a level that sets another factor's key, as
-        10k images set the epochs, wins over that factor's reference)."""
+    def pins(self, base: Mapping[str, Any]) -> dict[str, Any]:
+        """The base cell's new pins: the reference levels' pins for keys the base cell (``base``: its pins) leaves
+        unpinned (label noise: unset), then the moved levels' pins, last (a level that sets another factor's key,
+        as 10k images set the epochs, wins). So the reference specification is the verdict's own cell, also
+        where a user re-pins the base cell (fewer epochs on their own data)."""
         pins: dict[str, Any] = {}
-        reference = [level for factor, level in self.levels if level.name == factor.reference]
-        for level in (*reference, *self.moved_levels):
+        for factor, level in self.levels:
+            if level.name == factor.reference:
+                pins.update({k: v for k, v in level.pins.items() if k not in base})
+        for level in self.moved_levels:
             pins.update(level.pins)
         return pins
 
@@ -123,8 +126,7 @@ class RobustnessPlan:
 
 
 class SectionReader:
-    """Reads the section, naming the field (``robustness.factors[2].levels[1].pins``) of the first wrong value;
-    ``base_pins``: the base cell's pins as the plan declares them (a reference level must agree with them)."""
+    """Reads the section, naming the field (``robustness.factors[2].levels[1].pins``) of the first wrong value."""
 
     def __init__(self, fail: Any, cells: Mapping[str, Any], sesois: Sequence[str]) -> None:
         self.fail, self.cells, self.sesois = fail, cells, sesois
@@ -173,7 +175,7 @@ class SectionReader:
             self.text(node, "name", where), self.pins(node.get("pins"), f"{where}.pins"), metrics, sesoi, waive
         )
 
-    def factor(self, node: Any, where: str, base: Mapping[str, str]) -> Factor:
+    def factor(self, node: Any, where: str) -> Factor:
         node = self.mapping(node, where, FACTOR_KEYS)
         raw = node.get("levels")
         if not isinstance(raw, list) or len(raw) < 2:
@@ -185,10 +187,6 @@ class SectionReader:
         reference = self.text(node, "reference", where)
         if reference not in level_names:
             raise self.fail(f"{where}.reference", reference, "the name of one of its levels: " + ", ".join(level_names))
-        index = level_names.index(reference)
-        for key, value in levels[index].pins.items():  # the reference specification is the verdict's own cell
-            if key in base and base[key] != value_text(value):
-                raise self.fail(f"{where}.levels[{index}].pins.{key}", value, f"the base cell's value {base[key]}")
         return Factor(self.text(node, "name", where), reference, levels)
 
     def section(self, node: Any) -> RobustnessPlan:
@@ -199,8 +197,7 @@ class SectionReader:
         raw = node.get("factors")
         if not isinstance(raw, list) or not raw:
             raise self.fail(f"{SECTION}.factors", raw, "a list of factors (name, reference, levels)")
-        pins = self.cells[base].pins
-        factors = tuple(self.factor(f, f"{SECTION}.factors[{i}]", pins) for i, f in enumerate(raw))
+        factors = tuple(self.factor(f, f"{SECTION}.factors[{i}]") for i, f in enumerate(raw))
         factor_names = [f.name for f in factors]
         if len(set(factor_names)) != len(factor_names):
             raise self.fail(f"{SECTION}.factors", factor_names, "factors with distinct names")

@@ -57,7 +57,7 @@ def specification_plan(plan: Plan, robustness: RobustnessPlan, spec: Specificati
     """The plan in ``spec``: the base cell re-pinned at every factor's level, the metrics it reads instead."""
     return respecify(
         plan,
-        {robustness.base: spec.pins()},
+        {robustness.base: spec.pins(plan.data["cells"][robustness.base]["pins"])},
         metrics=spec.metrics(),
         sesoi=spec.sesoi(),
         waive_convergence=bool(spec.waived()),
