@@ -6,6 +6,7 @@ verdict writes (readable size, titles inside the figure, one dot per seed)."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from pathlib import Path
@@ -28,18 +29,21 @@ from tests.test_claims import FOUR_VERDICTS, write_records
 SEED = Path(__file__).parent / "data" / "seed.txt"  # the claims' source text, as the project was given it
 
 
-def grid_runs() -> list[tuple[dict[str, str], str, int]]:
-    """(flattened config, head, seed) of every run ``make claims`` sweeps (its presets, overrides included)."""
+def grid_runs(folders: tuple[str, ...] = ("claims",)) -> list[tuple[dict[str, str], str, int]]:
+    """(flattened config, head, seed) of every run ``make claims`` sweeps into results/claims/ (its presets,
+    overrides included; the robustness presets write to results/claims_robust/, which the verdict never reads)."""
     from poolbench.config.run_folder import flatten
     from poolbench.report.variants import value_text
     from tests.test_claims_grid import CLAIMS_PRESETS, params
 
     runs = []
     for preset in CLAIMS_PRESETS:
+        if compose_settings([f"experiment={preset}"]).name not in folders:
+            continue
         sweep = params(preset)
-        fixed = [f"{k}={v[0]}" for k, v in sweep.items() if k not in ("claims_cell", "head", "seed")]
-        for cell in sweep["claims_cell"]:
-            settings = compose_settings([f"experiment={preset}", f"claims_cell={cell}", *fixed])
+        axes = [[f"{k}={v}" for v in values] for k, values in sweep.items() if k not in ("head", "seed")]
+        for overrides in itertools.product(*axes):
+            settings = compose_settings([f"experiment={preset}", *overrides])
             flat = {k: value_text(v) for k, v in flatten(settings.resolved).items()}
             flat["dataset"], flat["backbone"] = settings.dataset.name, str(settings.backbone["name"])
             runs += [(flat, head, int(seed)) for head in sweep["head"] for seed in sweep["seed"]]
@@ -155,12 +159,14 @@ def test_the_plan_hash_covers_the_grid_and_the_robustness_section(tmp_path: Path
     repinned = yaml.safe_load(default_plan_path().read_text())
     repinned["cells"]["presence"]["pins"]["backbone.depth"] = 2
     robust = yaml.safe_load(default_plan_path().read_text())
-    robust["robustness"] = {"factors": {"trainer.weight_decay": [0.0, 5.0e-4]}}
+    robust.pop("robustness")
     robust_more = yaml.safe_load(default_plan_path().read_text())
-    robust_more["robustness"] = {"factors": {"trainer.weight_decay": [0.0, 5.0e-4, 5.0e-3]}}
+    decay = next(f for f in robust_more["robustness"]["factors"] if f["name"] == "weight decay")
+    decay["levels"].append({"name": "1e-2", "pins": {"trainer.weight_decay": 0.01}})
     hashes = {base, *(sha_of(d) for d in (more_seeds, repinned, robust, robust_more))}
     assert len(hashes) == 5
-    assert load_plan(tmp_path / "edited.yaml").robustness == robust_more["robustness"]  # passed through as written
+    section = load_plan(tmp_path / "edited.yaml").robustness  # read, every field checked
+    assert section is not None and "1e-2" in [level.name for level in section.factor("weight decay").levels]
 
 
 def shipped_with(tmp_path: Path, edit) -> Path:

@@ -82,3 +82,26 @@ def test_the_full_factorial_crosses_every_factor() -> None:
     assert len(runs) == 2 * 2 * 3 * 3 * 2 * 2 * 2 * 3 * 5
     settings = compose_settings(["experiment=claims_full_robust", *runs[-1]])
     assert settings.name == "claims_full_robust" and settings.dataset.label_noise == 0.2
+
+
+def test_every_specification_of_the_plan_is_one_configuration_make_claims_runs() -> None:
+    """The plan's robustness map re-pins its base cell; in each specification (a metric level aside, which
+    reads the reference's runs) that cell is one configuration of the runs make claims writes to results/claims/
+    and results/claims_robust/, with the plan's minimum of seeds for every head the base cell declares."""
+    from poolbench.report.claims.plan_load import load_plan
+    from poolbench.report.claims.specifications import specification_plan
+    from poolbench.report.variants import ABSENT  # a key a run's config leaves unset (label noise)
+    from tests.test_claims_plan import grid_runs
+
+    plan = load_plan()
+    robustness = plan.robustness
+    assert robustness is not None
+    runs = grid_runs(("claims", "claims_robust"))
+    for spec in robustness.specifications():
+        cell = specification_plan(plan, robustness, spec).cell(robustness.base)
+        pins = {k: ("fashion_mnist" if v == "$real" else v) for k, v in cell.pins.items()}
+        hits = [(c, h, s) for c, h, s in runs if all(c.get(k, ABSENT) == v for k, v in pins.items())]
+        configs = {tuple(sorted((k, v) for k, v in c.items() if k != "seed")) for c, _, _ in hits}
+        assert len(configs) == 1, f"{spec.name}: {len(configs)} configurations match"
+        for head in ("gap", "flatten"):  # the heads the base cell's primaries compare
+            assert len({s for _, h, s in hits if h == head}) >= robustness.min_seeds, (spec.name, head)

@@ -1,6 +1,7 @@
-"""The robustness map from hand-written records with a known truth: GAP beats flatten by 5 pp in the reference
-cell and at weight decay 5e-3, loses by 5 pp at weight decay 0 (a flip), and a cell with 2 seeds is shown but
-not counted. The plan's robustness section is checked field by field and is part of the plan's hash."""
+"""The robustness map from hand-written records with a known truth: GAP beats flatten by 5 pp in the base cell
+and at weight decay 5e-3, loses by 5 pp at weight decay 0 (a flip), and a cell with 2 seeds is shown but not
+counted. The plan's robustness section (base: a declared cell, levels re-pin it) is checked field by field at
+load time and is part of the plan's hash."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from matplotlib.text import Text
 from poolbench.errors import ConfigError
 from poolbench.report.build import write_report
 from poolbench.report.canvas import fit_titles, style_path
-from poolbench.report.claims.plan import load_plan
-from poolbench.report.claims.robustness import load_robustness
+from poolbench.report.claims.plan_load import load_plan
+from poolbench.report.claims.robustness import RobustnessPlan
 from poolbench.report.claims.rules import verdict_of
 from poolbench.report.claims.spec_curve import curve_figure
 from tests.claims_records import endpoint, write_plan, write_run
@@ -32,46 +33,31 @@ REFERENCE: dict[str, dict[str, Any]] = {
     "trainer": {"epochs": 30},
 }
 CLAIMS = [
-    {"id": "A", "words": "GAP beats flatten", "primary": [endpoint("accuracy", cells={"dataset": "fashion_mnist"})]},
+    {"id": "A", "words": "GAP beats flatten", "primary": [endpoint("accuracy")]},
     {
         "id": "B",
         "words": "GAP overfits less",
-        "primary": [
-            endpoint(
-                "overfitting",
-                cells={"dataset": "fashion_mnist"},
-                metric="gap_acc",
-                direction="less",
-                converged=True,
-            )
-        ],
+        "primary": [endpoint("overfitting", metric="overfit_acc", direction="less", converged=True)],
     },
-    {"id": "C", "words": "on the probe", "primary": [endpoint("probe", cells={"dataset": "probe_presence"})]},
+    {"id": "C", "words": "on the probe", "primary": [endpoint("probe", cell="presence")]},
 ]
 
 
 def section(extra_level: dict[str, Any] | None = None) -> dict[str, Any]:
     decay = [
-        {"name": "0", "cells": {"trainer.weight_decay": 0.0}},
-        {"name": "5e-4", "cells": {"trainer.weight_decay": 0.0005}},
-        {"name": "5e-3", "cells": {"trainer.weight_decay": 0.005}},
+        {"name": "0", "pins": {"trainer.weight_decay": 0.0}},
+        {"name": "5e-4", "pins": {"trainer.weight_decay": 0.0005}},
+        {"name": "5e-3", "pins": {"trainer.weight_decay": 0.005}},
     ]
     noise = [
-        {"name": "none", "cells": {"dataset.label_noise": None}},
-        {"name": "20 %", "cells": {"dataset.label_noise": 0.2}, "waive_convergence": "fitting is what it measures"},
+        {"name": "none", "pins": {"dataset.label_noise": None}},
+        {"name": "20 %", "pins": {"dataset.label_noise": 0.2}, "waive_convergence": "fitting is what it measures"},
     ]
-    metric = [
-        {"name": "accuracy"},
-        {
-            "name": "loss",
-            "metrics": {"gap_acc": "gap_loss"},
-            "sesoi": {"value": 0.05, "unit": "", "reason": "a twentieth of a nat"},
-        },
-    ]
+    metric = [{"name": "accuracy"}, {"name": "loss", "metrics": {"overfit_acc": "overfit_loss"}, "sesoi": "loss"}]
     return {
         "why": "One corner or a law?",
+        "base": "fashion",
         "results": ["robust"],
-        "endpoints": {"dataset": "fashion_mnist"},
         "min_seeds": 3,
         "factors": [
             {"name": "weight decay", "reference": "5e-4", "levels": decay + ([extra_level] if extra_level else [])},
@@ -85,6 +71,7 @@ def section(extra_level: dict[str, Any] | None = None) -> dict[str, Any]:
 def plan_file(path: Path, robustness: dict[str, Any]) -> Path:
     write_plan(path, copy.deepcopy(CLAIMS))
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["sesoi"]["loss"] = {"value": 0.05, "unit": "", "reason": "a twentieth of a nat"}
     data["robustness"] = robustness
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
@@ -96,10 +83,10 @@ def cell(root: Path, decay: float, diffs: list[float], seeds: int = 5, noise: fl
     if noise is not None:
         config["dataset"]["label_noise"] = noise
     for seed in range(seeds):
-        gap_loss = 0.1 + diffs[seed]  # GAP's loss gap moves with its accuracy lead (the metric variant)
-        write_run(root, "fashion_mnist", "flatten", seed, config, test_acc=FLATTEN[seed], gap_acc=0.10)
+        loss = 0.1 + diffs[seed]  # GAP's loss gap moves with its accuracy lead (the metric variant)
+        write_run(root, "fashion_mnist", "flatten", seed, config, test_acc=FLATTEN[seed], overfit_acc=0.10)
         acc, gap = FLATTEN[seed] + diffs[seed], 0.10 - diffs[seed]
-        write_run(root, "fashion_mnist", "gap", seed, config, test_acc=acc, gap_acc=gap, gap_loss=gap_loss)
+        write_run(root, "fashion_mnist", "gap", seed, config, test_acc=acc, overfit_acc=gap, overfit_loss=loss)
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +131,7 @@ def test_each_specification_decides_its_own_cell(report: Path) -> None:
 def test_the_metric_variant_reads_the_other_metric_with_its_sesoi(report: Path) -> None:
     rows = frame(report).set_index(["claim", "specification"])
     loss = rows.loc[("B", "metric loss")]
-    assert loss["metric"] == "gap_loss" and loss["sesoi"] == 0.05
+    assert loss["metric"] == "overfit_loss" and loss["sesoi"] == 0.05
     assert loss["effect"] == pytest.approx(0.055) and loss["word"] == "contradicted"  # the loss gap grows
 
 
@@ -181,7 +168,7 @@ def test_the_curve_text_fits_at_print_width(tmp_path: Path) -> None:
     cell(tmp_path / "claims", 0.0005, GAP_AHEAD)
     cell(tmp_path / "claims", 0.0, [-d for d in GAP_AHEAD])
     plan = load_plan(plan_file(tmp_path / "plan.yaml", section()))
-    robustness = load_robustness(plan)
+    robustness = plan.robustness
     assert robustness is not None
     results = decide_map(collect_runs([tmp_path / "claims"]), plan, robustness)
     with matplotlib.style.context(style_path()):
@@ -196,7 +183,7 @@ def test_the_curve_text_fits_at_print_width(tmp_path: Path) -> None:
 
 def test_the_plan_hash_changes_when_a_level_is_added(tmp_path: Path) -> None:
     before = load_plan(plan_file(tmp_path / "a.yaml", section())).sha256
-    extra = {"name": "1e-2", "cells": {"trainer.weight_decay": 0.01}}
+    extra = {"name": "1e-2", "pins": {"trainer.weight_decay": 0.01}}
     after = load_plan(plan_file(tmp_path / "b.yaml", section(extra))).sha256
     assert before != after
 
@@ -205,30 +192,54 @@ def test_the_plan_hash_changes_when_a_level_is_added(tmp_path: Path) -> None:
     ("edit", "field"),
     [
         (lambda s: s.update(factorz=[]), "robustness.factorz"),
-        (lambda s: s["factors"][0]["levels"][0].update(cell={}), r"robustness.factors\[0\].levels\[0\].cell"),
+        (lambda s: s["factors"][0]["levels"][0].update(cells={}), r"robustness.factors\[0\].levels\[0\].cells"),
         (lambda s: s["factors"][0].update(reference="5e-5"), r"robustness.factors\[0\].reference"),
         (lambda s: s.update(pairs=[["weight decay", "width"]]), r"robustness.pairs\[0\]"),
-        (lambda s: s["factors"][2]["levels"][1].pop("sesoi"), r"robustness.factors\[2\].levels\[1\].sesoi"),
+        (lambda s: s["factors"][2]["levels"][1].update(sesoi="lose"), r"robustness.factors\[2\].levels\[1\].sesoi"),
+        (lambda s: s["factors"][2]["levels"][1].update(metrics={"overfit_acc": "x"}), r"levels\[1\].metrics"),
+        (lambda s: s["factors"][0]["levels"][0].update(pins={"trainer.wd": 0}), r"levels\[0\].pins.trainer.wd"),
+        (lambda s: s.update(base="nowhere"), "robustness.base"),
         (lambda s: s.update(min_seeds=1), "robustness.min_seeds"),
     ],
 )
 def test_a_wrong_field_is_named_in_one_line(tmp_path: Path, edit: Any, field: str) -> None:
     robustness = section()
     edit(robustness)
-    plan = load_plan(plan_file(tmp_path / "plan.yaml", robustness))
     with pytest.raises(ConfigError, match=field) as caught:
-        load_robustness(plan)
+        load_plan(plan_file(tmp_path / "plan.yaml", robustness))
     assert caught.value.exit_code == 2
 
 
-def test_the_shipped_plan_declares_the_map() -> None:
-    robustness = load_robustness(load_plan())
+def test_the_reference_specification_keeps_the_base_cells_own_pins() -> None:
+    """A reference level pins only what the base cell leaves open (label noise: unset); a moved level re-pins,
+    and a base cell the user re-pinned (3 epochs on their own data) stays so in the reference."""
+    from poolbench.report.claims.specifications import specification_plan
+
+    plan = load_plan()
+    robustness = plan.robustness
     assert robustness is not None
+    specs = {spec.name: spec for spec in robustness.specifications()}
+    short = specs["reference"].pins({"trainer.epochs": 3})
+    assert "trainer.epochs" not in short and short["dataset.label_noise"] is None
+    assert specs["epochs 60"].pins({"trainer.epochs": 3})["trainer.epochs"] == 60
+    assert specification_plan(plan, robustness, specs["reference"]).cell(robustness.base).pins == {
+        **plan.cell(robustness.base).pins,
+        "dataset.label_noise": "—",
+    }
+    ten = specification_plan(plan, robustness, specs["train images 10k"]).cell(robustness.base).pins
+    assert ten["dataset.train_samples"] == "10000" and ten["trainer.epochs"] == "20"  # its own epochs win
+
+
+def test_the_shipped_plan_declares_the_map() -> None:
+    plan = load_plan()
+    robustness = plan.robustness
+    assert isinstance(robustness, RobustnessPlan) and robustness.base in {cell.name for cell in plan.cells}
+    assert plan.cell(robustness.base).pins["dataset"] == "$real"  # the sweep's real dataset, whatever it is
     names = {factor.name: {level.name for level in factor.levels} for factor in robustness.factors}
     assert {"16-32-64", "32-64-128"} <= names["width"] and {"1", "2"} <= names["depth"]
     assert len(names["train images"]) >= 3 and {"0", "5e-4", "5e-3"} <= names["weight decay"]
     assert len(names["crop"]) == 2 and len(names["label noise"]) == 2 and len(names["epochs"]) == 2
-    assert len(names["metric"]) >= 2 and ("width", "depth") in robustness.pairs
+    assert len(names["shift"]) >= 2 and ("width", "depth") in robustness.pairs
 
 
 def test_poolbench_report_refuses_a_wrong_section_in_one_line_exit_2(tmp_path: Path, capsys: Any) -> None:
@@ -256,11 +267,11 @@ def test_a_level_that_waives_convergence_counts_a_head_still_learning(tmp_path: 
         if noise is not None:
             config["dataset"]["label_noise"] = noise
         for seed in range(5):
-            write_run(tmp_path, "fashion_mnist", "flatten", seed, config, test_acc=FLATTEN[seed], gap_acc=0.10)
+            write_run(tmp_path, "fashion_mnist", "flatten", seed, config, test_acc=FLATTEN[seed], overfit_acc=0.10)
             gap = 0.10 - GAP_AHEAD[seed]
-            write_run(tmp_path, "fashion_mnist", "gap", seed, config, False, test_acc=0.8, gap_acc=gap)
+            write_run(tmp_path, "fashion_mnist", "gap", seed, config, False, test_acc=0.8, overfit_acc=gap)
     plan = load_plan(plan_file(tmp_path / "plan.yaml", section()))
-    robustness = load_robustness(plan)
+    robustness = plan.robustness
     assert robustness is not None
     results = {r.spec.name: r for r in decide_map(collect_runs([tmp_path]), plan, robustness)}
     (reference,) = results["reference"].mapped_rows("B")
@@ -285,14 +296,12 @@ def test_fragile_names_flips_apart_from_inconclusive_specifications() -> None:
     assert ClaimMap(claim, "supported", ["reference"], [], [], True).standing == "not judged"
 
 
-def test_one_of_accepts_alternatives_and_refuses_other_mappings(tmp_path: Path) -> None:
-    robustness = section()
-    robustness["factors"][1]["levels"][0]["cells"] = {"dataset.label_noise": {"one_of": [None, 0.0]}}
-    parsed = load_robustness(load_plan(plan_file(tmp_path / "a.yaml", robustness)))
-    assert parsed is not None and parsed.factors[1].levels[0].cells == {"dataset.label_noise": ("—", "0.0")}
-    robustness["factors"][1]["levels"][0]["cells"] = {"dataset.label_noise": {"any": [None, 0.0]}}
-    with pytest.raises(ConfigError, match=r"levels\[0\].cells.dataset.label_noise"):
-        load_robustness(load_plan(plan_file(tmp_path / "b.yaml", robustness)))
+def test_the_reference_specification_decides_as_the_verdict(report: Path) -> None:
+    """Same cell, same engine, same Holm family: every claim's word in the reference is the verdict's."""
+    words = frame(report).drop_duplicates("claim").set_index("claim")
+    reference = frame(report)[lambda f: f["specification"] == "reference"].drop_duplicates("claim")
+    verdicts = pd.read_csv(report / "claims.csv").set_index("claim")["verdict"]
+    assert all(verdicts[c] == w for c, w in zip(reference["claim"], reference["claim_word"])) and len(words) == 2
 
 
 def test_robustness_tex_fits_the_text_width(report: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from poolbench.report.aggregate import auto_group_keys, deduplicate, runs_frame
 from poolbench.report.canvas import FigureFile
 from poolbench.report.claims.output import claims_line, write_claims
 from poolbench.report.claims.plan_load import load_plan
+from poolbench.report.claims.robust_output import write_robustness_map
 from poolbench.report.collect import ReportInputError, check_paths, collect_runs, default_out_dir
 from poolbench.report.convergence import write_convergence
 from poolbench.report.curves import curves_frame
@@ -119,6 +120,8 @@ def write_report(
     write_convergence(runs, curves, key_columns, out)  # did each setting train to convergence?
     # the seed's claims: claims.md/.csv/.tex + one figure each, only when a claim's primary endpoint is measured
     claims = write_claims(collection, out, figures, analysis_plan, line)
+    if claims is not None:  # how far each verdict holds: robustness.md/.csv/.tex, a section of claims.md
+        write_robustness_map(collection, out, claims, figures)
     parts = ReportParts(
         roots=roots,
         out_dir=out,

@@ -25,6 +25,7 @@ from typing import Any
 from poolbench.config import CONF_DIR
 from poolbench.errors import ConfigError
 from poolbench.report.claims.plan_names import IDENTITY_KEYS
+from poolbench.report.claims.robustness import RobustnessPlan
 
 PLAN_FILE = Path("analysis") / "claims.yaml"
 DIFFERENCE, RELATIVE, REDUCTION, INTERACTION, VALUE = "difference", "relative", "reduction", "interaction", "value"
@@ -154,7 +155,7 @@ class Plan:
     cells: tuple[CellSpec, ...] = ()
     history: str = ""
     failed_run: FailedRun | None = None
-    robustness: Any = None  # the robustness section, as written (poolbench.report.claims.robustness reads it)
+    robustness: RobustnessPlan | None = None  # the robustness section, checked (poolbench.report.claims.robustness)
     data: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     def cell(self, name: str) -> CellSpec:

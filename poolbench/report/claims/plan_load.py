@@ -40,13 +40,36 @@ def load_plan(path: Path | str | None = None) -> Plan:
     return read_plan(data, plan_path)
 
 
-def respecify(plan: Plan, pins: Mapping[str, Mapping[str, Any]]) -> Plan:
+def respecify(
+    plan: Plan,
+    pins: Mapping[str, Mapping[str, Any]],
+    metrics: Mapping[str, str] | None = None,
+    sesoi: str | None = None,
+    waive_convergence: bool = False,
+) -> Plan:
     """The same plan with the named cells pinned elsewhere (``{"fmnist_1k": {"backbone.depth": 2}}``: a key given
-    replaces or adds that pin), every endpoint unchanged. ``judge_claims`` on it re-decides every primary endpoint
-    in that specification, Holm within it. Its hash stays the plan's (the specification is part of that plan)."""
+    replaces or adds that pin; ``None``: a key the runs do not set). ``judge_claims`` on it re-decides every
+    primary endpoint in that specification, Holm within it. The primaries that read a re-pinned cell may also
+    read another metric (``metrics``: {metric: instead}, in ``metric`` or ``minus``; judged by the plan's SESOI
+    named ``sesoi`` where given) and drop their convergence requirement (``waive_convergence``). The result is
+    checked like the plan; its hash stays the plan's (the specification is part of that plan)."""
     data = json.loads(json.dumps(plan.data, default=str))
     for name, changed in pins.items():
         if name not in data.get("cells", {}):
             raise plan_error(plan.path, f"cells.{name}", None, "a declared cell: " + ", ".join(data.get("cells", {})))
         data["cells"][name]["pins"] = {**data["cells"][name]["pins"], **changed}
-    return dataclasses.replace(read_plan(data, plan.path), sha256=plan.sha256)
+    for claim in data.get("claims") or []:
+        for endpoint in claim.get("primary") or []:
+            if not {endpoint.get("cell"), endpoint.get("versus")} & set(pins):
+                continue
+            for key in ("metric", "minus"):
+                if endpoint.get(key) in (metrics or {}):
+                    endpoint[key] = (metrics or {})[endpoint[key]]
+                    endpoint["sesoi"] = sesoi or endpoint["sesoi"]
+            if waive_convergence:
+                endpoint["converged"] = False
+    section = data.pop("robustness", None)  # checked against the plan's own cells: carried over as read
+    moved = read_plan(data, plan.path)
+    if section is not None:
+        data["robustness"] = section
+    return dataclasses.replace(moved, sha256=plan.sha256, robustness=plan.robustness)

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from functools import cache
 
 from poolbench.config import CONF_DIR
+from poolbench.config.settings import DatasetSettings
 from poolbench.report.variants import flatten
 
 IDENTITY_KEYS = ("dataset", "backbone")  # run-record fields a cell may be pinned on besides config keys
@@ -38,6 +39,8 @@ def config_values() -> dict[str, frozenset[str]]:
         for path in (CONF_DIR / group).glob("*.yaml"):
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             add(flatten({k: v for k, v in data.items() if k != "defaults"}), f"{group}.")
+    for declared in dataclasses.fields(DatasetSettings):  # keys the shipped YAMLs leave unset (dataset.label_noise)
+        kinds.setdefault(f"dataset.{declared.name}", set())
     top = yaml.safe_load((CONF_DIR / "config.yaml").read_text(encoding="utf-8")) or {}
     add(flatten({k: v for k, v in top.items() if k not in ("defaults", "hydra", "paths")}))
     return {key: frozenset(value) for key, value in kinds.items()}

@@ -38,6 +38,7 @@ from poolbench.report.claims.plan import (
     canonical_hash,
     plan_error,
 )
+from poolbench.report.claims.robustness import read_robustness
 from poolbench.report.decide import DIRECTIONS, NONINFERIOR
 from poolbench.report.variants import value_text
 
@@ -294,6 +295,6 @@ class Reader:
             tuple(cells.values()),
             history,
             self.failed_run(data.get("failed_run")),
-            data.get("robustness"),
+            read_robustness(data.get("robustness"), self.fail, cells, list(sesois)),
             data,
         )

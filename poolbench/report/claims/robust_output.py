@@ -13,15 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
 from poolbench.atomic import atomic_write_text
-from poolbench.report.aggregate import auto_group_keys, deduplicate, row_keys, run_config, runs_frame
+from poolbench.report.aggregate import row_keys
 from poolbench.report.canvas import FigureFile
 from poolbench.report.claims.cells import cells_of
-from poolbench.report.claims.output import CLAIM_KEYS
+from poolbench.report.claims.output import ClaimsResult, claims_runs
 from poolbench.report.claims.plan import Plan
-from poolbench.report.claims.respecify import SpecResult, decide_all_specifications
 from poolbench.report.claims.robust_tables import (
     ClaimMap,
     claim_maps,
@@ -30,13 +27,13 @@ from poolbench.report.claims.robust_tables import (
     robustness_frame,
     robustness_latex,
 )
-from poolbench.report.claims.robustness import RobustnessPlan, load_robustness
+from poolbench.report.claims.robustness import RobustnessPlan
+from poolbench.report.claims.specifications import SpecResult, decide_all_specifications
 from poolbench.report.claims.verdict import convergence_lookup
 from poolbench.report.collect import Collection, collect_runs
 from poolbench.report.convergence import convergence_table
-from poolbench.report.curves import learning_curves
+from poolbench.report.curves import curves_frame
 from poolbench.report.tables import to_markdown
-from poolbench.report.variants import flatten
 
 STEM = "robustness"
 
@@ -58,22 +55,12 @@ def with_siblings(collection: Collection, folders: Sequence[str]) -> Collection:
     return collection if not extra else collect_runs([*roots, *extra])
 
 
-def robustness_runs(collection: Collection, plan: Plan, robustness: RobustnessPlan) -> tuple[pd.DataFrame, list[str]]:
-    """The deduplicated runs frame grouped by the claims' keys and every key a level sets (where a run has it)."""
-    wanted = list(dict.fromkeys([*CLAIM_KEYS, *plan.selector_keys(), *robustness.config_keys()]))
-    configs = [flatten(run_config(run)) for run in collection.runs]
-    forced = [key for key in wanted if any(config.get(key) is not None for config in configs)]
-    extra = auto_group_keys(collection, forced)
-    runs, _ = deduplicate(runs_frame(collection, extra), extra)
-    return runs, extra
-
-
 def decide_map(collection: Collection, plan: Plan, robustness: RobustnessPlan) -> list[SpecResult]:
-    runs, extra = robustness_runs(collection, plan, robustness)
+    runs, extra = claims_runs(collection, plan, robustness.config_keys())
     if runs.empty:
         return []
     keys = row_keys(extra)
-    plateaus = convergence_table(runs, learning_curves(collection, runs, extra), keys)
+    plateaus = convergence_table(runs, curves_frame(collection, runs, extra), keys)
     converged = convergence_lookup(runs, plateaus, keys[:-1])
     return decide_all_specifications(plan, robustness, cells_of(runs, extra), converged)
 
@@ -119,7 +106,7 @@ def write_robustness(
 ) -> RobustnessResult | None:
     """The map, written; None (nothing written) without a robustness section or where no specification but
     the reference has a measured row."""
-    robustness = load_robustness(plan)
+    robustness = plan.robustness
     if robustness is None:
         return None
     results = decide_map(with_siblings(collection, robustness.results), plan, robustness)
@@ -148,3 +135,12 @@ def append_to_claims_md(claims_md: Path, section: Sequence[str]) -> None:
     """claims.md with the map's section at its end (the verdict writes the file; the map adds to it)."""
     text = claims_md.read_text(encoding="utf-8").rstrip("\n")
     atomic_write_text(claims_md, text + "\n\n" + "\n".join(section) + "\n")
+
+
+def write_robustness_map(collection: Collection, out_dir: Path, claims: ClaimsResult, figures: bool = True) -> None:
+    """The map of the plan the claims were judged by, its section appended to their claims.md (nothing where the
+    plan has no robustness section or no specification but the reference was measured)."""
+    words = {item.claim.id: item.verdict for item in claims.verdicts}
+    robust = write_robustness(collection, out_dir, claims.plan, words, figures)
+    if robust is not None:
+        append_to_claims_md(claims.files[-1], robust.section)

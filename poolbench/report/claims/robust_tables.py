@@ -18,9 +18,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from poolbench.report.claims.plan import ClaimSpec, Plan
-from poolbench.report.claims.respecify import SpecResult
 from poolbench.report.claims.robustness import RobustnessPlan
+from poolbench.report.claims.rows import Row
 from poolbench.report.claims.rules import verdict_of
+from poolbench.report.claims.specifications import SpecResult
 from poolbench.report.claims.tables import effect_text, interval_text
 from poolbench.report.decide import INCONCLUSIVE
 from poolbench.report.latex import TEXT_WIDTH, LatexColumn, LatexTable, tex
@@ -128,7 +129,7 @@ def display_endpoints(results: Sequence[SpecResult], claim: str) -> pd.DataFrame
     lines = [
         {
             "specification": result.spec.name,
-            "endpoint": row.spec.name,
+            "endpoint": endpoint_text(row),
             "comparison": row.comparison,
             "effect": effect_text(row),
             "95% CI": interval_text(row, 0.95),
@@ -141,6 +142,11 @@ def display_endpoints(results: Sequence[SpecResult], claim: str) -> pd.DataFrame
         if not result.spec.moved or id(row) in result.moved
     ]
     return pd.DataFrame(lines)
+
+
+def endpoint_text(row: Row) -> str:
+    """The endpoint's name and what it reads (a metric level reads another metric under the same name)."""
+    return f"{row.spec.name} [{row.spec.metric}" + (f" − {row.spec.minus}]" if row.spec.minus else "]")
 
 
 def display_maps(maps: Sequence[ClaimMap]) -> pd.DataFrame:
@@ -172,8 +178,8 @@ def robustness_latex(maps: Sequence[ClaimMap]) -> LatexTable:
         LatexColumn("Robust / fragile", "l", [wrap(item.standing, "0.50\\textwidth") for item in maps]),
     ]
     caption = (
-        "How far each verdict holds: every FashionMNIST primary endpoint re-decided with one factor of the "
-        "reference cell moved at a time (and width $\\times$ depth), by the same rule, Holm within each "
-        "specification; the reference word is the pre-registered verdict (robustness.csv: every row)."
+        "How far each verdict holds: every primary endpoint on the plan's base cell re-decided with one factor "
+        "moved at a time (and the declared pairs), by the same rule, Holm within each specification; the "
+        "reference word is the pre-registered verdict (robustness.csv: every row)."
     )
     return LatexTable("robustness map", TEXT_WIDTH, columns, caption=caption, font=r"\footnotesize", tabcolsep_pt=3)

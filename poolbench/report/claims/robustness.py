@@ -1,17 +1,17 @@
 """The robustness section of the analysis plan (``robustness:`` in ``poolbench/conf/analysis/claims.yaml``): the
-factors whose levels the claims are re-decided under, their levels, and the design that picks the
-specifications (the reference cell, each other level of one factor at a time, and the declared pairs).
+declared cell the map moves (``base``), the factors and their levels, and the design that picks the
+specifications (the reference, each other level of one factor at a time, and the declared pairs).
 
 It is part of the plan, so part of its hash (``Plan.sha256`` hashes the whole parsed file): adding a level
-changes the hash claims.md prints. ``poolbench.report.claims.plan`` only passes the section through
-(``Plan.robustness``); ``load_robustness`` checks it here, naming the first wrong field (exit 2), an unknown key
-included. ``poolbench.report.claims.respecify`` re-decides the primary endpoints in every specification.
+changes the hash claims.md prints. ``plan_reader`` reads it here with the rest of the plan, naming the first
+wrong field (an unknown key included; exit 2).
 
-A *level* changes what a primary endpoint reads: ``cells`` (config key -> value: the cell selector's keys it
-sets, e.g. ``trainer.weight_decay: 0.0``; ``{one_of: [null, 0.0]}`` where either value is that level),
-``metrics`` (a metric read instead of another, e.g. the loss gap for the accuracy gap, with the ``sesoi`` of the
-new unit) and, with its reason, ``waive_convergence`` (where fitting the training set is what the level
-measures, not a precondition: label noise).
+A *level* re-pins the base cell (``pins``: config key -> one value, as a cell's pins; ``null``: a key the runs
+do not set), may read another metric in the primaries on that cell (``metrics``: {metric: instead}, judged by
+the plan's SESOI named ``sesoi`` where the unit changes) and, with its reason, waive their convergence
+requirement (``waive_convergence``: where fitting the training set is what the level measures, label noise).
+Every specification is one call of ``plan_load.respecify`` (``specifications.specification_plan``): the plan with
+the base cell moved, re-decided by ``poolbench.report.claims.specifications``.
 """
 
 from __future__ import annotations
@@ -21,24 +21,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from poolbench.errors import ConfigError
-from poolbench.report.claims.plan import UNITS, Plan, Selector, Sesoi
-from poolbench.report.variants import value_text
+from poolbench.report.claims import plan_names as names
 
 SECTION = "robustness"
-TOP_KEYS = ("why", "results", "endpoints", "min_seeds", "factors", "pairs")
+TOP_KEYS = ("why", "base", "results", "min_seeds", "factors", "pairs")
 FACTOR_KEYS = ("name", "reference", "levels")
-LEVEL_KEYS = ("name", "cells", "metrics", "sesoi", "waive_convergence")
-SESOI_KEYS = ("value", "unit", "reason")
+LEVEL_KEYS = ("name", "pins", "metrics", "sesoi", "waive_convergence")
 
 
 @dataclass(frozen=True)
 class Level:
     name: str
-    cells: Selector = field(default_factory=dict)
+    pins: Mapping[str, Any] = field(default_factory=dict)  # config key -> value (as written in the plan)
     metrics: Mapping[str, str] = field(default_factory=dict)  # metric -> the metric read instead
-    sesoi: Sesoi | None = None  # the SESOI of the replaced metrics' unit
-    waive_convergence: str = ""  # why convergence is not required at this level ("" : it is)
+    sesoi: str | None = None  # the plan's SESOI (by name) for the metrics read instead
+    waive_convergence: str = ""  # why convergence is not required at this level ("": it is)
 
 
 @dataclass(frozen=True)
@@ -67,62 +64,80 @@ class Specification:
     def moved(self) -> tuple[str, ...]:
         return tuple(factor.name for factor, level in self.levels if level.name != factor.reference)
 
+    @property
+    def moved_levels(self) -> tuple[Level, ...]:
+        return tuple(level for factor, level in self.levels if level.name != factor.reference)
+
     def level_of(self, factor: str) -> str:
         return next(level.name for f, level in self.levels if f.name == factor)
+
+    def pins(self, base: Mapping[str, Any]) -> dict[str, Any]:
+        """The base cell's new pins: the reference levels' pins for keys the base cell (``base``: its pins) leaves
+        unpinned (label noise: unset), then the moved levels' pins, last (a level that sets another factor's key,
+        as 10k images set the epochs, wins). So the reference specification is the verdict's own cell, also
+        where a user re-pins the base cell (fewer epochs on their own data)."""
+        pins: dict[str, Any] = {}
+        for factor, level in self.levels:
+            if level.name == factor.reference:
+                pins.update({k: v for k, v in level.pins.items() if k not in base})
+        for level in self.moved_levels:
+            pins.update(level.pins)
+        return pins
+
+    def metrics(self) -> dict[str, str]:
+        return {k: v for level in self.moved_levels for k, v in level.metrics.items()}
+
+    def sesoi(self) -> str | None:
+        return next((level.sesoi for level in self.moved_levels if level.sesoi), None)
+
+    def waived(self) -> str:
+        return "; ".join(level.waive_convergence for level in self.moved_levels if level.waive_convergence)
 
 
 @dataclass(frozen=True)
 class RobustnessPlan:
     why: str
+    base: str  # the declared cell every specification re-pins
     results: tuple[str, ...]  # sweep folders beside the claims folder that hold the specification runs
-    endpoints: Selector  # the primary endpoints the map re-decides: those whose cells name these values
     min_seeds: int
     factors: tuple[Factor, ...]
     pairs: tuple[tuple[str, str], ...]
 
     def specifications(self) -> list[Specification]:
         """The reference, then each other level of each factor alone, then each declared pair's other levels."""
-        reference = tuple((f, f.reference_level) for f in self.factors)
-        specs = [Specification("reference", reference)]
+        specs = [Specification("reference", tuple((f, f.reference_level) for f in self.factors))]
         for factor in self.factors:
-            for level in factor.other_levels:
-                specs.append(self._spec({factor.name: level}))
+            specs += [self._spec({factor.name: level}) for level in factor.other_levels]
         for first, second in self.pairs:
             a, b = (self.factor(name) for name in (first, second))
-            for x, y in itertools.product(a.other_levels, b.other_levels):
-                specs.append(self._spec({a.name: x, b.name: y}))
+            specs += [self._spec({a.name: x, b.name: y}) for x, y in itertools.product(a.other_levels, b.other_levels)]
         return specs
 
     def factor(self, name: str) -> Factor:
         return next(f for f in self.factors if f.name == name)
 
     def config_keys(self) -> list[str]:
-        """Every config key a level sets (the runs frame groups by them, so every cell has their value)."""
-        keys = [k for f in self.factors for level in f.levels for k in level.cells]
-        return list(dict.fromkeys(keys))
+        """Every config key a level pins (the runs frame groups by them, so every cell has their value)."""
+        return list(dict.fromkeys(k for f in self.factors for level in f.levels for k in level.pins))
 
     def _spec(self, moved: Mapping[str, Level]) -> Specification:
         levels = tuple((f, moved.get(f.name, f.reference_level)) for f in self.factors)
-        name = " × ".join(f"{factor} {level.name}" for factor, level in moved.items())
-        return Specification(name, levels)
+        return Specification(" × ".join(f"{factor} {level.name}" for factor, level in moved.items()), levels)
 
 
-class _Reader:
-    """Reads the section, naming the field (``robustness.factors[2].levels[1].cells``) of the first wrong value."""
+class SectionReader:
+    """Reads the section, naming the field (``robustness.factors[2].levels[1].pins``) of the first wrong value."""
 
-    def __init__(self, plan: Plan) -> None:
-        self.path = plan.path
-
-    def fail(self, key: str, value: Any, allowed: str) -> ConfigError:
-        fix = f"edit the robustness section of {self.path} (its comments say what each field means)"
-        return ConfigError(key, value, allowed, fix, problem=f"Invalid analysis plan {self.path}")
+    def __init__(self, fail: Any, cells: Mapping[str, Any], sesois: Sequence[str]) -> None:
+        self.fail, self.cells, self.sesois = fail, cells, sesois
 
     def mapping(self, node: Any, where: str, keys: Sequence[str]) -> Mapping[str, Any]:
         if not isinstance(node, Mapping):
             raise self.fail(where, node, "a mapping with keys " + ", ".join(keys))
-        unknown = [str(k) for k in node if k not in keys]
-        if unknown:
-            raise self.fail(f"{where}.{unknown[0]}", node[unknown[0]], "one of the keys " + ", ".join(keys))
+        for key in node:
+            if key not in keys:
+                near = names.closest(key, keys)
+                raise self.fail(f"{where}.{key}", node[key], "keys " + ", ".join(keys), f"remove or rename it{near}")
         return node
 
     def text(self, node: Mapping[str, Any], key: str, where: str, required: bool = True) -> str:
@@ -133,47 +148,31 @@ class _Reader:
             raise self.fail(f"{where}.{key}", value, "a name (text)")
         return str(value)
 
-    def selector(self, node: Any, where: str) -> Selector:
-        """Config key -> one value (a list is one value: the widths), or ``{one_of: [...]}`` for alternatives."""
-        if node is None:
-            return {}
-        if not isinstance(node, Mapping) or not all(isinstance(k, str) and k for k in node):
-            raise self.fail(where, node, "a mapping of config key to value, e.g. {trainer.weight_decay: 0.0}")
-        return {key: self.values(value, f"{where}.{key}") for key, value in node.items()}
-
-    def values(self, value: Any, where: str) -> tuple[str, ...]:
-        if not isinstance(value, Mapping):
-            return (value_text(value),)
-        choices = value.get("one_of")
-        if set(value) != {"one_of"} or not isinstance(choices, list) or not choices:
-            raise self.fail(where, dict(value), "a value, or {one_of: [value, ...]} for alternatives")
-        return tuple(value_text(choice) for choice in choices)
-
-    def sesoi(self, node: Any, where: str) -> Sesoi | None:
-        if node is None:
-            return None
-        node = self.mapping(node, where, SESOI_KEYS)
-        value = node.get("value")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise self.fail(f"{where}.value", value, "a number > 0 in the metric's unit")
-        if node.get("unit") not in UNITS:
-            raise self.fail(f"{where}.unit", node.get("unit"), ", ".join(repr(u) for u in UNITS))
-        return Sesoi(where, float(value), str(node["unit"]), self.text(node, "reason", where))
+    def pins(self, node: Any, where: str) -> dict[str, Any]:
+        node = {} if node is None else node
+        if not isinstance(node, Mapping):
+            raise self.fail(where, node, "a mapping of config key to one value, e.g. {trainer.weight_decay: 0.0}")
+        for key, value in node.items():
+            if key not in names.config_keys() or key in names.IDENTITY_KEYS:
+                near = names.closest(key, names.config_keys())
+                raise self.fail(f"{where}.{key}", value, names.CONFIG_KEY_HELP + near)
+            if problem := names.pin_problem(key, value):
+                raise self.fail(f"{where}.{key}", value, problem)
+        return dict(node)
 
     def level(self, node: Any, where: str) -> Level:
         node = self.mapping(node, where, LEVEL_KEYS)
         metrics = node.get("metrics") or {}
-        if not isinstance(metrics, Mapping) or not all(isinstance(v, str) for v in metrics.values()):
+        if not isinstance(metrics, Mapping) or not all(names.is_metric(m) for m in (*metrics, *metrics.values())):
             raise self.fail(f"{where}.metrics", metrics, "a mapping of metric to the metric read instead")
-        sesoi = self.sesoi(node.get("sesoi"), f"{where}.sesoi")
-        if metrics and sesoi is None:
-            raise self.fail(f"{where}.sesoi", None, "the SESOI of the metrics read instead (value, unit, reason)")
+        sesoi = node.get("sesoi")
+        if sesoi is not None and (sesoi not in self.sesois or not metrics):
+            raise self.fail(
+                f"{where}.sesoi", sesoi, "with metrics: one of the names under sesoi: " + ", ".join(self.sesois)
+            )
+        waive = self.text(node, "waive_convergence", where, required=False)
         return Level(
-            self.text(node, "name", where),
-            self.selector(node.get("cells"), f"{where}.cells"),
-            {str(k): str(v) for k, v in metrics.items()},
-            sesoi,
-            self.text(node, "waive_convergence", where, required=False),
+            self.text(node, "name", where), self.pins(node.get("pins"), f"{where}.pins"), metrics, sesoi, waive
         )
 
     def factor(self, node: Any, where: str) -> Factor:
@@ -182,25 +181,30 @@ class _Reader:
         if not isinstance(raw, list) or len(raw) < 2:
             raise self.fail(f"{where}.levels", raw, "a list of at least two levels (the reference among them)")
         levels = tuple(self.level(level, f"{where}.levels[{i}]") for i, level in enumerate(raw))
-        names = [level.name for level in levels]
-        if len(set(names)) != len(names):
-            raise self.fail(f"{where}.levels", names, "levels with distinct names")
+        level_names = [level.name for level in levels]
+        if len(set(level_names)) != len(level_names):
+            raise self.fail(f"{where}.levels", level_names, "levels with distinct names")
         reference = self.text(node, "reference", where)
-        if reference not in names:
-            raise self.fail(f"{where}.reference", reference, "the name of one of its levels: " + ", ".join(names))
+        if reference not in level_names:
+            raise self.fail(f"{where}.reference", reference, "the name of one of its levels: " + ", ".join(level_names))
         return Factor(self.text(node, "name", where), reference, levels)
 
     def section(self, node: Any) -> RobustnessPlan:
         node = self.mapping(node, SECTION, TOP_KEYS)
+        base = node.get("base")
+        if base not in self.cells:
+            raise self.fail(f"{SECTION}.base", base, "a cell declared under cells: " + ", ".join(self.cells))
         raw = node.get("factors")
         if not isinstance(raw, list) or not raw:
             raise self.fail(f"{SECTION}.factors", raw, "a list of factors (name, reference, levels)")
         factors = tuple(self.factor(f, f"{SECTION}.factors[{i}]") for i, f in enumerate(raw))
-        names = [f.name for f in factors]
+        factor_names = [f.name for f in factors]
+        if len(set(factor_names)) != len(factor_names):
+            raise self.fail(f"{SECTION}.factors", factor_names, "factors with distinct names")
         pairs = []
         for i, pair in enumerate(node.get("pairs") or []):
-            if not isinstance(pair, list) or len(pair) != 2 or not set(pair) <= set(names) or pair[0] == pair[1]:
-                raise self.fail(f"{SECTION}.pairs[{i}]", pair, "two different factor names: " + ", ".join(names))
+            if not isinstance(pair, list) or len(pair) != 2 or not set(pair) <= set(factor_names) or pair[0] == pair[1]:
+                raise self.fail(f"{SECTION}.pairs[{i}]", pair, "two different factor names: " + ", ".join(factor_names))
             pairs.append((str(pair[0]), str(pair[1])))
         results = node.get("results") or []
         if not isinstance(results, list) or not all(isinstance(r, str) and "/" not in r for r in results):
@@ -208,17 +212,11 @@ class _Reader:
         seeds = node.get("min_seeds", 3)
         if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 2:
             raise self.fail(f"{SECTION}.min_seeds", seeds, "an integer >= 2")
-        return RobustnessPlan(
-            self.text(node, "why", SECTION, required=False),
-            tuple(results),
-            self.selector(node.get("endpoints"), f"{SECTION}.endpoints"),
-            seeds,
-            factors,
-            tuple(pairs),
-        )
+        why = " ".join(self.text(node, "why", SECTION, required=False).split())
+        return RobustnessPlan(why, str(base), tuple(results), seeds, factors, tuple(pairs))
 
 
-def load_robustness(plan: Plan) -> RobustnessPlan | None:
-    """The plan's robustness section, checked; None where the plan has none."""
-    raw = getattr(plan, "robustness", None)
-    return None if raw is None else _Reader(plan).section(raw)
+def read_robustness(node: Any, fail: Any, cells: Mapping[str, Any], sesois: Sequence[str]) -> RobustnessPlan | None:
+    """The plan's robustness section, checked (``fail(key, value, allowed, fix="")`` builds the error); None where
+    the plan has none."""
+    return None if node is None else SectionReader(fail, cells, sesois).section(node)

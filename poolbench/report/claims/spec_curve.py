@@ -23,9 +23,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from poolbench.report.canvas import DOUBLE_COLUMN_IN, FigureFile, save_figure, style_path
-from poolbench.report.claims.respecify import SpecResult
 from poolbench.report.claims.rows import Row
 from poolbench.report.claims.rules import verdict_of
+from poolbench.report.claims.specifications import SpecResult
 from poolbench.report.decide import CONTRADICTED, INCONCLUSIVE, LESS, NEGLIGIBLE, NOT_MEASURED, SUPPORTED
 
 WORD_COLORS = {
