@@ -54,6 +54,7 @@ def test_a_stored_ratio_is_judged_on_its_own_ci(tmp_path: Path, ratio, ci, word)
     se = (ratio[2] - ratio[1]) / (2 * stats.norm.ppf(0.975))
     assert row["p_zero"] == pytest.approx(2 * stats.norm.sf(abs(1 - ratio[0]) / se))
     assert row["verdict"] == word and (math.isnan(row["seeds_to_detect_sesoi_planning"]))
+    assert row["interval"] == "timing bootstrap"
 
 
 def test_without_stored_ratios_the_endpoint_is_not_measured(tmp_path: Path) -> None:

@@ -41,7 +41,8 @@ IMAGES_NOTE = (
     "CI over: *seeds+images* where every run behind a row stored per-image predictions: the standard error adds "
     "the test images' sampling variance (var of the per-image effect / N images) to the seeds' (t on n − 1), and "
     "its tests are the ones Holm adjusts; *seeds (t)* where not (claims_detail.csv says why and keeps the "
-    "seed-only interval; docs/reports.md, Test images inside the CI)."
+    "seed-only interval; docs/reports.md, Test images inside the CI); *timing bootstrap* for a latency ratio "
+    "(its CI over poolbench-deploy's timing processes and rounds, docs/deploy.md)."
 )
 # Grouping keys the claims always split by when any run's config holds them (the probe task, the training-set
 # size), even where the report's automatic grouping would not (e.g. a sweep of one task only).

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from poolbench.report.claims.plan import INTERACTION, RELATIVE, EndpointSpec
+from poolbench.report.claims.plan import INTERACTION, REDUCTION_CI, RELATIVE, EndpointSpec
 from poolbench.report.claims.rows import Row
 from poolbench.report.claims.rules import verdict_of
 from poolbench.report.claims.verdict import ClaimVerdict
@@ -65,12 +65,18 @@ def interval_text(row: Row, confidence: float) -> str:
     return f"[{signed_text(scale * low, digits)}, {signed_text(scale * high, digits)}]"
 
 
+TIMING_BOOTSTRAP = "timing bootstrap"
+
+
 def interval_name(row: Row) -> str:
-    """Which interval decides the row: "seeds+images", "seeds (t)", "exact" or nothing (not measured)."""
+    """Which interval decides the row: "seeds+images", "seeds (t)", "exact", "timing bootstrap" (a stored
+    ratio's CI over timing processes and rounds) or nothing (not measured)."""
     if not row.estimate.measured:
         return ""
     if row.estimate.exact:
         return "exact"
+    if row.spec.effect == REDUCTION_CI:
+        return TIMING_BOOTSTRAP
     return row.images.interval if row.images is not None else SEEDS_ONLY
 
 
