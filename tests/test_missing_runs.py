@@ -85,10 +85,12 @@ def test_a_started_run_is_one_row_with_its_head_and_seed_and_a_lost_one_another(
     assert str(killed) in set(missing["where"])
 
 
-def test_the_committed_claims_reference_misses_nothing() -> None:
-    """A complete 180-run grid of four presets, seeds 5-9 for gap and gmp only: 0 missing."""
-    collection = collect_runs([REPO_ROOT / "results" / "reference" / "claims"])
-    assert len(collection.runs) == 180
+@pytest.mark.parametrize(("folder", "runs"), [("claims", 190), ("claims_robust", 111)])
+def test_the_committed_claims_reference_misses_nothing(folder: str, runs: int) -> None:
+    """Complete grids: five presets in one folder (seeds 5-9 for gap and gmp only, presence_zeros with gap and
+    flatten only), and the robustness map's six presets in another: 0 missing."""
+    collection = collect_runs([REPO_ROOT / "results" / "reference" / folder])
+    assert len(collection.runs) == runs
     assert missing_of(collection).empty
 
 

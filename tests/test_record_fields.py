@@ -12,13 +12,13 @@ import pytest
 import yaml
 
 import poolbench.record
-from poolbench.record import RunRecord, record_fields, write_config, write_result
+from poolbench.record import CELL_TIMING_COLUMNS, RunRecord, record_fields, write_config, write_result
 from poolbench.record.fields import ACCURACY, ROLES, Declared, declarations, declare
 from poolbench.report.build import write_report
 from poolbench.trackers.base import final_metrics
 
 CLAIMS_PLAN = Path(poolbench.record.__file__).resolve().parents[1] / "conf" / "analysis" / "claims.yaml"
-DERIVED_COLUMNS = ("cell_latency_ms", "cell_throughput_ips")  # poolbench-deploy's deploy_timing.json columns
+DERIVED_COLUMNS = tuple(CELL_TIMING_COLUMNS.values())  # poolbench-deploy's deploy_timing.json columns
 
 
 @dataclass
