@@ -109,6 +109,7 @@ def training_plan(
         settings.seed,
         ctx,
         settings.dataset.eval_shifts,
+        settings.dataset.shift_fills,
         checkpoint=run_dir / CHECKPOINT_FILE if settings.trainer.checkpoint else None,
         run_key=run_key,
         progress_bar=settings.progress and settings.jobs == 1,  # parallel jobs' bars would fight over a terminal

@@ -523,3 +523,16 @@ def test_a_report_whose_records_judge_a_claim_links_claims_md(tmp_path: Path) ->
     assert "The verdict on the seed's claims, by the analysis plan `plan.yaml`: [claims.md](claims.md)." in (
         result.report_md.read_text()
     )
+
+
+def test_the_tests_a_model_takes_never_split_rows_but_name_another_run():
+    """dataset.eval_shifts, dataset.shift_fills and deploy.eval_sizes choose a trained model's extra tests:
+    another run key (its records hold other fields), but never a grouping key (the same training)."""
+    from poolbench.record import compute_run_key
+    from poolbench.report.variants import semantic_flat_config
+
+    config = {"dataset": {"name": "d", "eval_shifts": [4], "shift_fills": ["zero"]}, "deploy": {"eval_sizes": [24]}}
+    config |= {"trainer": {"lr": 0.1}}
+    assert semantic_flat_config(config) == {"dataset.name": "d", "trainer.lr": 0.1}
+    other = {**config, "dataset": {**config["dataset"], "eval_shifts": [4, 8]}}
+    assert compute_run_key(other) != compute_run_key(config)

@@ -198,3 +198,25 @@ def test_translation_test_records_accuracy_on_shifted_test_images(tmp_path):
         assert evaluate(model, shifted, data, 64, ctx)[1] == record.shift_acc[str(pixels)]
     plain = run(compose_settings(TINY, output_dir=tmp_path / "plain"))
     assert plain.shift_acc == {}
+
+
+def test_the_checkpoint_interval_spares_the_middle_epochs_never_the_last(tmp_path: Path) -> None:
+    """trainer.checkpoint_interval: a checkpoint after an epoch once that many seconds passed since the last one
+    (0: every epoch), and always after the last epoch (the trained weights poolbench-deploy reads); the
+    interval is not part of the run key (it does not change what is computed)."""
+    import dataclasses
+    import time
+
+    from poolbench.training.loop import checkpoint_due
+
+    trainer = compose_settings(TINY).trainer
+    every, hourly = (dataclasses.replace(trainer, epochs=5, checkpoint_interval=s) for s in (0.0, 3600.0))
+    now = time.perf_counter()
+    assert all(checkpoint_due(every, epoch, now) for epoch in range(5))
+    assert [checkpoint_due(hourly, epoch, now) for epoch in range(5)] == [False] * 4 + [True]
+    assert checkpoint_due(hourly, 1, now - 7200.0)  # an hour and more since the last one
+    quick = [*TINY, "trainer.checkpoint=true", "trainer.epochs=2"]
+    sparse = compose_settings([*quick, "+trainer.checkpoint_interval=3600"], output_dir=tmp_path)
+    assert sparse.run_key == compose_settings(quick).run_key
+    run(sparse)
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["epoch"] == 2

@@ -131,3 +131,33 @@ def test_the_report_shift_table_averages_consistency_over_seeds(tmp_path):
     shown = display_shift(table, ["head"])
     assert list(shown["consistency at 4 px %"]) == ["82.00 ± 2.83"]
     assert list(shown["circular consistency at 4 px %"]) == ["93.00 ± 4.24"]
+
+
+class CountingPasses(nn.Module):
+    """Brightness, counting the images it is shown: what a translation test costs, in test passes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen += len(x)
+        return Brightness()(x)
+
+
+def test_a_run_takes_only_the_fills_it_names():
+    """dataset.shift_fills: one test pass per shift and named fill, and only those fills are recorded (the
+    claims cells name what the analysis plan reads there: tests/test_claims_reads.py)."""
+    images = dot_images([0] * 8, [SIZE - 1] * 8)
+    labels = torch.ones(8, dtype=torch.int64)
+    for fills, passes in ((("zero",), 2), (("circular",), 2), (("zero", "circular"), 4), ((), 0)):
+        model = CountingPasses()
+        evaluator = evaluator_for(model, images, labels)
+        plain = evaluator.final(None).test
+        model.seen = 0
+        result = evaluator.shift_accuracy([0, 2, 3], plain, fills)
+        assert model.seen == passes * len(images), fills  # shift 0 reuses the plain pass
+        assert bool(result.acc) == ("zero" in fills) and bool(result.circular_acc) == ("circular" in fills)
+        assert set(result.zero_pred) == ({0, 2, 3} if "zero" in fills else set())
+        if "circular" in fills:
+            assert result.circular_consistency == {"0": 1.0, "2": 1.0, "3": 1.0}

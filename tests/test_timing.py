@@ -5,6 +5,7 @@ says about precision and about curves that were not recorded."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -112,10 +113,27 @@ def test_a_learning_curve_figure_names_the_curves_not_recorded():
     assert [label for _, _, label in recorded_curves(full)] == ["train", "test"]
 
 
-def two_tiny_runs(root: Path) -> None:
+def two_tiny_runs(root: Path, *overrides: str) -> None:
     for head in ("gap", "flatten"):
-        settings = compose_settings([*TINY, f"head={head}", "deploy.timing=false"], output_dir=root / head)
+        settings = compose_settings([*TINY, f"head={head}", "deploy.timing=false", *overrides], output_dir=root / head)
         assert run(settings).status == "ok"
+
+
+def test_one_graph_trained_in_two_cells_is_measured_once(tmp_path):
+    """Peak memory depends on the graph (backbone, head, input and output sizes), not on what it was trained
+    on: the same net trained with two learning rates (two cells) is measured once, in the first cell's run
+    (``memory_run``), and both cells carry that measurement."""
+    pytest.importorskip("onnxruntime")
+    root = tmp_path / "results"
+    two_tiny_runs(root / "slow", "trainer.lr=0.01")
+    two_tiny_runs(root / "fast", "trainer.lr=0.02")
+    assert len(find_cells([root])) == 2
+    assert deploy_main([str(root), "--processes", "1", "--rounds", "1", "--runtimes", "ort_1"]) == 0
+    saved = {p.parent: json.loads(p.read_text()) for p in root.rglob(DEPLOY_TIMING_FILE)}
+    for head in ("gap", "flatten"):
+        fast, slow = saved[root / "fast" / head], saved[root / "slow" / head]
+        assert fast["cell_id"] != slow["cell_id"] and fast["memory_run"] == slow["memory_run"]
+        assert fast["peak_memory_bytes"] == slow["peak_memory_bytes"]
 
 
 def test_poolbench_deploy_times_the_heads_of_a_cell_together(tmp_path, capsys):
@@ -174,3 +192,20 @@ def test_a_cell_is_everything_but_head_and_seed():
 def test_poolbench_deploy_names_a_missing_directory(tmp_path, capsys):
     assert deploy_main([str(tmp_path / "absent")]) == 2
     assert "no such directory" in capsys.readouterr().err
+
+
+def test_the_heads_of_a_round_take_turns_call_by_call():
+    """One round of one runtime: every head gets ``count`` batch-1 calls, the heads alternating (the first head
+    rotating each call), so a burst of noise falls on all of them alike; then one batch-N call each."""
+    from poolbench.deploy.rounds import interleaved_calls
+
+    order: list[str] = []
+
+    def caller(name: str, batch: str) -> Callable[[], None]:
+        return lambda: order.append(f"{name}{batch}")
+
+    calls = {head: (caller(head, "1"), caller(head, "N")) for head in ("a", "b", "c")}
+    latencies, seconds = interleaved_calls(calls, 3)
+    assert order == ["a1", "b1", "c1", "b1", "c1", "a1", "c1", "a1", "b1", "aN", "bN", "cN"]
+    assert {head: len(times) for head, times in latencies.items()} == {"a": 3, "b": 3, "c": 3}
+    assert set(seconds) == {"a", "b", "c"} and all(s >= 0 for s in seconds.values())

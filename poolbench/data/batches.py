@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
+from poolbench.config.settings import SHIFT_MODES
 from poolbench.data.memo import memoized
 from poolbench.data.splits import ImageSplit
 
@@ -32,10 +33,6 @@ def crop_windows(images: torch.Tensor, padding: int, shifts: torch.Tensor) -> to
 
 # (dy, dx) directions of the translation test, in turn: image i moves along SHIFT_DIRECTIONS[i % 8].
 SHIFT_DIRECTIONS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
-# How the translation test fills the border a shift uncovers: "zero" (content leaves the frame, zeros come in)
-# or "circular" (content leaving one side comes back on the other, torch.roll). A circular shift loses nothing,
-# so a model that is exactly shift-invariant keeps every prediction; zero fill also tests the border.
-SHIFT_MODES = ("zero", "circular")
 
 
 def shift_directions(count: int, device: torch.device) -> torch.Tensor:

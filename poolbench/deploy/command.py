@@ -4,9 +4,10 @@ A *cell* is a group of finished runs that differ only in head and seed (``cells`
 
 1. every trained model (checkpoint weights) is exported to ONNX (``model.onnx`` in its run dir) and checked for
    parity against eager PyTorch on the run's test images (``onnx_export``); then quantized to int8
-   (``model.int8.onnx``) with its test-accuracy change (``quantize``);
+   (``model.int8.onnx``) with its test-accuracy change (``quantize``); one run per core at a time (``steps``);
 2. per head, the lowest seed that passed parity is the timed model; its peak inference memory at batch 1 is
-   measured in a fresh process (``memory``);
+   measured in a fresh process (``memory``), once per graph (the same backbone, head and input sizes trained in
+   several cells: the first cell's model, named by ``memory_run``);
 3. k processes (``--processes``, one after the other) each time every cell's heads interleaved, in eager PyTorch
    and ONNX Runtime (``rounds``); every round goes into ``RESULTS_DIR/deploy_timing.csv``;
 4. each run dir gets ``deploy_timing.json``: its head's medians per runtime, the latency ratio against
@@ -32,7 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from poolbench.deploy.steps import AGAINST, memory_fields, merge_rounds, prepare_run, summaries
+from poolbench.deploy.steps import AGAINST, memory_fields, merge_rounds, prepare_runs, summaries
 from poolbench.errors import PoolbenchError
 from poolbench.record import DEPLOY_TIMING_FILE
 
@@ -62,7 +63,12 @@ def run_processes(specs: list[dict[str, Any]], args: argparse.Namespace, scratch
 
     frames = []
     for process in range(args.processes):
-        spec = {"process": process, "rounds": args.rounds, "latency_calls": args.latency_calls}
+        spec = {
+            "process": process,
+            "rounds": args.rounds,
+            "latency_calls": args.latency_calls,
+            "ort_calls": args.ort_calls,
+        }
         spec |= {"batch_size": args.batch_size, "runtimes": args.runtimes, "cells": specs}
         spec_path, out_path = scratch / f"spec{process}.json", scratch / f"rounds{process}.csv"
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
@@ -113,7 +119,6 @@ def deploy_results(args: argparse.Namespace) -> list[str]:
         args.runtimes = [r for r in args.runtimes if r == "eager"]
     pending: dict[str, tuple[list[Any], list[str]]] = {}
     specs: list[dict[str, Any]] = []
-    fields: dict[Path, dict[str, Any]] = {}
     scratch = Path(tempfile.mkdtemp(prefix="poolbench-deploy-"))
     for key, runs in cells.items():
         heads = sorted({run.head for run in runs})
@@ -121,16 +126,24 @@ def deploy_results(args: argparse.Namespace) -> list[str]:
             lines.append(f"cell {key}: already timed ({', '.join(heads)}); --force times it again")
             continue
         pending[key] = (runs, heads)
+    jobs = []
+    for runs, heads in pending.values():
         first = {head: next(run for run in runs if run.head == head) for head in heads}  # lowest seed: int8 too
-        for run in runs:
-            fields[run.run_dir] = prepare_run(run, args, why_not is None, run is first[run.head])
+        jobs += [(run, run is first[run.head]) for run in runs]
+    results = prepare_runs(jobs, args, why_not is None)
+    fields: dict[Path, dict[str, Any]] = {run.run_dir: done for (run, _), done in zip(jobs, results)}
+    measured: dict[tuple[str, bool], dict[str, Any]] = {}  # one graph's peak memory, whatever cell it was trained in
+    for key, (runs, heads) in pending.items():
         timed = {}
         for head in heads:
             mine = [run for run in runs if run.head == head]
             passed = [run for run in mine if fields[run.run_dir].get("onnx")]
             choice = (passed or mine)[0]  # its lowest seed that passed parity
             timed[head] = choice
-            memory = memory_fields(choice, fields[choice.run_dir].get("onnx"), scratch)
+            graph = (arch_id(choice.config), bool(fields[choice.run_dir].get("onnx")))
+            if graph not in measured:
+                measured[graph] = memory_fields(choice, fields[choice.run_dir].get("onnx"), scratch)
+            memory = measured[graph]
             for run in mine:
                 fields[run.run_dir] |= memory | {"timed_run": str(choice.run_dir)}
         failed = [str(run.run_dir) for run in runs if why_not is None and not fields[run.run_dir].get("parity_ok")]
@@ -155,6 +168,7 @@ def deploy_results(args: argparse.Namespace) -> list[str]:
         "processes": args.processes,
         "rounds": args.rounds,
         "latency_calls": args.latency_calls,
+        "ort_calls": args.ort_calls,
         "batch_size": args.batch_size,
         "threads": 1,
         "runtimes": args.runtimes,
@@ -188,8 +202,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="RESULTS_DIR")
     parser.add_argument("--processes", type=int, default=5, help="independent timing processes (default 5)")
-    parser.add_argument("--rounds", type=int, default=20, help="timed rounds per process (default 20)")
-    parser.add_argument("--latency-calls", type=int, default=20, help="batch-1 calls per head per round (20)")
+    parser.add_argument("--rounds", type=int, default=10, help="timed rounds per process (default 10)")
+    parser.add_argument(
+        "--latency-calls", type=int, default=20, help="batch-1 calls per head per round, eager PyTorch (default 20)"
+    )
+    parser.add_argument(
+        "--ort-calls", type=int, default=100, help="batch-1 calls per head per round, ONNX Runtime (default 100)"
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="batch of the throughput call (default 32)")
     parser.add_argument(
         "--parity-images", type=int, default=200, help="the run's first N test images for parity (default 200)"
@@ -202,9 +221,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--force", action="store_true", help="time cells that already hold their timing again")
     args = parser.parse_args(argv)
-    if min(args.processes, args.rounds, args.latency_calls, args.batch_size, args.parity_images, args.int8_images) < 1:
-        parser.error("--processes, --rounds, --latency-calls, --batch-size and --*-images must be >= 1")
+    counts = (args.processes, args.rounds, args.latency_calls, args.ort_calls, args.batch_size)
+    if min(*counts, args.parity_images, args.int8_images) < 1:
+        parser.error("--processes, --rounds, --latency-calls, --ort-calls, --batch-size and --*-images must be >= 1")
     args.eval_threads = max(1, os.cpu_count() or 1)  # parity and int8 accuracy: as fast as the machine allows
+    args.workers = args.eval_threads  # ... by as many processes, one run each
     return args
 
 

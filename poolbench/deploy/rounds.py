@@ -1,13 +1,14 @@
 """One timing process: every cell's heads timed interleaved, in every runtime, round after round.
 
 ``python -m poolbench.deploy.rounds SPEC.json OUT.csv`` (``command`` starts k of these, one after the other, so
-that no two share the cores). Per round, for each runtime (the order rotates every round) and each head of a
-cell (the order rotates too), ``latency_calls`` timed batch-1 calls (their median is the round's latency) and one
-timed batch-``batch_size`` call (the round's throughput). Two untimed rounds first. Runtimes: ``eager`` (PyTorch,
-fp32, inference mode, 1 thread), ``ort_1`` (ONNX Runtime CPU execution provider, 1 intra-op thread: the
-resource-constrained case) and ``ort_all`` (one intra-op thread per core, spinning as ONNX Runtime does by
-default). Only models that passed parity get an
-ONNX path in the spec; eager timing runs for every head.
+that no two share the cores). Per round, for each runtime (the order rotates every round), ``latency_calls``
+(eager) or ``ort_calls`` (ONNX Runtime, whose call takes a fifth of eager's) timed batch-1 calls per head of the
+cell, the heads taking turns call by call (``interleaved_calls``; their median is the head's latency in that
+round), then one timed batch-``batch_size`` call per head (the round's throughput). Two untimed rounds first.
+Runtimes: ``eager`` (PyTorch, fp32, inference mode, 1 thread), ``ort_1`` (ONNX Runtime CPU execution provider,
+1 intra-op thread: the resource-constrained case) and ``ort_all`` (one intra-op thread per core; idle workers
+sleep at once instead of spinning as ONNX Runtime does by default). Only models that passed parity get an ONNX
+path in the spec; eager timing runs for every head.
 """
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ def callers(head: dict[str, Any], shape: tuple[int, ...], batch_size: int, runti
         out["eager"] = (lambda: model(one), lambda: model(many))
     for runtime in (r for r in runtimes if r != "eager"):
         if head.get("onnx"):
-            # all cores: ONNX Runtime's default spinning (idle workers poll a while after each call); without it,
-            # waking the workers dominated a 0.03 ms call on a loaded machine (control CI ±15-24 % vs ±3 %)
-            session = ort_session(Path(head["onnx"]), ort_threads(runtime), spinning=runtime == "ort_all")
+            # no spinning, all cores too: with the heads' calls interleaved, one session's spinning workers would
+            # take the cores from the next head's call (flatten vs flatten_dropout: sd of a round's log ratio
+            # 0.07 spinning, 0.03 not, 100 calls; docs/deploy.md)
+            session = ort_session(Path(head["onnx"]), ort_threads(runtime))
             one_np, many_np = batch[:1].numpy(), batch.numpy()
             out[runtime] = (ort_call(session, one_np), ort_call(session, many_np))
     return out
@@ -77,32 +79,49 @@ def time_cell(cell: dict[str, Any], spec: dict[str, Any], process: int) -> list[
     with torch.inference_mode():
         for index in range(WARMUP_ROUNDS + spec["rounds"]):
             for runtime in rotated(list(spec["runtimes"]), index):
-                for head in rotated(heads, index):
-                    if runtime not in calls[head]:
-                        continue
-                    one, many = calls[head][runtime]
-                    latencies = []
-                    for _ in range(spec["latency_calls"]):
-                        began = time.perf_counter()
-                        one()
-                        latencies.append(time.perf_counter() - began)
-                    began = time.perf_counter()
-                    many()
-                    seconds = time.perf_counter() - began
-                    if index >= WARMUP_ROUNDS:
-                        rows.append(
-                            {
-                                "process": process,
-                                "cell_id": cell["cell_id"],
-                                "arch_id": cell["heads"][head].get("arch_id", ""),
-                                "head": head,
-                                "runtime": runtime,
-                                "round": index - WARMUP_ROUNDS,
-                                "latency_ms": 1000 * statistics.median(latencies),
-                                "throughput_ips": spec["batch_size"] / seconds if seconds > 0 else np.nan,
-                            }
-                        )
+                timed = [head for head in rotated(heads, index) if runtime in calls[head]]
+                count = spec["latency_calls"] if runtime == "eager" else spec["ort_calls"]
+                latencies, seconds = interleaved_calls({head: calls[head][runtime] for head in timed}, count)
+                if index < WARMUP_ROUNDS:
+                    continue
+                for head in timed:
+                    rows.append(
+                        {
+                            "process": process,
+                            "cell_id": cell["cell_id"],
+                            "arch_id": cell["heads"][head].get("arch_id", ""),
+                            "head": head,
+                            "runtime": runtime,
+                            "round": index - WARMUP_ROUNDS,
+                            "latency_ms": 1000 * statistics.median(latencies[head]),
+                            "throughput_ips": spec["batch_size"] / seconds[head] if seconds[head] > 0 else np.nan,
+                        }
+                    )
     return rows
+
+
+def interleaved_calls(
+    calls: dict[str, tuple[Callable[[], Any], Callable[[], Any]]], count: int
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """One round of one runtime: ``count`` batch-1 calls per head, the heads taking turns call by call
+    (the order rotating), then one batch-N call per head. A burst of noise (another process, the hypervisor)
+    then falls on every head alike instead of on the one whose block it hit: the ratio's noise shrinks, not
+    just the medians'. Returns per head its batch-1 call seconds and its batch-N call's seconds."""
+    heads = list(calls)
+    latencies: dict[str, list[float]] = {head: [] for head in heads}
+    for call in range(count):
+        for head in rotated(heads, call):
+            one = calls[head][0]
+            began = time.perf_counter()
+            one()
+            latencies[head].append(time.perf_counter() - began)
+    seconds = {}
+    for head in heads:
+        many = calls[head][1]
+        began = time.perf_counter()
+        many()
+        seconds[head] = time.perf_counter() - began
+    return latencies, seconds
 
 
 def main(spec_path: str, out_path: str) -> None:

@@ -38,12 +38,42 @@ def prepare_run(run: Any, args: argparse.Namespace, onnx: bool, int8: bool) -> d
     return fields
 
 
+def prepare_runs(jobs: list[tuple[Any, bool]], args: argparse.Namespace, onnx: bool) -> list[dict[str, Any]]:
+    """``prepare_run`` for every (run, int8) of ``jobs``, in order: on ``args.workers`` fresh processes at once
+    (each on one thread: a small model's export and scoring use a core better than two threads do), or here."""
+    if args.workers <= 1 or len(jobs) <= 1:
+        return [prepare_run(run, args, onnx, int8) for run, int8 in jobs]
+    import concurrent.futures
+    import dataclasses
+    import multiprocessing
+
+    one_thread = argparse.Namespace(**{**vars(args), "eval_threads": 1})
+    spawn = multiprocessing.get_context("spawn")  # no fork of a process that runs torch's thread pools
+    with concurrent.futures.ProcessPoolExecutor(args.workers, mp_context=spawn, initializer=_one_thread) as pool:
+        todo = [(dataclasses.asdict(run), int8) for run, int8 in jobs]
+        return list(pool.map(_prepare_job, todo, [one_thread] * len(jobs), [onnx] * len(jobs)))
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _prepare_job(job: tuple[dict[str, Any], bool], args: argparse.Namespace, onnx: bool) -> dict[str, Any]:
+    from poolbench.deploy.cells import CellRun
+
+    run, int8 = job
+    return prepare_run(CellRun(**run), args, onnx, int8)
+
+
 def memory_fields(run: Any, onnx_path: str | None, reference_dir: Path) -> dict[str, Any]:
     from poolbench.deploy.cells import build_model
     from poolbench.deploy.memory import estimated_peak_bytes, measured_peak_bytes, reference_model
 
     model, _ = build_model(run)
     fields: dict[str, Any] = {"memory_estimate_bytes": estimated_peak_bytes(model, run.input_shape)}
+    fields["memory_run"] = str(run.run_dir)  # the run whose model was measured (the same graph in other cells)
     if onnx_path:
         reference = reference_model(
             run.input_shape, reference_dir / f"reference_{'x'.join(map(str, run.input_shape))}.onnx"

@@ -15,7 +15,6 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models.resnet import BasicBlock, ResNet
 
 from poolbench.config.settings import PADDING_MODES
 from poolbench.errors import ConfigError
@@ -150,6 +149,8 @@ class ResNet18(nn.Module):
 
     def __init__(self, in_channels: int = 3) -> None:
         super().__init__()
+        from torchvision.models.resnet import BasicBlock, ResNet  # here: importing torchvision costs ~1.3 s
+
         body = ResNet(BasicBlock, [2, 2, 2, 2])
         body.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
         self.features = nn.Sequential(

@@ -73,12 +73,18 @@ NON_SEMANTIC_KEYS = (
     "jobs",
     "report_on_sweep_end",
     "trainer.threads",
+    "trainer.checkpoint_interval",  # how often the resumable state is saved, not what is computed
     "logger",  # where metrics are also sent (TensorBoard, MLflow, W&B)
     "deploy.repeats",  # how long the deployment timings run, and on how many threads
     "deploy.batch_repeats",
     "deploy.threads",
     "objective",  # what a sweeper optimises, not what a run computes
 )
+
+# Config keys that choose which extra tests a trained model takes (translation test, other input sizes): part of
+# the run key (a run with other tests is another run), but two runs that differ only here trained the same model,
+# so a report never splits rows on them (poolbench.report.variants).
+TEST_ONLY_KEYS = ("dataset.eval_shifts", "dataset.shift_fills", "deploy.eval_sizes")
 
 # Record fields that are wall-clock measurements: they differ between two runs of one config (and between a
 # resumed run and an uninterrupted one) while everything else is equal.

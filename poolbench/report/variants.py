@@ -4,7 +4,8 @@ Every run dir holds its resolved ``config.yaml``. A report must not average runs
 so besides dataset, backbone and head it groups by every config key whose value differs between runs of the same
 (dataset, backbone, head): a sweep over ``trainer.lr`` gets one row per learning rate. Keys that do not change
 the computation (``poolbench.record.NON_SEMANTIC_KEYS``: paths, data_dir, hydra, name, jobs, trainer.threads,
-...) are never grouping keys, and neither is the seed (seeds are averaged over).
+...) are never grouping keys, nor are the keys that only choose a trained model's extra tests
+(``poolbench.record.TEST_ONLY_KEYS``), nor the seed (seeds are averaged over).
 A key that differs only between heads (``head.p`` of GeM) or datasets is already told apart by those columns.
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from poolbench.config.run_folder import flatten
-from poolbench.record import is_semantic
+from poolbench.record import TEST_ONLY_KEYS, is_semantic
 
 IDENTITY = ("dataset", "backbone", "head")
 NOT_GROUPING = ("seed",)  # averaged over, never a row of its own
@@ -23,11 +24,12 @@ ABSENT = "—"
 
 
 def semantic_flat_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The dotted keys of a config that change what is computed (the run key's view of it), minus the seed."""
+    """The dotted keys of a config that change what is trained (the run key's view of it), minus the seed and
+    the keys that only choose a trained model's extra tests (``TEST_ONLY_KEYS``)."""
     if config is None:
         return {}
     flat = flatten({k: v for k, v in config.items() if k not in NOT_GROUPING})
-    return {key: value for key, value in flat.items() if is_semantic(key)}
+    return {key: value for key, value in flat.items() if is_semantic(key) and key not in TEST_ONLY_KEYS}
 
 
 def value_text(value: Any) -> str:

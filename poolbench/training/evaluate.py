@@ -164,10 +164,11 @@ class Evaluator:
         final["test_loss"], final["test_acc"] = test.summary(self.data.test.y)
         return FinalTest(final, test)
 
-    def shift_accuracy(self, shifts: Sequence[int], plain: Scores) -> ShiftTest:
-        """The translation test at each of ``shifts`` pixels (``shift_images``, zero fill and circular): test
-        accuracy and consistency with the unshifted predictions (``plain``, the final test pass), one pass over
-        the test images per shift and fill. At 0 the accuracy is the plain test accuracy and the consistency 1.
+    def shift_accuracy(self, shifts: Sequence[int], plain: Scores, fills: Sequence[str] = SHIFT_MODES) -> ShiftTest:
+        """The translation test at each of ``shifts`` pixels (``shift_images``, with each of ``fills``: zero fill
+        and circular by default): test accuracy and consistency with the unshifted predictions (``plain``, the final
+        test pass), one pass over the test images per shift and fill (a fill not asked for is not recorded). At 0
+        the accuracy is the plain test accuracy and the consistency 1.
         A global pool sums over positions and should lose less than flatten + dense, whose weights are tied to
         where each feature was in training: "where features are matters less"."""
         result = ShiftTest()
@@ -179,11 +180,13 @@ class Evaluator:
         for pixels in pixels_list:
             key = str(pixels)
             if pixels == 0:
-                result.acc[key] = result.circular_acc[key] = test_acc
-                result.consistency[key] = result.circular_consistency[key] = 1.0
-                result.zero_pred[pixels] = plain.pred
+                if "zero" in fills:
+                    result.acc[key], result.consistency[key] = test_acc, 1.0
+                    result.zero_pred[pixels] = plain.pred
+                if "circular" in fills:
+                    result.circular_acc[key], result.circular_consistency[key] = test_acc, 1.0
                 continue
-            for mode in SHIFT_MODES:
+            for mode in (mode for mode in SHIFT_MODES if mode in fills):
                 shifted = ImageSplit(shift_images(test.x, pixels, mode), test.y)
                 predicted = self.scores(shifted).pred
                 accuracy, consistency = agreement(predicted, test.y), agreement(predicted, plain.pred)

@@ -38,6 +38,7 @@ class TrainPlan:
     seed: int
     ctx: StepContext
     eval_shifts: tuple[int, ...] = ()
+    shift_fills: tuple[str, ...] = ("zero", "circular")
     checkpoint: Path | None = None  # None: no checkpoints, no resume
     run_key: str = ""
     progress_bar: bool = True
@@ -68,7 +69,7 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 def train(model: nn.Module, data: DataBundle, plan: TrainPlan) -> TrainOutcome:
     """Train for ``plan.trainer.epochs`` epochs (resuming from ``plan.checkpoint`` if it holds this run); the
-    trained model then takes the translation test at each of ``plan.eval_shifts`` pixels."""
+    trained model then takes the translation test at each of ``plan.eval_shifts`` pixels (``plan.shift_fills``)."""
     trainer = plan.trainer
     steps_per_epoch, drop_last = epoch_steps(len(data.train), trainer.batch_size)
     step = build_train_step(model, trainer, plan.ctx, steps_per_epoch)
@@ -77,6 +78,7 @@ def train(model: nn.Module, data: DataBundle, plan: TrainPlan) -> TrainOutcome:
     progress = resume(plan.checkpoint, plan.run_key, model, step, trainer.epochs)
     carried = progress.train_seconds + progress.eval_seconds
     model.train()
+    saved_at = time.perf_counter()
     with RunProgress(trainer.epochs, steps_per_epoch, progress.epochs_done, plan.progress_bar, plan.label) as shown:
         for epoch in range(progress.epochs_done, trainer.epochs):
             began, cpu_began = time.perf_counter(), time.process_time()
@@ -93,17 +95,25 @@ def train(model: nn.Module, data: DataBundle, plan: TrainPlan) -> TrainOutcome:
             shown.epoch_done(row)
             if not math.isfinite(row.get("train_loss", 0.0)):  # the eval-mode train curve, where evaluated
                 return _diverged(progress, f"non-finite loss in evaluation after epoch {epoch + 1}; lower trainer.lr")
-            if plan.checkpoint is not None:
+            if plan.checkpoint is not None and checkpoint_due(trainer, epoch, saved_at):
                 save_checkpoint(plan.checkpoint, plan.run_key, model, step, progress)
+                saved_at = time.perf_counter()
             if plan.on_epoch is not None:
                 plan.on_epoch(progress.history)
     began = time.perf_counter()
     final = evaluator.final(progress.history[-1] if progress.history else None)
-    shifted = evaluator.shift_accuracy(plan.eval_shifts, final.test)
+    shifted = evaluator.shift_accuracy(plan.eval_shifts, final.test, plan.shift_fills)
     seconds = time.perf_counter() - began
     return TrainOutcome(
         "ok", progress, best_val_acc(progress.history), None, final.metrics, shifted, final.test, seconds, carried
     )
+
+
+def checkpoint_due(trainer: TrainerSettings, epoch: int, saved_at: float) -> bool:
+    """Whether the checkpoint is written after ``epoch`` (0-based): always after the last epoch (the trained
+    weights), else once ``trainer.checkpoint_interval`` seconds have passed since the last one (0: every epoch)."""
+    last = epoch + 1 >= trainer.epochs
+    return last or time.perf_counter() - saved_at >= trainer.checkpoint_interval
 
 
 def _epoch_batches(data: DataBundle, plan: TrainPlan, epoch: int, drop_last: bool) -> Any:
