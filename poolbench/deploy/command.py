@@ -6,8 +6,8 @@ A *cell* is a group of finished runs that differ only in head and seed (``cells`
    parity against eager PyTorch on the run's test images (``onnx_export``); then quantized to int8
    (``model.int8.onnx``) with its test-accuracy change (``quantize``); one run per core at a time (``steps``);
 2. per head, the lowest seed that passed parity is the timed model; its peak inference memory at batch 1 is
-   measured in a fresh process (``memory``), once per graph (the same backbone, head and input sizes trained in
-   several cells: the first cell's model, named by ``memory_run``);
+   measured in ``--memory-probes`` fresh processes, the cell's heads taking turns (``memory``), once per graph
+   (the same backbone, head and input sizes trained in several cells: the first cell's model, ``memory_run``);
 3. k processes (``--processes``, one after the other) each time every cell's heads interleaved, in eager PyTorch
    and ONNX Runtime (``rounds``); every round goes into ``RESULTS_DIR/deploy_timing.csv``;
 4. each run dir gets ``deploy_timing.json``: its head's medians per runtime, the latency ratio against
@@ -136,16 +136,16 @@ def deploy_results(args: argparse.Namespace) -> list[str]:
     for key, (runs, heads) in pending.items():
         timed = {}
         for head in heads:
-            mine = [run for run in runs if run.head == head]
-            passed = [run for run in mine if fields[run.run_dir].get("onnx")]
-            choice = (passed or mine)[0]  # its lowest seed that passed parity
-            timed[head] = choice
-            graph = (arch_id(choice.config), bool(fields[choice.run_dir].get("onnx")))
-            if graph not in measured:
-                measured[graph] = memory_fields(choice, fields[choice.run_dir].get("onnx"), scratch)
-            memory = measured[graph]
-            for run in mine:
-                fields[run.run_dir] |= memory | {"timed_run": str(choice.run_dir)}
+            passed = [run for run in runs if run.head == head and fields[run.run_dir].get("onnx")]
+            timed[head] = (passed or [run for run in runs if run.head == head])[0]  # its lowest seed that passed
+        graphs = {head: (arch_id(run.config), bool(fields[run.run_dir].get("onnx"))) for head, run in timed.items()}
+        new = {
+            head: (run, fields[run.run_dir].get("onnx")) for head, run in timed.items() if graphs[head] not in measured
+        }
+        for head, memory in memory_fields(new, scratch, args.memory_probes).items():
+            measured[graphs[head]] = memory
+        for run in runs:
+            fields[run.run_dir] |= measured[graphs[run.head]] | {"timed_run": str(timed[run.head].run_dir)}
         failed = [str(run.run_dir) for run in runs if why_not is None and not fields[run.run_dir].get("parity_ok")]
         if failed:
             lines.append(f"cell {key}: parity FAILED (not timed in ONNX Runtime): {', '.join(failed)}")
@@ -219,11 +219,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--runtimes", nargs="+", default=["eager", "ort_1", "ort_all"], choices=["eager", "ort_1", "ort_all"]
     )
+    parser.add_argument(
+        "--memory-probes", type=int, default=3, help="fresh processes measuring each graph's peak memory (default 3)"
+    )
     parser.add_argument("--force", action="store_true", help="time cells that already hold their timing again")
     args = parser.parse_args(argv)
-    counts = (args.processes, args.rounds, args.latency_calls, args.ort_calls, args.batch_size)
+    counts = (args.processes, args.rounds, args.latency_calls, args.ort_calls, args.batch_size, args.memory_probes)
     if min(*counts, args.parity_images, args.int8_images) < 1:
-        parser.error("--processes, --rounds, --latency-calls, --ort-calls, --batch-size and --*-images must be >= 1")
+        parser.error(
+            "--processes, --rounds, --latency-calls, --ort-calls, --batch-size, --memory-probes and --*-images "
+            "must be >= 1"
+        )
     args.eval_threads = max(1, os.cpu_count() or 1)  # parity and int8 accuracy: as fast as the machine allows
     args.workers = args.eval_threads  # ... by as many processes, one run each
     return args

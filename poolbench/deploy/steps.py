@@ -67,18 +67,35 @@ def _prepare_job(job: tuple[dict[str, Any], bool], args: argparse.Namespace, onn
     return prepare_run(CellRun(**run), args, onnx, int8)
 
 
-def memory_fields(run: Any, onnx_path: str | None, reference_dir: Path) -> dict[str, Any]:
+def memory_fields(models: dict[str, tuple[Any, str | None]], reference_dir: Path, probes: int) -> dict[str, Any]:
+    """Per head of ``models`` (head -> (run, ONNX path or None)): the closed-form estimate and the peak memory
+    measured in ``probes`` fresh processes, the heads taking turns probe by probe; the median is the field, the
+    probes are kept (``peak_memory_probes``). One process's reading moves in steps of the allocator's heap
+    growth (the same graph read 0.75, 0.95 or 1.67 MB in different processes): a median of turns taken side by
+    side keeps such a step from falling on one head alone."""
+    import statistics
+
     from poolbench.deploy.cells import build_model
     from poolbench.deploy.memory import estimated_peak_bytes, measured_peak_bytes, reference_model
+    from poolbench.deploy.rounds import rotated
 
-    model, _ = build_model(run)
-    fields: dict[str, Any] = {"memory_estimate_bytes": estimated_peak_bytes(model, run.input_shape)}
-    fields["memory_run"] = str(run.run_dir)  # the run whose model was measured (the same graph in other cells)
-    if onnx_path:
-        reference = reference_model(
-            run.input_shape, reference_dir / f"reference_{'x'.join(map(str, run.input_shape))}.onnx"
-        )
-        fields["peak_memory_bytes"] = measured_peak_bytes(Path(onnx_path), reference, run.input_shape)
+    fields: dict[str, dict[str, Any]] = {}
+    readings: dict[str, list[int]] = {head: [] for head, (_, path) in models.items() if path}
+    for head, (run, _) in models.items():
+        model, _ = build_model(run)
+        fields[head] = {"memory_estimate_bytes": estimated_peak_bytes(model, run.input_shape)}
+        fields[head]["memory_run"] = str(run.run_dir)  # the run whose model was measured (the same graph elsewhere)
+    for probe in range(probes):
+        for head in rotated(list(readings), probe):
+            run, path = models[head]
+            shape = run.input_shape
+            reference = reference_model(shape, reference_dir / f"reference_{'x'.join(map(str, shape))}.onnx")
+            reading = measured_peak_bytes(Path(str(path)), reference, shape)
+            if reading is not None:
+                readings[head].append(reading)
+    for head, values in readings.items():
+        if values:
+            fields[head] |= {"peak_memory_bytes": int(statistics.median(values)), "peak_memory_probes": values}
     return fields
 
 
