@@ -195,17 +195,32 @@ def test_poolbench_deploy_names_a_missing_directory(tmp_path, capsys):
 
 
 def test_the_heads_of_a_round_take_turns_call_by_call():
-    """One round of one runtime: every head gets ``count`` batch-1 calls, the heads alternating (the first head
-    rotating each call), so a burst of noise falls on all of them alike; then one batch-N call each."""
+    """One round of one runtime: every head gets ``count`` batch-1 calls, the heads alternating in a fresh random
+    order per call (seeded: a rerun times in the same order), so a burst of noise falls on all of them alike and
+    each head follows each other equally often; then one batch-N call each."""
+    import itertools
+    import random
+
     from poolbench.deploy.rounds import interleaved_calls
 
-    order: list[str] = []
+    def timed_order(seed: int, count: int) -> tuple[list[str], dict[str, list[float]], dict[str, float]]:
+        order: list[str] = []
 
-    def caller(name: str, batch: str) -> Callable[[], None]:
-        return lambda: order.append(f"{name}{batch}")
+        def caller(name: str, batch: str) -> Callable[[], None]:
+            return lambda: order.append(f"{name}{batch}")
 
-    calls = {head: (caller(head, "1"), caller(head, "N")) for head in ("a", "b", "c")}
-    latencies, seconds = interleaved_calls(calls, 3)
-    assert order == ["a1", "b1", "c1", "b1", "c1", "a1", "c1", "a1", "b1", "aN", "bN", "cN"]
-    assert {head: len(times) for head, times in latencies.items()} == {"a": 3, "b": 3, "c": 3}
+        calls = {head: (caller(head, "1"), caller(head, "N")) for head in ("a", "b", "c")}
+        latencies, seconds = interleaved_calls(calls, count, random.Random(seed))
+        return order, latencies, seconds
+
+    order, latencies, seconds = timed_order(7, 600)
+    turns = [order[i : i + 3] for i in range(0, 1800, 3)]
+    assert all(sorted(turn) == ["a1", "b1", "c1"] for turn in turns) and order[1800:] == ["aN", "bN", "cN"]
+    assert {head: len(times) for head, times in latencies.items()} == {"a": 600, "b": 600, "c": 600}
     assert set(seconds) == {"a", "b", "c"} and all(s >= 0 for s in seconds.values())
+    follows = dict.fromkeys(itertools.permutations("abc", 2), 0)
+    for before, after in itertools.pairwise(order[:1800]):
+        if before != after:
+            follows[before[0], after[0]] += 1
+    assert min(follows.values()) > 0.8 * max(follows.values())  # rotation would give a 2:1 imbalance
+    assert timed_order(7, 600)[0] == order and timed_order(8, 600)[0] != order

@@ -3,12 +3,12 @@
 ``python -m poolbench.deploy.rounds SPEC.json OUT.csv`` (``command`` starts k of these, one after the other, so
 that no two share the cores). Per round, for each runtime (the order rotates every round), ``latency_calls``
 (eager) or ``ort_calls`` (ONNX Runtime, whose call takes a fifth of eager's) timed batch-1 calls per head of the
-cell, the heads taking turns call by call (``interleaved_calls``; their median is the head's latency in that
-round), then one timed batch-``batch_size`` call per head (the round's throughput). Two untimed rounds first.
-Runtimes: ``eager`` (PyTorch, fp32, inference mode, 1 thread), ``ort_1`` (ONNX Runtime CPU execution provider,
-1 intra-op thread: the resource-constrained case) and ``ort_all`` (one intra-op thread per core; idle workers
-sleep at once instead of spinning as ONNX Runtime does by default). Only models that passed parity get an ONNX
-path in the spec; eager timing runs for every head.
+cell, the heads taking turns call by call in a seeded random order (``interleaved_calls``; their median is the
+head's latency in that round), then one timed batch-``batch_size`` call per head (the round's throughput). Two
+untimed rounds first. Runtimes: ``eager`` (PyTorch, fp32, inference mode, 1 thread), ``ort_1`` (ONNX Runtime
+CPU execution provider, 1 intra-op thread: the resource-constrained case) and ``ort_all`` (one intra-op thread
+per core; idle workers sleep at once instead of spinning as ONNX Runtime does by default). Only models that
+passed parity get an ONNX path in the spec; eager timing runs for every head.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import random
 import statistics
 import sys
 import time
@@ -81,7 +82,8 @@ def time_cell(cell: dict[str, Any], spec: dict[str, Any], process: int) -> list[
             for runtime in rotated(list(spec["runtimes"]), index):
                 timed = [head for head in rotated(heads, index) if runtime in calls[head]]
                 count = spec["latency_calls"] if runtime == "eager" else spec["ort_calls"]
-                latencies, seconds = interleaved_calls({head: calls[head][runtime] for head in timed}, count)
+                order = random.Random(f"{process} {cell['cell_id']} {runtime} {index}")  # the same in a rerun
+                latencies, seconds = interleaved_calls({head: calls[head][runtime] for head in timed}, count, order)
                 if index < WARMUP_ROUNDS:
                     continue
                 for head in timed:
@@ -101,16 +103,18 @@ def time_cell(cell: dict[str, Any], spec: dict[str, Any], process: int) -> list[
 
 
 def interleaved_calls(
-    calls: dict[str, tuple[Callable[[], Any], Callable[[], Any]]], count: int
+    calls: dict[str, tuple[Callable[[], Any], Callable[[], Any]]], count: int, order: random.Random
 ) -> tuple[dict[str, list[float]], dict[str, float]]:
-    """One round of one runtime: ``count`` batch-1 calls per head, the heads taking turns call by call
-    (the order rotating), then one batch-N call per head. A burst of noise (another process, the hypervisor)
-    then falls on every head alike instead of on the one whose block it hit: the ratio's noise shrinks, not
-    just the medians'. Returns per head its batch-1 call seconds and its batch-N call's seconds."""
+    """One round of one runtime: ``count`` batch-1 calls per head, the heads taking turns call by call in a fresh
+    random order each time (``order``), then one batch-N call per head. A burst of noise (another process, the
+    hypervisor) then falls on every head alike instead of on the one whose block it hit, and every head follows
+    every other equally often: with all cores a call is slower after some heads than after others (flatten
+    + dropout against flatten, the same graph: 0.94 with the rotation run backwards, 1.035 forwards, 1.01 in
+    random order). Returns per head its batch-1 call seconds and its batch-N call's seconds."""
     heads = list(calls)
     latencies: dict[str, list[float]] = {head: [] for head in heads}
-    for call in range(count):
-        for head in rotated(heads, call):
+    for _ in range(count):
+        for head in order.sample(heads, len(heads)):
             one = calls[head][0]
             began = time.perf_counter()
             one()
