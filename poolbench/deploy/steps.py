@@ -44,27 +44,19 @@ def prepare_runs(jobs: list[tuple[Any, bool]], args: argparse.Namespace, onnx: b
     if args.workers <= 1 or len(jobs) <= 1:
         return [prepare_run(run, args, onnx, int8) for run, int8 in jobs]
     import concurrent.futures
-    import dataclasses
     import multiprocessing
 
     one_thread = argparse.Namespace(**{**vars(args), "eval_threads": 1})
     spawn = multiprocessing.get_context("spawn")  # no fork of a process that runs torch's thread pools
     with concurrent.futures.ProcessPoolExecutor(args.workers, mp_context=spawn, initializer=_one_thread) as pool:
-        todo = [(dataclasses.asdict(run), int8) for run, int8 in jobs]
-        return list(pool.map(_prepare_job, todo, [one_thread] * len(jobs), [onnx] * len(jobs)))
+        runs, int8s = zip(*jobs)
+        return list(pool.map(prepare_run, runs, [one_thread] * len(jobs), [onnx] * len(jobs), int8s))
 
 
 def _one_thread() -> None:
     import torch
 
     torch.set_num_threads(1)
-
-
-def _prepare_job(job: tuple[dict[str, Any], bool], args: argparse.Namespace, onnx: bool) -> dict[str, Any]:
-    from poolbench.deploy.cells import CellRun
-
-    run, int8 = job
-    return prepare_run(CellRun(**run), args, onnx, int8)
 
 
 def memory_fields(models: dict[str, tuple[Any, str | None]], reference_dir: Path, probes: int) -> dict[str, Any]:
@@ -85,12 +77,12 @@ def memory_fields(models: dict[str, tuple[Any, str | None]], reference_dir: Path
         model, _ = build_model(run)
         fields[head] = {"memory_estimate_bytes": estimated_peak_bytes(model, run.input_shape)}
         fields[head]["memory_run"] = str(run.run_dir)  # the run whose model was measured (the same graph elsewhere)
+    shapes = {models[head][0].input_shape for head in readings}
+    references = {s: reference_model(s, reference_dir / f"reference_{'x'.join(map(str, s))}.onnx") for s in shapes}
     for probe in range(probes):
         for head in rotated(list(readings), probe):
             run, path = models[head]
-            shape = run.input_shape
-            reference = reference_model(shape, reference_dir / f"reference_{'x'.join(map(str, shape))}.onnx")
-            reading = measured_peak_bytes(Path(str(path)), reference, shape)
+            reading = measured_peak_bytes(Path(str(path)), references[run.input_shape], run.input_shape)
             if reading is not None:
                 readings[head].append(reading)
     for head, values in readings.items():

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from poolbench.config.settings import AugmentSettings, TrainerSettings
+from poolbench.config.settings import SHIFT_MODES, AugmentSettings, TrainerSettings
 from poolbench.data.batches import epoch_batches
 from poolbench.data.splits import DataBundle
 from poolbench.step import EpochStats, StepContext, TrainStep, train_epoch
@@ -38,7 +38,7 @@ class TrainPlan:
     seed: int
     ctx: StepContext
     eval_shifts: tuple[int, ...] = ()
-    shift_fills: tuple[str, ...] = ("zero", "circular")
+    shift_fills: tuple[str, ...] = SHIFT_MODES
     checkpoint: Path | None = None  # None: no checkpoints, no resume
     run_key: str = ""
     progress_bar: bool = True
